@@ -1,0 +1,12 @@
+"""flowam: global explanations of point cloud classifiers by activation maximization.
+
+The pipeline (each arrow a plain value, each stage usable alone)::
+
+    dataset -> classifier -> class statistics -> objectives -> engine -> explanations -> metrics
+"""
+
+from flowam.errors import FlowamError
+
+__version__ = "0.1.0"
+
+__all__ = ["FlowamError", "__version__"]

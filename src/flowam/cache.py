@@ -1,0 +1,82 @@
+"""The on-disk cache: where it lives, how entries are keyed, and atomic writes.
+
+Entries are files named by a hash of the parameters that produced them. They are
+written to a temporary file in the same folder and renamed into place, so a reader never
+sees half an entry; an entry that cannot be read is treated as absent and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$FLOWAM_CACHE_DIR`` if set, else ``~/.cache/flowam``."""
+    env = os.environ.get("FLOWAM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "flowam"
+
+
+def key(params: dict[str, Any]) -> str:
+    """A short stable hash of JSON-serialisable parameters."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    The temporary file keeps ``path``'s suffix so that writers which append one (numpy)
+    write exactly where they are told.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays as an uncompressed ``.npz`` atomically (uncompressed loads fastest)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_arrays(path: Path, names: list[str]) -> dict[str, np.ndarray] | None:
+    """Load the named arrays from ``path``; None if the file is absent, corrupt or partial."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in names}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def cached_arrays(
+    path: Path, names: list[str], build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Return the arrays stored at ``path``, building and storing them when unreadable."""
+    arrays = load_arrays(path, names)
+    if arrays is None:
+        arrays = build()
+        save_arrays(path, arrays)
+    return arrays

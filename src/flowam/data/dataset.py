@@ -1,0 +1,84 @@
+"""The one dataset interface every format loads into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flowam.errors import DataError
+
+
+@dataclass
+class PointCloudDataset:
+    """Point clouds of one split, all with the same number of points.
+
+    Attributes:
+        points: ``(M, N, 3)`` float32, each cloud centred and scaled into the unit sphere
+            unless the loader was asked not to.
+        labels: ``(M,)`` int64 indices into ``classes``.
+        classes: class names; ``labels`` index this list.
+        normals: ``(M, N, 3)`` float32 unit normals, or None where not loaded.
+        names: ``M`` object identifiers (usually the file stem).
+        split: the split's name (``train``, ``test``, ...).
+        description: how the data were made (format, root, sampling, ...), stored with
+            checkpoints and outputs so results can be traced back.
+    """
+
+    points: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    normals: np.ndarray | None = None
+    names: list[str] = field(default_factory=list)
+    split: str = "train"
+    description: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.points.ndim != 3 or self.points.shape[-1] != 3:
+            raise ValueError(f"points must be (M, N, 3), got {self.points.shape}")
+        if len(self.labels) != len(self.points):
+            raise ValueError("points and labels differ in length")
+        if not self.names:
+            self.names = [f"{self.split}_{i:05d}" for i in range(len(self.points))]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.points[i], int(self.labels[i])
+
+    @property
+    def num_points(self) -> int:
+        return self.points.shape[1]
+
+    def class_index(self, name: str) -> int:
+        """Index of class ``name``; a DataError listing the valid names otherwise."""
+        try:
+            return self.classes.index(name)
+        except ValueError:
+            raise DataError(
+                f"unknown class {name!r}; valid classes: {', '.join(self.classes)}"
+            ) from None
+
+    def counts(self) -> dict[str, int]:
+        """Number of objects per class name."""
+        n = np.bincount(self.labels, minlength=len(self.classes))
+        return {c: int(k) for c, k in zip(self.classes, n, strict=True)}
+
+    def subset(self, mask: np.ndarray) -> PointCloudDataset:
+        """The objects where ``mask`` (boolean or index array) selects."""
+        idx = np.arange(len(self))[mask]
+        return PointCloudDataset(
+            points=self.points[idx],
+            labels=self.labels[idx],
+            classes=self.classes,
+            normals=None if self.normals is None else self.normals[idx],
+            names=[self.names[i] for i in idx],
+            split=self.split,
+            description=self.description,
+        )
+
+    def of_class(self, name: str) -> PointCloudDataset:
+        """The objects of one class."""
+        return self.subset(self.labels == self.class_index(name))

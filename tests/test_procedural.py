@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+
+from flowam.data import load_dataset
+from flowam.data.procedural import FAMILIES, load_procedural, sample_object
+from flowam.errors import DataError
+
+REQUIRED = [
+    "airplane",
+    "bathtub",
+    "bed",
+    "bench",
+    "bottle",
+    "bowl",
+    "chair",
+    "cone",
+    "cup",
+    "guitar",
+    "lamp",
+    "monitor",
+    "sofa",
+    "stool",
+    "table",
+    "vase",
+]
+
+
+def extents(name, n=12, num_points=1024):
+    return np.median(
+        [np.ptp(sample_object(name, "train", i, num_points)[0], axis=0) for i in range(n)], axis=0
+    )
+
+
+def test_has_the_required_modelnet_classes():
+    assert set(REQUIRED) <= set(FAMILIES)
+    assert list(FAMILIES) == sorted(FAMILIES)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_objects_are_normalised_like_modelnet(name):
+    pts, normals = sample_object(name, "test", 3, 2048)
+    assert pts.shape == (2048, 3) and pts.dtype == np.float32
+    assert np.allclose(pts.mean(0), 0, atol=1e-5)
+    assert np.isclose(np.linalg.norm(pts, axis=1).max(), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_points_are_in_random_order(name):
+    pts, _ = sample_object(name, "train", 0, 2048)
+    consecutive = np.linalg.norm(pts[1:] - pts[:-1], axis=1).mean()
+    shuffled = pts[np.random.default_rng(0).permutation(len(pts))]
+    random_pairs = np.linalg.norm(shuffled[1:] - shuffled[:-1], axis=1).mean()
+    assert consecutive > 0.8 * random_pairs
+
+
+def test_deterministic_and_seed_dependent():
+    a, _ = sample_object("chair", "train", 5, 512, seed=0)
+    b, _ = sample_object("chair", "train", 5, 512, seed=0)
+    c, _ = sample_object("chair", "train", 5, 512, seed=1)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_objects_of_a_class_differ():
+    clouds = [sample_object("table", "train", i, 512)[0] for i in range(6)]
+    sizes = np.array([np.ptp(c, axis=0) for c in clouds])
+    assert sizes.std(axis=0).max() > 0.05
+
+
+def test_up_axis_and_facing_follow_modelnet():
+    # y is up: tall things are tallest along y, flat things flattest along y
+    for tall in ("bottle", "lamp", "vase", "stool"):
+        e = extents(tall)
+        assert e[1] == e.max(), tall
+    for flat in ("airplane", "guitar", "bowl"):
+        e = extents(flat)
+        assert e[1] == e.min(), flat
+    # long furniture runs along z
+    for long in ("sofa", "bathtub", "bench", "table"):
+        e = extents(long)
+        assert e[2] > e[0], long
+    # a monitor's screen spans y and z and faces x
+    e = extents("monitor")
+    assert e[0] < e[1] and e[0] < e[2]
+
+
+def test_chairs_have_their_back_behind_the_seat_facing_plus_x():
+    pts, _ = sample_object("chair", "train", 0, 4096)
+    high = pts[pts[:, 1] > np.quantile(pts[:, 1], 0.85)]
+    assert high[:, 0].mean() < 0  # the backrest is at -x, so the chair faces +x
+
+
+def test_splits_are_cached_and_independent_of_size(fresh_cache):
+    small = load_procedural("train", 256, per_class=3, classes=["cup", "vase"], progress=False)
+    big = load_procedural("train", 256, per_class=5, classes=["cup", "vase"], progress=False)
+    assert small.points.shape == (6, 256, 3)
+    assert np.array_equal(small.points[:3], big.points[:3])  # cup objects 0..2
+    assert small.classes == ["cup", "vase"] and small.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    files = list((fresh_cache / "procedural").glob("*.npz"))
+    assert len(files) == 2
+
+
+def test_corrupt_or_partial_cache_is_regenerated(fresh_cache):
+    first = load_procedural("test", 128, per_class=2, classes=["bowl"], progress=False)
+    (path,) = (fresh_cache / "procedural").glob("*.npz")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    again = load_procedural("test", 128, per_class=2, classes=["bowl"], progress=False)
+    assert np.array_equal(first.points, again.points)
+
+
+def test_normals_on_request(fresh_cache):
+    d = load_procedural("test", 64, per_class=1, classes=["cone"], use_normals=True, progress=False)
+    assert d.normals.shape == (1, 64, 3)
+
+
+def test_bad_procedural_requests():
+    with pytest.raises(DataError, match="unknown class 'spaceship'"):
+        load_procedural("train", 64, per_class=1, classes=["spaceship"])
+    with pytest.raises(DataError, match="num_points=20000 must be between 1 and 10000"):
+        load_procedural("train", 20000)
+    with pytest.raises(DataError, match="unknown split 'valid'"):
+        load_procedural("valid")
+    with pytest.raises(DataError, match="sampling, normalize and replace apply to file"):
+        load_dataset("procedural", sampling="fps")
+
+
+def test_unknown_class_name_lists_valid_ones(fresh_cache):
+    d = load_procedural("test", 64, per_class=1, classes=["cone", "cup"], progress=False)
+    with pytest.raises(DataError, match="unknown class 'tabel'; valid classes: cone, cup"):
+        d.of_class("tabel")
+    assert len(d.of_class("cup")) == 1
