@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import trimesh
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MODELNET_SAMPLE = SHARED / "data" / "modelnet40_normal_resampled_sample"
@@ -44,3 +46,43 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[i
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """Two classes (boxes and cones) of 12 objects each, split by folders."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    meshes = {
+        "box": lambda s: trimesh.creation.box(extents=s),
+        "cone": lambda s: trimesh.creation.cone(s[0], s[1]),
+    }
+    for name, make in meshes.items():
+        for split, n in (("train", 8), ("test", 4)):
+            folder = root / name / split
+            folder.mkdir(parents=True)
+            for i in range(n):
+                mesh = make(rng.uniform(0.5, 1.5, size=3))
+                pts = trimesh.sample.sample_surface(mesh, 96, seed=rng)[0]
+                np.save(folder / f"{name}_{i}.npy", pts.astype(np.float32))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_data, tmp_path_factory):
+    """A PointNet trained for one epoch on ``tiny_data`` (64 points): its weights file."""
+    from flowam.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    train(
+        TrainConfig(
+            data=str(tiny_data),
+            num_points=64,
+            epochs=2,
+            batch_size=4,
+            eval_batch_size=8,
+            out=str(out),
+        ),
+        progress=False,
+    )
+    return out / "best.safetensors"

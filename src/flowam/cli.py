@@ -7,9 +7,11 @@ writes a folder stores the configuration that produced it there (``config.json``
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,27 +102,318 @@ def data_render(
     console.print(f"wrote {out}")
 
 
+def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Give a command one ``--option`` per field of dataclass ``cls`` (defaults from it).
+
+    The decorated function receives the parsed values as ``**fields``. Each field's help
+    is taken from the ``Attributes:`` or the comments of the dataclass's docstring where
+    present, else its name.
+    """
+
+    def wrap(func: Callable) -> Callable:
+        own = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
+        params = list(own)
+        for f in dataclasses.fields(cls):
+            if f.name in skip or not f.init:
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            annotation = Annotated[
+                f.type if not isinstance(f.type, str) else eval(f.type),
+                typer.Option(f"--{f.name.replace('_', '-')}"),
+            ]
+            params.append(
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+                )
+            )
+        func.__signature__ = inspect.Signature(params)
+        return func
+
+    return wrap
+
+
 @app.command()
-def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
+def train(
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
+) -> None:
+    """Train a classifier (defaults: the Pointnet_Pointnet2_pytorch recipe)."""
+    from flowam.train import TrainConfig
+    from flowam.train import train as run
+
+    meta = run(TrainConfig(**fields), resume=resume)
+    console.print(
+        f"best test accuracy {meta.get('test_accuracy', float('nan')):.4f} "
+        f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
+    )
+
+
+def _bind_train_options() -> None:
+    from flowam.train import TrainConfig
+
+    dataclass_options(TrainConfig, skip=("command",))(train)
+
+
+_bind_train_options()
+
+
+ModelSpec = Annotated[str, typer.Option("--model", help="'bundled' or a weights file.")]
+Arch = Annotated[str | None, typer.Option(help="Architecture, where the file cannot tell.")]
+NumClasses = Annotated[
+    int | None, typer.Option(help="Number of classes, where the file cannot tell.")
+]
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")]
+
+
+@app.command("eval-model")
+def eval_model(
+    model: ModelSpec = "bundled",
+    data: Annotated[str, typer.Option(help="'procedural' or a dataset root.")] = "procedural",
+    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
+    format: Format = None,
+    num_points: Annotated[
+        int | None, typer.Option(help="Points per cloud (default: the model's).")
+    ] = None,
+    sampling: Sampling = "first",
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/eval"),
+    device: Device = "cpu",
     seed: Seed = 0,
 ) -> None:
-    """The main job on the built-in defaults: the procedural dataset and its gallery."""
+    """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
     from flowam.data import load_dataset
-    from flowam.render import render_gallery
+    from flowam.models import load_classifier
+    from flowam.render import render_confusion
+    from flowam.train import evaluate
 
-    start = time.perf_counter()
-    sets = {s: load_dataset("procedural", s, seed=seed) for s in ("train", "test")}
-    data = load_dataset("procedural", "test", num_points=2048, seed=seed)
-    render_gallery(data.points, data.labels, data.classes, out / "gallery.png")
-    write_config(out, "demo", seed=seed, dataset=sets["train"].description)
-    table = Table(title="procedural dataset")
-    for col in ("class", "train", "test"):
-        table.add_column(col)
-    for name in data.classes:
-        table.add_row(name, *(str(sets[s].counts()[name]) for s in ("train", "test")))
+    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    points = num_points or info.num_points
+    dataset = load_dataset(
+        data, split, format=format, num_points=points, sampling=sampling, seed=seed
+    )
+    if len(dataset.classes) != len(info.classes):
+        raise FlowamError(
+            f"{data}: has {len(dataset.classes)} classes, the model {len(info.classes)}"
+        )
+    result = evaluate(net, dataset, device=device)
+    table = Table(title=f"{info.source} on {data} ({split}, {points} points)")
+    for col in ("class", "objects", "accuracy"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    counts = dataset.counts()
+    for name, acc in zip(dataset.classes, result.per_class, strict=True):
+        table.add_row(name, str(counts[name]), f"{acc:.3f}")
+    table.add_row("overall", str(len(dataset)), f"{result.overall:.4f}")
+    table.add_row("mean of classes", "", f"{result.mean_class:.4f}")
     Console().print(table)
-    console.print(f"done in {time.perf_counter() - start:.1f} s; results in {out.resolve()}")
+    render_confusion(
+        result.confusion,
+        dataset.classes,
+        out / "confusion.png",
+        title=f"{info.architecture}: accuracy {result.overall:.3f}",
+    )
+    summary = {
+        "overall_accuracy": result.overall,
+        "mean_class_accuracy": result.mean_class,
+        "per_class": dict(zip(dataset.classes, result.per_class.tolist(), strict=True)),
+        "confusion": result.confusion.tolist(),
+    }
+    cache.write_text(out / "eval.json", json.dumps(summary, indent=2) + "\n")
+    write_config(
+        out,
+        "eval-model",
+        model=model,
+        data=data,
+        split=split,
+        format=format,
+        num_points=points,
+        sampling=sampling,
+        arch=info.architecture,
+        seed=seed,
+    )
+    console.print(f"wrote {out / 'confusion.png'}")
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FlowamError(f"--{what} {text!r}: expected comma-separated integers") from None
+
+
+def _explainer(model: str, arch, num_classes, data, format, split, num_points, device, seed):
+    """Load the classifier and the real objects it is explained against."""
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import load_classifier
+
+    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    points = num_points or info.num_points
+    real = load_dataset(
+        data, split, format=format, num_points=points, seed=seed if data != "procedural" else 0
+    )
+    if list(real.classes) != list(info.classes):
+        raise FlowamError(
+            f"{data}: its classes ({', '.join(real.classes[:4])}, ...) are not the model's "
+            f"({', '.join(info.classes[:4])}, ...); explain against data of the same classes"
+        )
+    return Explainer(net, real), info
+
+
+def _print_summary(outcomes, title: str) -> None:
+    from flowam.report import summary_table
+
+    Console().print(summary_table({k: o.scores.summary() for k, o in outcomes.items()}, title))
+
+
+@app.command()
+def explain(
+    model: ModelSpec = "bundled",
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated class names (default all).")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="Comma-separated methods: presets or .toml files.")
+    ] = "flow",
+    restarts: Annotated[int, typer.Option(help="Explanations per class.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/explain"),
+    data: Annotated[
+        str, typer.Option(help="Real objects: 'procedural' or a dataset root.")
+    ] = "procedural",
+    format: Format = None,
+    split: Annotated[str, typer.Option(help="Split of the real objects.")] = "test",
+    num_points: Annotated[
+        int | None, typer.Option(help="Points per cloud (default: the model's).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
+    optimizer: Annotated[
+        str | None, typer.Option(help="Override the optimizer (adam, sgd).")
+    ] = None,
+    init: Annotated[
+        str | None, typer.Option(help="Override the init (mean, medoid, sphere, gaussian).")
+    ] = None,
+    beta: Annotated[float | None, typer.Option(help="Override Eq. 6's beta.")] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="Any method field: KEY=VALUE, align.LAYER=W.")
+    ] = [],  # noqa: B006
+    snapshots: Annotated[str, typer.Option(help="Steps to keep clouds at, e.g. 0,50,100.")] = "",
+    chunk_size: Annotated[int | None, typer.Option(help="Clouds optimised together.")] = None,
+    pictures: Annotated[bool, typer.Option(help="A multi-view PNG per explanation.")] = True,
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    device: Device = "cpu",
+    seed: Seed = 0,
+) -> None:
+    """Generate explanations with one or more methods; write points, pictures and scores."""
+    from flowam.compare import compare
+    from flowam.methods import coerce, load_method
+
+    explainer, info = _explainer(
+        model, arch, num_classes, data, format, split, num_points, device, seed
+    )
+    names = [c.strip() for c in classes.split(",")] if classes else None
+    explainer.targets(names)  # unknown class names fail here, before any work
+    common = {
+        k: v
+        for k, v in dict(steps=steps, lr=lr, optimizer=optimizer, init=init, beta=beta).items()
+        if v is not None
+    }
+    runs = {}
+    for spec in [m.strip() for m in method.split(",") if m.strip()]:
+        config = load_method(spec).replace(**common)
+        overrides = dict(common)
+        for assignment in set_:
+            change = coerce(config, assignment)
+            config = config.replace(**change)
+            overrides.update(change)
+        runs[config.name] = (spec, overrides)
+    write_config(
+        out,
+        "explain",
+        model=model,
+        classes=names,
+        methods=list(runs),
+        restarts=restarts,
+        data=data,
+        split=split,
+        num_points=explainer.real.num_points,
+        overrides=common,
+        set=set_,
+        seed=seed,
+        device=device,
+    )
+    outcomes = compare(
+        explainer,
+        runs,
+        out,
+        names,
+        restarts=restarts,
+        seed=seed,
+        snapshots=_ints(snapshots, "snapshots"),
+        chunk_size=chunk_size,
+        pictures=pictures,
+        log=console.print,
+    )
+    _print_summary(
+        outcomes, f"{info.architecture} ({info.source}), {explainer.real.num_points} points"
+    )
+    console.print(f"results in {out.resolve()}")
+    failed = [f"{k}: {o.result.status}" for k, o in outcomes.items() if not o.result.finished]
+    if failed:
+        console.print(
+            "stopped early (results so far are saved): " + "; ".join(failed), markup=False
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def analyze(
+    model: ModelSpec = "bundled",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/analyze"),
+    data: Annotated[
+        str, typer.Option(help="Real objects: 'procedural' or a dataset root.")
+    ] = "procedural",
+    format: Format = None,
+    split: Annotated[str, typer.Option(help="Split of the real objects.")] = "test",
+    num_points: Annotated[
+        int | None, typer.Option(help="Points per cloud (default: the model's).")
+    ] = None,
+    steps: Annotated[
+        int, typer.Option(help="Steps of the raw (vanilla) AM it compares with.")
+    ] = 100,
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    device: Device = "cpu",
+    seed: Seed = 0,
+) -> None:
+    """Activation flow (Fig. 2) and the layers and weights that align='auto' chooses."""
+    from flowam.analysis import auto_alignment, plot_flow
+
+    explainer, _ = _explainer(
+        model, arch, num_classes, data, format, split, num_points, device, seed
+    )
+    auto = auto_alignment(explainer.model, explainer.real, steps=steps, seed=seed)
+    plot_flow(auto.analysis, out / "flow.png", auto.weights)
+    cache.write_text(
+        out / "flow.json",
+        json.dumps({"weights": auto.weights, "analysis": auto.analysis.to_dict()}, indent=2),
+    )
+    write_config(out, "analyze", model=model, data=data, split=split, steps=steps, seed=seed)
+    table = Table(title="activation flow: mean cosine similarity")
+    for col in ("layer", "same class", "different", "vanilla AM", "aligned weight"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    a = auto.analysis
+    for i, name in enumerate(a.layers):
+        w = auto.weights.get(name)
+        table.add_row(
+            name,
+            f"{a.same[i]:.3f}",
+            f"{a.different[i]:.3f}",
+            f"{a.explanations['vanilla'][i]:.3f}",
+            f"{w:g}" if w else "",
+        )
+    Console().print(table)
+    console.print(f"wrote {out / 'flow.png'}")
 
 
 @app.callback()

@@ -70,3 +70,45 @@ def gather_points(points: Tensor, idx: Tensor) -> Tensor:
     flat = idx.reshape(b, -1)
     out = torch.gather(points, 1, flat.unsqueeze(-1).expand(-1, -1, points.shape[-1]))
     return out.reshape(*idx.shape, points.shape[-1])
+
+
+def ball_query(radius: float, nsample: int, points: Tensor, centers: Tensor) -> Tensor:
+    """Indices of up to ``nsample`` points within ``radius`` of each center.
+
+    As in PointNet++: the neighbours with the lowest indices are taken, and slots left
+    empty repeat the first neighbour found (each center is assumed to have at least one
+    point within reach, e.g. itself).
+
+    Args:
+        radius: ball radius.
+        nsample: neighbours per center.
+        points: ``(B, N, 3)``.
+        centers: ``(B, S, 3)``.
+
+    Returns:
+        ``(B, S, nsample)`` long indices into N.
+    """
+    n = points.shape[1]
+    d = square_distance(centers, points)
+    idx = torch.arange(n, device=points.device).expand_as(d).clone()
+    idx[d > radius**2] = n
+    k = min(nsample, n)
+    idx = idx.topk(k, dim=-1, largest=False, sorted=True).values
+    if k < nsample:
+        idx = torch.cat([idx, idx.new_full((*idx.shape[:2], nsample - k), n)], dim=-1)
+    first = idx[..., :1].expand_as(idx)
+    return torch.where(idx == n, first, idx)
+
+
+def knn(features: Tensor, k: int) -> Tensor:
+    """Indices of the ``k`` nearest neighbours of every point (itself included).
+
+    Args:
+        features: ``(B, C, N)`` points or features, channels first (as in DGCNN).
+        k: neighbours per point.
+
+    Returns:
+        ``(B, N, k)`` long indices, nearest first.
+    """
+    x = features.transpose(1, 2)
+    return (-square_distance(x, x)).topk(k, dim=-1).indices

@@ -186,3 +186,37 @@ def render_gallery(
         cells[row] += [points[i] for i in chosen] + [None] * (per_class - len(chosen))
         titles[row] += [name] * per_class
     return render_grid(cells, path, titles=titles, view=view)
+
+
+def render_confusion(
+    confusion: np.ndarray, classes: Sequence[str], path: str | Path, title: str = ""
+) -> Path:
+    """A confusion-matrix picture: rows true classes, columns predictions, counts written.
+
+    Cells are coloured by the fraction of their row, so classes of different sizes compare.
+    """
+    confusion = np.asarray(confusion)
+    rows = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.42 * n, 0.8 + 0.42 * n))
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(n):
+        for j in range(n):
+            if confusion[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    str(confusion[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.6 else "black",
+                )
+    ax.set_xticks(range(n), classes, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)

@@ -24,6 +24,14 @@ from flowam.data.loading import Item, LoadOptions, check_root, load_items, read_
 from flowam.data.sampling import check_finite
 from flowam.errors import DataError
 
+MODELNET40_CLASSES = (
+    "airplane bathtub bed bench bookshelf bottle bowl car chair cone cup curtain desk door "
+    "dresser flower_pot glass_box guitar keyboard lamp laptop mantel monitor night_stand "
+    "person piano plant radio range_hood sink sofa stairs stool table tent toilet tv_stand "
+    "vase wardrobe xbox"
+).split()
+"""ModelNet40's 40 class names in label order (``modelnet40_shape_names.txt``)."""
+
 
 def _prefix(root: Path) -> str:
     names = sorted(root.glob("modelnet*_shape_names.txt"))

@@ -1,0 +1,327 @@
+"""The one optimisation loop behind every method.
+
+:func:`optimize` takes a model, an objective, step transforms, initial clouds and their
+targets, and runs gradient ascent on all clouds at once, split into chunks of
+``chunk_size`` clouds (on this kind of CPU, small batches are faster per cloud than large
+ones; a GPU takes them all). Every cloud is an independent problem: the model is in eval
+mode, the loss is a sum over clouds, Adam and SGD update element-wise, and every random
+draw comes from the cloud's own seed, so a batched run equals runs of single clouds with
+the same seeds (up to floating-point reduction order).
+
+The result, :class:`Explanations`, is a plain object: final points, targets, the
+per-step history of every objective term and of the target logit and log-probability,
+snapshots at chosen steps, and the configuration, which metrics and pictures take as is.
+Ctrl-C stops the loop and returns what has been computed so far (``status`` says so);
+a non-finite value stops it too, keeping the last finite clouds, with a message naming
+the step and the objective term.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from flowam.errors import FlowamError
+from flowam.hooks import LayerRecorder
+from flowam.objectives import Batch, Context, Objective
+from flowam.stats import ClassStatistics
+from flowam.transforms import Transform
+
+DEFAULT_CHUNK = {"cpu": 8}
+"""Clouds per chunk by device type; a type not listed runs the whole batch at once.
+``benchmarks/chunk_size.py`` measures the best value on a machine."""
+
+
+@dataclass
+class Explanations:
+    """Explanations of one run (``B`` clouds), plain arrays throughout.
+
+    Attributes:
+        points: ``(B, N, 3)`` final clouds.
+        targets: ``(B,)`` target class indices.
+        restarts: ``(B,)`` restart index of each cloud.
+        classes: every class name of the model (targets index this list).
+        init: ``(B, N, 3)`` starting clouds.
+        history: ``{name: (T + 1, B)}`` per-step values of each objective term (unweighted),
+            ``"objective"`` (the weighted total), ``"logit"`` and ``"log_prob"`` of the
+            target; row ``t`` is the state before update ``t``, the last row the final state.
+        weights: weight of each objective term in the total.
+        snapshots: ``{step: (B, N, 3)}`` clouds before the update of that step.
+        steps_run: ``(B,)`` updates each cloud received (fewer when a stopping rule fired).
+        config: the method and run settings that produced the result.
+        status: ``finished``, or why the run stopped early.
+    """
+
+    points: np.ndarray
+    targets: np.ndarray
+    restarts: np.ndarray
+    classes: list[str]
+    init: np.ndarray
+    history: dict[str, np.ndarray]
+    weights: dict[str, float]
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    steps_run: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    config: dict[str, Any] = field(default_factory=dict)
+    status: str = "finished"
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    @property
+    def target_names(self) -> list[str]:
+        return [self.classes[t] for t in self.targets]
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+
+def cloud_seed(seed: int, target: int, restart: int) -> int:
+    """The seed of one cloud: a function of the run seed, its class and restart only."""
+    return (seed * 1_000_003 + target * 10_007 + restart * 101 + 17) % (2**31 - 1)
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no parameter gradients for the block; the previous state comes back."""
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def log_rest(logits: Tensor, targets: Tensor) -> Tensor:
+    """``(B,)`` log of the probability of every class but the target, computed stably.
+
+    Where the target's probability rounds to 1, ``log p`` is 0 in float32 and says nothing
+    more; ``log(1 - p)`` keeps decreasing, which makes stopping rules precise.
+    """
+    others = logits.scatter(1, targets[:, None], float("-inf"))
+    return torch.logsumexp(others, 1) - torch.logsumexp(logits, 1)
+
+
+class _Stop(Exception):
+    """A non-finite value: carries the message naming step and term."""
+
+
+def _forward(model, points, layers, batch, num_classes) -> Context:
+    with LayerRecorder(model, layers) as rec:
+        logits = model(points)
+    if not isinstance(logits, Tensor) or logits.shape != (points.shape[0], num_classes):
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise FlowamError(
+            f"model output is {shape}, expected (B, num_classes) = ({points.shape[0]}, "
+            f"{num_classes}); wrap models that return tuples (see flowam.models)"
+        )
+    return Context(points, logits, dict(rec.activations), batch)
+
+
+def _evaluate(objective: Objective, ctx: Context, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+    values = {}
+    for _, term in objective.terms():
+        v = term.value(ctx)
+        if not torch.isfinite(v).all():
+            raise _Stop(f"non-finite value of objective term {term.name!r} at step {step}")
+        values[term.name] = v
+    total = sum(w * values[t.name] for w, t in objective.terms())
+    return total, values
+
+
+def _culprit(model, points, objective, batch, num_classes) -> str:
+    """Name the term whose gradient is non-finite (only called when that happened)."""
+    probe = points.detach().clone().requires_grad_(True)
+    ctx = _forward(model, probe, objective.layers, batch, num_classes)
+    for _, term in objective.terms():
+        (grad,) = torch.autograd.grad(
+            term.value(ctx).sum(), probe, retain_graph=True, allow_unused=True
+        )
+        if grad is not None and not torch.isfinite(grad).all():
+            return term.name
+    return "objective"
+
+
+def _run_chunk(model, objective, transforms, init, batch, config, num_classes, snap_steps, bar):
+    """Optimise one chunk; returns points, history, snapshots, steps run and status.
+
+    The history always has ``steps + 1`` rows: clouds that stopped early (stopping rule,
+    all converged, interruption, non-finite value) keep their last row.
+    """
+    steps = config["steps"]
+    points = init.clone().requires_grad_(True)
+    opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
+    optimizer = opt_cls([points], lr=config["lr"])
+    objective.setup(batch)
+    active = torch.ones(len(init), dtype=torch.bool, device=init.device)
+    steps_run = torch.zeros(len(init), dtype=torch.long)
+    history: dict[str, list[Tensor]] = {}
+    snapshots: dict[int, Tensor] = {}
+    stop_lp = config.get("stop_log_prob")
+    # log p >= stop  <=>  log(1 - p) <= log(1 - e^stop); the right side stays exact in float32
+    stop_rest = None if stop_lp is None else float(np.log(-np.expm1(stop_lp)))
+    patience, tol = config.get("converge_steps", 0), config.get("converge_tol", 1e-4)
+    status, step = "finished", 0
+
+    def observe(step: int) -> tuple[Tensor, Tensor]:
+        """Forward pass, objective terms and history row; returns the total and log(1 - p)."""
+        if step in snap_steps:
+            snapshots[step] = points.detach().cpu().clone()
+        ctx = _forward(model, points, objective.layers, batch, num_classes)
+        total, values = _evaluate(objective, ctx, step)
+        target = batch.targets[:, None]
+        row = {
+            **values,
+            "objective": total,
+            "logit": ctx.logits.gather(1, target)[:, 0],
+            "log_prob": F.log_softmax(ctx.logits, 1).gather(1, target)[:, 0],
+        }
+        for k, v in row.items():
+            history.setdefault(k, []).append(v.detach().float().cpu())
+        return total, log_rest(ctx.logits.detach(), batch.targets)
+
+    try:
+        for step in range(steps + 1):
+            total, rest = observe(step)
+            if step == steps:
+                break
+            if stop_rest is not None:
+                active &= rest > stop_rest
+            if patience and step >= patience:
+                gained = history["objective"][-1] - history["objective"][-1 - patience]
+                active &= (gained > tol).to(active.device)
+            if not active.any():
+                break
+            optimizer.zero_grad()
+            (-(total * active).sum()).backward()
+            if not torch.isfinite(points.grad).all():
+                name = _culprit(model, points, objective, batch, num_classes)
+                raise _Stop(f"non-finite gradient of objective term {name!r} at step {step}")
+            before = points.detach().clone()
+            optimizer.step()
+            with torch.no_grad():
+                new = points.detach()
+                for t in transforms:
+                    new = t.apply(new, step, batch.seeds)
+                points.copy_(torch.where(active[:, None, None], new, before))
+            steps_run += active.cpu().long()
+            bar.update(1)
+    except _Stop as e:
+        status = str(e)
+    except KeyboardInterrupt:
+        status = f"interrupted at step {step}"
+    final = points.detach().cpu().clone()
+    for s in snap_steps:
+        if s <= steps:
+            snapshots.setdefault(s, final)
+    hist = {}
+    for k, rows in history.items():
+        rows = rows + [rows[-1]] * (steps + 1 - len(rows))
+        hist[k] = torch.stack(rows[: steps + 1]).numpy()
+    return final, hist, snapshots, steps_run, status
+
+
+def optimize(
+    model: nn.Module,
+    objective: Objective,
+    init: Tensor,
+    targets: Sequence[int],
+    classes: Sequence[str],
+    config: dict[str, Any],
+    *,
+    transforms: Sequence[Transform] = (),
+    stats: ClassStatistics | None = None,
+    restarts: Sequence[int] | None = None,
+    seed: int = 0,
+    snapshots: Sequence[int] = (),
+    chunk_size: int | None = None,
+    progress: bool = True,
+) -> Explanations:
+    """Maximise ``objective`` for every cloud of ``init``.
+
+    Args:
+        model: the classifier (any device; the clouds follow it).
+        objective: what to maximise per cloud.
+        init: ``(B, N, 3)`` starting clouds (``config["init_noise"]`` is added per cloud).
+        targets: ``B`` target class indices.
+        classes: all class names of the model.
+        config: ``steps``, ``lr``, ``optimizer`` and optional ``init_noise``,
+            ``stop_log_prob``, ``converge_steps``, ``converge_tol``; stored in the result.
+        transforms: operations after each step (blur, iteration noise).
+        stats: class statistics for latent alignment.
+        restarts: restart index of each cloud (default all 0); with ``targets`` and
+            ``seed`` it fixes each cloud's seed.
+        seed: run seed.
+        snapshots: steps at which to keep a copy of the clouds.
+        chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
+        progress: show a progress bar.
+    """
+    device = next(model.parameters()).device
+    b = len(targets)
+    restarts = list(restarts) if restarts is not None else [0] * b
+    if init.shape[0] != b or len(restarts) != b or init.ndim != 3 or init.shape[-1] != 3:
+        raise FlowamError(f"init must be (B, N, 3) with B = {b} targets, got {tuple(init.shape)}")
+    seeds = [cloud_seed(seed, int(t), int(r)) for t, r in zip(targets, restarts, strict=True)]
+    start = init.detach().float().cpu().clone()
+    amp = float(config.get("init_noise", 0.0))
+    if amp:
+        for i, s in enumerate(seeds):
+            eps = torch.randn(start.shape[1:], generator=torch.Generator().manual_seed(s))
+            start[i] += amp * start[i].std() * eps
+    chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
+    targets_t = torch.as_tensor(list(targets), dtype=torch.long)
+    parts, status = [], "finished"
+    bar = tqdm(
+        total=config["steps"] * -(-b // chunk),
+        desc="explaining",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
+    with frozen(model):
+        for lo in range(0, b, chunk):
+            hi = min(lo + chunk, b)
+            batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)
+            out = _run_chunk(
+                model,
+                objective,
+                transforms,
+                start[lo:hi].to(device),
+                batch,
+                config,
+                len(classes),
+                set(snapshots),
+                bar,
+            )
+            parts.append((lo, hi, *out))
+            if out[-1] != "finished":
+                status = out[-1]
+                break
+    bar.close()
+    done = parts[-1][1]
+    return Explanations(
+        points=torch.cat([p[2] for p in parts]).numpy(),
+        targets=targets_t[:done].numpy(),
+        restarts=np.asarray(restarts[:done]),
+        classes=list(classes),
+        init=start[:done].numpy(),
+        history={k: np.concatenate([p[3][k] for p in parts], axis=1) for k in parts[0][3]},
+        weights={t.name: w for w, t in objective.terms()},
+        snapshots={k: torch.cat([p[4][k] for p in parts]).numpy() for k in sorted(parts[0][4])},
+        steps_run=torch.cat([p[5] for p in parts]).numpy(),
+        config={**config, "seed": seed, "chunk_size": chunk, "objective": repr(objective)},
+        status=status,
+    )

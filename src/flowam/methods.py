@@ -1,0 +1,235 @@
+"""Named methods: presets of objectives, step transforms, initialisation and optimiser.
+
+A method is a :class:`MethodConfig`; the presets live in ``flowam/configs/methods/*.toml``
+(one file each) and every field can be overridden from Python (``replace``) or the
+command line (``--set field=value``, ``--set align.fc2=0.5``). :func:`build` turns a
+config into the objective and transforms the engine runs, so all methods share one engine.
+
+Eq. 6 of the paper, ``L = L_AM + (1-β) L_LA + β L_C + L_LR``, is the preset ``flow``: with
+``beta`` set, the alignment weights are multiplied by ``1 - beta`` and the continuity
+weight is ``beta``. Alignment weights may be written ``"1e-9*N"``, meaning ``1e-9`` times
+the number of activations of that layer (the paper's ``N_l × 1e-9``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from flowam.errors import FlowamError
+from flowam.objectives import (
+    ClassLogit,
+    Continuity,
+    L2Penalty,
+    LatentAlignment,
+    Legality,
+    LogProbability,
+    Objective,
+    Sum,
+    TotalVariation,
+)
+from flowam.stats import INITS
+from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
+
+OPTIMIZERS = ("adam", "sgd")
+AUTO = "auto"
+
+
+@dataclass
+class MethodConfig:
+    """Everything that defines an activation-maximization method.
+
+    Weights multiply terms that are maximised (penalties are negative already).
+    """
+
+    name: str = "custom"
+    description: str = ""
+    init: str = "gaussian"  # mean | medoid | sphere | gaussian (see flowam.stats)
+    steps: int = 300
+    optimizer: str = "adam"
+    lr: float = 0.01
+    logit: float = 1.0  # weight of the target logit (Eq. 2)
+    log_prob: float = 0.0  # weight of the target log-softmax
+    align: dict[str, Any] | str = field(default_factory=dict)  # layer -> α_l, or "auto"
+    beta: float | None = None  # Eq. 6: continuity β, alignment (1 - β)
+    continuity: float = 0.0  # weight of Eq. 4 when beta is None
+    boundary: float = 1.0  # B of Eq. 4
+    continuity_target: str = "boundary"  # boundary (Eq. 4 as printed) | spacing
+    legality: float = 0.0  # weight of Eq. 5
+    bound: float = 1.0  # C of Eq. 5
+    project: bool = False  # clamp into [-bound, bound] after every step
+    reduce: str = "sum"  # penalties summed over points (as printed) or averaged
+    l2: float = 0.0
+    tv: float = 0.0
+    tv_k: int = 8
+    blur_every: int = 0  # blur every that many steps; 0 = no blur
+    blur_k: int = 8
+    blur_sigma: float = 1.0
+    init_noise: float = 0.0  # S1-D noise amplitudes, relative to the noised tensor's std
+    latent_noise: float = 0.0
+    step_noise: float = 0.0
+    stop_log_prob: float | None = None  # a cloud stops once log p(target) reaches this
+    converge_steps: int = 0  # stop when the objective gained < converge_tol in that many steps
+    converge_tol: float = 1e-4
+
+    def check(self) -> MethodConfig:
+        """Raise one line naming the option if a value cannot work; return self."""
+        if self.beta is not None and not 0.0 <= self.beta <= 1.0:
+            raise FlowamError(f"beta={self.beta} must be in [0, 1]")
+        weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv")
+        for name in weights:
+            if getattr(self, name) < 0:
+                raise FlowamError(f"weight {name}={getattr(self, name)} must not be negative")
+        if isinstance(self.align, dict):
+            for layer, w in self.align.items():
+                if parse_weight(w, 1, layer) < 0:
+                    raise FlowamError(f"weight align.{layer}={w} must not be negative")
+        elif self.align != AUTO:
+            raise FlowamError(f"align={self.align!r} must be a table of layer weights or 'auto'")
+        for name in ("init_noise", "latent_noise", "step_noise", "lr"):
+            if getattr(self, name) < 0:
+                raise FlowamError(f"{name}={getattr(self, name)} must not be negative")
+        if self.steps < 1:
+            raise FlowamError(f"steps={self.steps} must be at least 1")
+        if self.init not in INITS:
+            raise FlowamError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise FlowamError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        return self
+
+    def replace(self, **overrides: Any) -> MethodConfig:
+        """A copy with fields replaced (a given ``align`` table replaces the old one)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = [k for k in overrides if k not in known]
+        if unknown:
+            raise FlowamError(
+                f"unknown method option {unknown[0]!r}; options: {', '.join(sorted(known))}"
+            )
+        return dataclasses.replace(self, **overrides).check()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_weight(weight: Any, size: int, layer: str) -> float:
+    """A layer weight: a number, or ``"<coef>*N"`` for ``coef`` times the layer's size."""
+    if isinstance(weight, (int, float)):
+        return float(weight)
+    text = str(weight).replace(" ", "")
+    try:
+        if text.endswith("*N"):
+            return float(text[:-2]) * size
+        return float(text)
+    except ValueError:
+        raise FlowamError(
+            f"weight of layer {layer!r} is {weight!r}; write a number or 'c*N'"
+        ) from None
+
+
+def preset_names() -> list[str]:
+    """The names of the built-in presets."""
+    folder = resources.files("flowam") / "configs" / "methods"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_method(spec: str | Path) -> MethodConfig:
+    """A preset by name (``flow``, ``vanilla``, ...) or a method TOML/JSON file."""
+    path = Path(spec)
+    if path.suffix in (".toml", ".json"):
+        if not path.is_file():
+            raise FlowamError(f"{path}: method file not found")
+        text = path.read_text()
+    else:
+        if spec not in preset_names():
+            raise FlowamError(
+                f"unknown method {spec!r}; choose one of {', '.join(preset_names())} "
+                "or give a .toml file"
+            )
+        text = (resources.files("flowam") / "configs" / "methods" / f"{spec}.toml").read_text()
+    try:
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise FlowamError(f"{spec}: cannot be parsed ({e})") from None
+    values.setdefault("name", path.stem)
+    return MethodConfig().replace(**values)
+
+
+def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
+    """Parse one ``field=value`` (or ``align.LAYER=value``) into an override for ``config``."""
+    if "=" not in assignment:
+        raise FlowamError(f"--set {assignment!r}: write field=value")
+    key, raw = (s.strip() for s in assignment.split("=", 1))
+    if key.startswith("align."):
+        table = dict(config.align) if isinstance(config.align, dict) else {}
+        table[key.removeprefix("align.")] = raw
+        return {"align": table}
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    if key not in fields:
+        raise FlowamError(
+            f"--set {key}: unknown method option; options: {', '.join(sorted(fields))}"
+        )
+    current = getattr(config, key)
+    if raw.lower() in ("none", "null"):
+        return {key: None}
+    if key == "align":
+        return {key: raw}
+    kind = type(current) if current is not None else float
+    try:
+        value = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")
+    except ValueError:
+        raise FlowamError(f"--set {key}={raw}: expected a {kind.__name__}") from None
+    return {key: value}
+
+
+def build(
+    config: MethodConfig, sizes: dict[str, int] | None = None
+) -> tuple[Objective, list[Transform]]:
+    """The objective and step transforms of a method.
+
+    Args:
+        config: the method (``align`` must be a table here, not ``"auto"``).
+        sizes: number of activations of each aligned layer (for ``c*N`` weights).
+    """
+    config.check()
+    if not isinstance(config.align, dict):
+        raise FlowamError("align='auto' must be resolved to layer weights before building")
+    parts: list[tuple[float, Objective]] = []
+    if config.logit:
+        parts.append((config.logit, ClassLogit()))
+    if config.log_prob:
+        parts.append((config.log_prob, LogProbability()))
+    align_scale = 1.0 - config.beta if config.beta is not None else 1.0
+    for layer, w in config.align.items():
+        weight = parse_weight(w, (sizes or {}).get(layer, 1), layer) * align_scale
+        if weight:
+            parts.append((weight, LatentAlignment(layer, config.latent_noise)))
+    continuity = config.beta if config.beta is not None else config.continuity
+    if continuity:
+        parts.append(
+            (continuity, Continuity(config.boundary, config.reduce, config.continuity_target))
+        )
+    if config.legality:
+        parts.append((config.legality, Legality(config.bound, config.reduce)))
+    if config.l2:
+        parts.append((config.l2, L2Penalty(config.reduce)))
+    if config.tv:
+        parts.append((config.tv, TotalVariation(config.tv_k, config.reduce)))
+    if not parts:
+        raise FlowamError(f"method {config.name!r} has no objective term with a positive weight")
+    transforms: list[Transform] = []
+    if config.blur_every:
+        transforms.append(GaussianBlur(config.blur_k, config.blur_sigma, config.blur_every))
+    if config.step_noise:
+        transforms.append(IterationNoise(config.step_noise))
+    if config.project:
+        transforms.append(LegalProjection(config.bound))
+    return Sum(parts), transforms

@@ -1,0 +1,122 @@
+"""The classifiers to be explained, and loading them from files.
+
+>>> model = get_model("pointnet", num_classes=16)            # fresh weights
+>>> model, info = load_classifier()                          # the bundled PointNet
+>>> model, info = load_classifier("best_model.pth")          # Pointnet_Pointnet2_pytorch's
+
+Every model maps ``(B, N, 3)`` points to ``(B, num_classes)`` logits. Any other
+``nn.Module`` with that contract works with the rest of flowam; wrap one that returns a
+tuple (e.g. ``(log_probs, trans_feat)``) so that it returns only the scores::
+
+    class LogitsOnly(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net                      # layer names gain the prefix "net."
+
+        def forward(self, points):             # (B, N, 3) -> (B, C)
+            return self.net(points.transpose(1, 2))[0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from flowam.data.modelnet import MODELNET40_CLASSES
+from flowam.errors import FlowamError
+from flowam.models import dgcnn, pointnet2  # noqa: F401  (register their architectures)
+from flowam.models.checkpoint import CheckpointError, load_state, read_metadata, read_state_dict
+from flowam.models.pointnet import PointNet
+from flowam.models.registry import MODELS, build, guess_architecture, register
+
+register("pointnet")(PointNet)
+
+BUNDLED = "bundled"
+BUNDLED_FILE = "pointnet_procedural.safetensors"
+
+
+@dataclass
+class ModelInfo:
+    """What is known about a loaded classifier.
+
+    Attributes:
+        architecture: registry name (``pointnet``, ``dgcnn``, ...).
+        classes: class names in logit order.
+        num_points: points per cloud it was trained with.
+        source: ``bundled`` or the weights file.
+        metadata: the file's JSON metadata (accuracy, command, dataset, ...), if any.
+    """
+
+    architecture: str
+    classes: list[str]
+    num_points: int
+    source: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def bundled_path() -> Path:
+    """Where the bundled PointNet's weights lie inside the installed package."""
+    return Path(str(resources.files("flowam") / "weights" / BUNDLED_FILE))
+
+
+def get_model(
+    name: str, num_classes: int, weights: str | Path | None = None, **options
+) -> nn.Module:
+    """A model of architecture ``name``; with ``weights``, loaded from that file (eval mode)."""
+    model = build(name, num_classes, **options)
+    if weights is not None:
+        load_state(model, read_state_dict(weights), str(weights), f"{name} ({num_classes} classes)")
+        model.eval()
+    return model
+
+
+def load_classifier(
+    spec: str | Path = BUNDLED,
+    *,
+    arch: str | None = None,
+    num_classes: int | None = None,
+    classes: list[str] | None = None,
+    device: str = "cpu",
+) -> tuple[nn.Module, ModelInfo]:
+    """Load a classifier in eval mode, with what is known about it.
+
+    Args:
+        spec: ``"bundled"`` or a weights file (safetensors, or a ``weights_only`` torch
+            checkpoint, e.g. ``best_model.pth`` of ``Pointnet_Pointnet2_pytorch``).
+        arch, num_classes: override or supply what the metadata or keys cannot tell.
+        classes: class names; by default from the metadata, else ModelNet40's names for
+            40 classes, else ``class_0 ... class_{C-1}``.
+        device: where to put the model.
+    """
+    path = bundled_path() if str(spec) == BUNDLED else Path(spec).expanduser()
+    if str(spec) == BUNDLED and not path.is_file():
+        raise CheckpointError(f"{path}: the bundled model is missing from this installation")
+    state = read_state_dict(path)
+    meta = read_metadata(path) or {}
+    guess = guess_architecture(state)
+    arch = arch or meta.get("architecture") or (guess[0] if guess else None)
+    num_classes = num_classes or meta.get("num_classes") or (guess[1] if guess else None)
+    if arch is None or num_classes is None:
+        raise CheckpointError(
+            f"{path}: cannot tell the architecture from the file; pass --arch "
+            f"({', '.join(MODELS)}) and --num-classes"
+        )
+    model = build(arch, int(num_classes), **meta.get("options", {}))
+    load_state(model, state, str(path), f"{arch} ({num_classes} classes)")
+    if classes is None:
+        classes = meta.get("classes") or (
+            list(MODELNET40_CLASSES)
+            if num_classes == 40
+            else [f"class_{i}" for i in range(num_classes)]
+        )
+    if len(classes) != num_classes:
+        raise FlowamError(f"{path}: {len(classes)} class names given for {num_classes} logits")
+    info = ModelInfo(arch, list(classes), int(meta.get("num_points", 1024)), str(spec), meta)
+    return model.to(device).eval(), info
+
+
+__all__ = ["BUNDLED", "MODELS", "ModelInfo", "get_model", "load_classifier"]

@@ -1,0 +1,298 @@
+"""Objectives: per-cloud scores that activation maximization drives up.
+
+Every objective maps the state of one optimisation step (:class:`Context`) to a ``(B,)``
+tensor, one value per cloud, and is *maximised*; penalties therefore enter with a minus
+sign. Objectives compose: ``ClassLogit() + 0.9 * LatentAlignment("fc2") - 0.1 * Continuity()``
+is again an objective whose :meth:`Objective.terms` lists each weighted part, so the
+engine can report every term's value at every step.
+
+The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud):
+
+- :class:`ClassLogit` [Eq. 2]: the target class's logit, ``a_c^out``.
+- :class:`LogProbability`: the target's log-softmax, bounded above by 0.
+- :class:`LatentAlignment` [Eq. 3]: cosine similarity between the layer's activation and
+  the class's mean activation over real objects, ``SC(ω_c^l, ω̃^l)``.
+- :class:`Continuity` [Eq. 4]: ``Σ_i |B - (min_{j≠i} ‖p_i - p_j‖ + ‖p_i‖)|``, penalised.
+- :class:`Legality` [Eq. 5]: ``Σ_i Σ_axis ReLU(|p_i,axis| - C)``, penalised: a coordinate
+  outside ``[-C, C]`` (ModelNet40's legal interval is ``[-1, 1]``).
+- :class:`L2Penalty` (image L2 decay, supplement S1-A): ``Σ_i ‖p_i‖²``, penalised. In images
+  L2 shrinks extreme pixel intensities; a point's "intensity" is its position, so the
+  point-set analogue pulls extreme points towards the origin.
+- :class:`TotalVariation` (S1-A): ``Σ_i mean_{j∈kNN(i)} ‖p_i - p_j‖₁``, penalised. Image TV
+  sums absolute differences between neighbouring pixels; a point set has no grid, so the
+  neighbours of a point are its k nearest neighbours, recomputed every step.
+
+Gaussian blur (S1-A) is not a score but an operation on the cloud after each step; it
+lives in :mod:`flowam.transforms` with the other step operations (iteration noise).
+
+Each penalty sums over points, as the paper prints it (``reduce="sum"``); ``"mean"``
+divides by the number of points, which makes its weight independent of ``N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from flowam.errors import FlowamError
+from flowam.ops import gather_points, knn, square_distance
+from flowam.stats import ClassStatistics
+
+REDUCTIONS = ("sum", "mean")
+
+
+@dataclass
+class Batch:
+    """What is fixed for one optimisation: the target of each cloud and its seed.
+
+    Attributes:
+        targets: ``(B,)`` class indices.
+        seeds: ``B`` integer seeds, one per cloud, for anything an objective draws.
+        stats: class statistics of real objects (needed by latent alignment).
+    """
+
+    targets: Tensor
+    seeds: list[int]
+    stats: ClassStatistics | None = None
+
+
+@dataclass
+class Context:
+    """The state of one step, as the objectives see it.
+
+    Attributes:
+        points: ``(B, N, 3)`` clouds being optimised.
+        logits: ``(B, C)`` model output.
+        activations: recorded layer activations by name (graph attached).
+        batch: targets and seeds.
+    """
+
+    points: Tensor
+    logits: Tensor
+    activations: dict[str, Tensor] | Any
+    batch: Batch
+    cache: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> Tensor:
+        return self.batch.targets
+
+    def nearest_distance(self) -> Tensor:
+        """``(B, N)`` distance of every point to its nearest other point (shared by terms)."""
+        if "nearest" not in self.cache:
+            d = square_distance(self.points, self.points)
+            d = d + torch.eye(d.shape[1], device=d.device, dtype=d.dtype) * 1e6
+            self.cache["nearest"] = (d.min(dim=-1).values + 1e-12).sqrt()
+        return self.cache["nearest"]
+
+
+class Objective:
+    """Base class: a named per-cloud score to maximise.
+
+    Subclasses implement :meth:`value`; ``layers`` names the activations they need.
+    """
+
+    name: str = "objective"
+    layers: tuple[str, ...] = ()
+
+    def value(self, ctx: Context) -> Tensor:
+        """``(B,)`` score of each cloud."""
+        raise NotImplementedError
+
+    def setup(self, batch: Batch) -> None:
+        """Prepare per-batch state (e.g. noisy targets) before the first step."""
+
+    def terms(self) -> list[tuple[float, Objective]]:
+        """The weighted atomic parts of this objective."""
+        return [(1.0, self)]
+
+    def __call__(self, ctx: Context) -> Tensor:
+        return self.value(ctx)
+
+    def __add__(self, other: Objective) -> Objective:
+        return Sum(self.terms() + other.terms())
+
+    def __mul__(self, weight: float) -> Objective:
+        return Sum([(weight * w, t) for w, t in self.terms()])
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Objective:
+        return -1.0 * self
+
+    def __sub__(self, other: Objective) -> Objective:
+        return self + (-other)
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{w:g}*{t.name}" for w, t in self.terms())
+
+
+class Sum(Objective):
+    """A weighted sum of atomic objectives (what ``+`` and ``*`` build)."""
+
+    name = "sum"
+
+    def __init__(self, parts: Sequence[tuple[float, Objective]]) -> None:
+        merged: dict[int, tuple[float, Objective]] = {}
+        for w, t in parts:
+            prev = merged.get(id(t), (0.0, t))[0]
+            merged[id(t)] = (prev + w, t)
+        self.parts = [(w, t) for w, t in merged.values() if w != 0.0]
+        self.layers = tuple(dict.fromkeys(layer for _, t in self.parts for layer in t.layers))
+
+    def terms(self) -> list[tuple[float, Objective]]:
+        return list(self.parts)
+
+    def setup(self, batch: Batch) -> None:
+        for _, t in self.parts:
+            t.setup(batch)
+
+    def value(self, ctx: Context) -> Tensor:
+        return sum(w * t.value(ctx) for w, t in self.parts)
+
+
+def _reduce(per_point: Tensor, reduce: str) -> Tensor:
+    return per_point.sum(-1) if reduce == "sum" else per_point.mean(-1)
+
+
+def _check_reduce(reduce: str) -> str:
+    if reduce not in REDUCTIONS:
+        raise FlowamError(f"unknown reduction {reduce!r}; choose one of {', '.join(REDUCTIONS)}")
+    return reduce
+
+
+class ClassLogit(Objective):
+    """The target class's logit [Eq. 2]."""
+
+    name = "logit"
+
+    def value(self, ctx: Context) -> Tensor:
+        return ctx.logits.gather(1, ctx.targets[:, None])[:, 0]
+
+
+class LogProbability(Objective):
+    """The target class's log-softmax (at most 0)."""
+
+    name = "log_prob"
+
+    def value(self, ctx: Context) -> Tensor:
+        return F.log_softmax(ctx.logits, dim=1).gather(1, ctx.targets[:, None])[:, 0]
+
+
+class LatentAlignment(Objective):
+    """Cosine similarity of a layer's activation with the class mean of real objects [Eq. 3].
+
+    Args:
+        layer: the layer's name (see :mod:`flowam.hooks`).
+        noise: supplement S1-D's latent-activation noise: the class mean is replaced, per
+            cloud, by ``ω + noise · std(ω) · ε`` with ``ε ~ N(0, I)`` drawn from the cloud's
+            seed once, before the first step.
+    """
+
+    def __init__(self, layer: str, noise: float = 0.0) -> None:
+        self.layer = layer
+        self.layers = (layer,)
+        self.name = f"align:{layer}"
+        self.noise = noise
+        self._targets: Tensor | None = None
+
+    def setup(self, batch: Batch) -> None:
+        if batch.stats is None or self.layer not in batch.stats.means:
+            raise FlowamError(f"latent alignment on {self.layer!r} needs its class means")
+        means = batch.stats.target(self.layer, batch.targets)
+        if self.noise > 0:
+            eps = torch.stack(
+                [
+                    torch.randn(means.shape[1], generator=torch.Generator().manual_seed(s + 7919))
+                    for s in batch.seeds
+                ]
+            ).to(means.device)
+            means = means + self.noise * means.std(dim=1, keepdim=True) * eps
+        self._targets = means
+
+    def value(self, ctx: Context) -> Tensor:
+        act = ctx.activations[self.layer].flatten(1)
+        return F.cosine_similarity(act, self._targets.to(act.dtype), dim=1, eps=1e-8)
+
+
+class Continuity(Objective):
+    """Eq. 4's point continuity, as a penalty: ``-Σ_i |B - (nn_i + ‖p_i‖)|``.
+
+    Args:
+        boundary: ``B``, the legal boundary of the data (1 for unit-sphere data).
+        reduce: ``sum`` over points as printed, or ``mean``.
+        target: ``boundary`` (Eq. 4 as printed) or ``spacing``: ``Σ_i |s - nn_i|`` where
+            ``s`` is the median nearest-neighbour distance of each cloud at the first step.
+            The printed form asks every point to satisfy ``nn_i + ‖p_i‖ = B``, which holds
+            only on a shell of radius about ``B``; the spacing form keeps the part of Eq. 4
+            that spreads clustered points and pulls in isolated ones, without the shell.
+    """
+
+    name = "continuity"
+
+    def __init__(self, boundary: float = 1.0, reduce: str = "sum", target: str = "boundary"):
+        if target not in ("boundary", "spacing"):
+            raise FlowamError(f"unknown continuity target {target!r}; use boundary or spacing")
+        self.boundary, self.reduce, self.target = boundary, _check_reduce(reduce), target
+        self._spacing: Tensor | None = None
+
+    def setup(self, batch: Batch) -> None:
+        self._spacing = None
+
+    def value(self, ctx: Context) -> Tensor:
+        nearest = ctx.nearest_distance()
+        if self.target == "boundary":
+            gap = (self.boundary - (nearest + ctx.points.norm(dim=-1))).abs()
+        else:
+            if self._spacing is None:
+                self._spacing = nearest.detach().median(dim=1, keepdim=True).values
+            gap = (self._spacing - nearest).abs()
+        return -_reduce(gap, self.reduce)
+
+
+class Legality(Objective):
+    """Eq. 5's legal restriction, as a penalty: ``-Σ_i Σ_axis ReLU(|p_i,axis| - C)``."""
+
+    name = "legality"
+
+    def __init__(self, bound: float = 1.0, reduce: str = "sum") -> None:
+        self.bound, self.reduce = bound, _check_reduce(reduce)
+
+    def value(self, ctx: Context) -> Tensor:
+        excess = F.relu(ctx.points.abs() - self.bound).sum(-1)
+        return -_reduce(excess, self.reduce)
+
+
+class L2Penalty(Objective):
+    """Squared distance of the points from the origin, penalised (see the module docstring)."""
+
+    name = "l2"
+
+    def __init__(self, reduce: str = "sum") -> None:
+        self.reduce = _check_reduce(reduce)
+
+    def value(self, ctx: Context) -> Tensor:
+        return -_reduce((ctx.points**2).sum(-1), self.reduce)
+
+
+class TotalVariation(Objective):
+    """L1 differences to the k nearest neighbours, penalised (see the module docstring)."""
+
+    name = "tv"
+
+    def __init__(self, k: int = 8, reduce: str = "sum") -> None:
+        if k < 1:
+            raise FlowamError(f"total variation needs k >= 1 neighbours, got {k}")
+        self.k, self.reduce = k, _check_reduce(reduce)
+
+    def value(self, ctx: Context) -> Tensor:
+        pts = ctx.points
+        with torch.no_grad():
+            idx = knn(pts.transpose(1, 2), self.k + 1)[:, :, 1:]
+        tv = (pts[:, :, None] - gather_points(pts, idx)).abs().sum(-1).mean(-1)
+        return -_reduce(tv, self.reduce)

@@ -1,0 +1,107 @@
+"""Writing explanations to disk: points, pictures, scores, grids, tables and summaries.
+
+Layout of one method's folder (``NAME`` is ``<class>_<restart>``)::
+
+    NAME.npy   (N, 3) float32 points
+    NAME.ply   the same points, for any 3-D viewer
+    NAME.png   the cloud from four fixed views
+    NAME.json  scores (target logit, log-softmax, predicted class, legality, Chamfer
+               distance to real objects) and the method's configuration
+    history.npz  per-step values of every objective term, (steps + 1, B) each
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from rich.table import Table
+
+from flowam import cache
+from flowam.engine import Explanations
+from flowam.metrics import Scores
+from flowam.render import render_grid, render_views
+
+COLUMNS = (
+    ("target_logit", "logit ↑", "{:.2f}"),
+    ("log_softmax", "log-softmax ↑", "{:.2e}"),
+    ("chamfer_to_real", "CD ↓", "{:.4f}"),
+    ("legal_rate", "legal", "{:.0%}"),
+    ("success_rate", "success", "{:.0%}"),
+)
+
+
+def explanation_names(result: Explanations) -> list[str]:
+    """``<class>_<restart>`` for every explanation of a result."""
+    return [
+        f"{result.classes[t]}_{r}" for t, r in zip(result.targets, result.restarts, strict=True)
+    ]
+
+
+def write_ply(points: np.ndarray, path: Path) -> None:
+    """Write an ``(N, 3)`` cloud as PLY, atomically."""
+    with cache.atomic_path(path) as tmp:
+        trimesh.PointCloud(np.asarray(points, dtype=np.float32)).export(tmp, file_type="ply")
+
+
+def write_explanations(result: Explanations, scores: Scores, folder: Path, pictures: bool = True):
+    """Every explanation of ``result`` with its scores into ``folder`` (layout above)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(explanation_names(result)):
+        with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as f:
+            np.save(f, result.points[i].astype(np.float32))
+        write_ply(result.points[i], folder / f"{name}.ply")
+        record = {
+            "class": result.classes[result.targets[i]],
+            "restart": int(result.restarts[i]),
+            "scores": scores.row(i, result.classes),
+            "steps_run": int(result.steps_run[i]),
+            "status": result.status,
+            "config": result.config,
+        }
+        cache.write_text(folder / f"{name}.json", json.dumps(record, indent=2, default=str) + "\n")
+        if pictures:
+            title = f"{name}: logit {scores.logit[i]:.1f}, CD {scores.chamfer[i]:.3f}"
+            render_views(result.points[i], folder / f"{name}.png", title=title)
+    cache.save_arrays(folder / "history.npz", result.history)
+
+
+def write_grid(columns: Mapping[str, Explanations], path: Path, classes: list[str]) -> Path:
+    """A picture like the paper's Fig. 1/5: rows are classes, columns methods (restart 0)."""
+    cells = []
+    for name in classes:
+        row = []
+        for result in columns.values():
+            hits = [
+                i
+                for i, (t, r) in enumerate(zip(result.targets, result.restarts, strict=True))
+                if result.classes[t] == name and r == 0
+            ]
+            row.append(result.points[hits[0]] if hits else None)
+        cells.append(row)
+    return render_grid(cells, path, row_labels=classes, col_labels=list(columns))
+
+
+def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> Table:
+    """A rich table: one row per method (or initialisation), one column per score."""
+    table = Table(title=title)
+    table.add_column("method")
+    for _, header, _ in COLUMNS:
+        table.add_column(header, justify="right")
+    for label, s in summaries.items():
+        table.add_row(label, *(fmt.format(s[key]) for key, _, fmt in COLUMNS))
+    return table
+
+
+def markdown_table(summaries: Mapping[str, Mapping[str, float]]) -> str:
+    """The same table as Markdown."""
+    head = "| method | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    rule = "|---|" + "---:|" * len(COLUMNS)
+    rows = [
+        f"| {label} | " + " | ".join(fmt.format(s[key]) for key, _, fmt in COLUMNS) + " |"
+        for label, s in summaries.items()
+    ]
+    return "\n".join([head, rule, *rows])

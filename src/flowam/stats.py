@@ -1,0 +1,228 @@
+"""Class statistics of real objects: mean activations (Eq. 3's ω_c^l) and initial clouds.
+
+Both are computed from a dataset split (the paper uses the test set) and cached on disk,
+keyed by a hash of the model's weights, the dataset's description and the request, so a
+retrained model, other data or other layers never reuse a stale entry; an unreadable
+entry is recomputed.
+
+Initial clouds, one per class (``init=``):
+
+- ``mean``: the class-mean cloud ("the average of the points in the test set by
+  category", Sec. III-C). Points of different objects have no natural correspondence (in
+  ModelNet40 and the procedural data they come in random order, so an index-by-index
+  average collapses to a blob at the centroid). Correspondence is therefore found by
+  optimal assignment: starting from the class medoid as template, every object's points
+  are matched one-to-one to the template's by minimum total squared distance
+  (``scipy.optimize.linear_sum_assignment``, the correspondence of the Earth Mover's
+  Distance), the matched points are averaged into a new template, and this repeats
+  ``iterations`` times: an approximate Wasserstein barycenter of the class.
+- ``medoid``: the real object with the smallest mean Chamfer distance to the others.
+- ``sphere``: points spread evenly on a sphere (Fibonacci lattice) of radius 0.5.
+- ``gaussian``: isotropic Gaussian noise of standard deviation 0.3, seeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+from torch import Tensor, nn
+
+from flowam import cache
+from flowam.data import PointCloudDataset
+from flowam.errors import FlowamError
+from flowam.hooks import LayerRecorder
+
+INITS = ("mean", "medoid", "sphere", "gaussian")
+SPHERE_RADIUS = 0.5
+GAUSSIAN_STD = 0.3
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of a model's architecture and weights (parameters and buffers)."""
+    h = hashlib.sha256(type(model).__name__.encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def record(
+    model: nn.Module, points: np.ndarray | Tensor, layers: list[str], batch_size: int = 64
+) -> dict[str, Tensor]:
+    """Activations of ``layers`` for every cloud, flattened per cloud.
+
+    Args:
+        model: the classifier (put in eval mode here).
+        points: ``(M, N, 3)`` clouds.
+        layers: layer names (see :mod:`flowam.hooks`), or ``"logits"`` for the output.
+        batch_size: clouds per forward pass.
+
+    Returns:
+        ``{layer: (M, D_l)}`` float32 CPU tensors.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    points = torch.as_tensor(points, dtype=torch.float32)
+    hooked = [name for name in layers if name != "logits"]
+    out: dict[str, list[Tensor]] = {name: [] for name in layers}
+    with LayerRecorder(model, hooked, detach=True) as rec:
+        for i in range(0, len(points), batch_size):
+            logits = model(points[i : i + batch_size].to(device))
+            for name in layers:
+                act = logits if name == "logits" else rec[name]
+                out[name].append(act.flatten(1).float().cpu())
+    return {name: torch.cat(acts) for name, acts in out.items()}
+
+
+@dataclass
+class ClassStatistics:
+    """Per-class mean activations of real objects.
+
+    Attributes:
+        classes: class names (rows of every mean).
+        means: ``{layer: (C, D_l)}`` mean flattened activation per class (ω_c^l).
+        counts: ``(C,)`` objects per class that entered the means.
+    """
+
+    classes: list[str]
+    means: dict[str, Tensor]
+    counts: np.ndarray
+
+    def target(self, layer: str, labels: Tensor) -> Tensor:
+        """``(B, D_l)`` mean activations of the classes in ``labels``."""
+        return self.means[layer].to(labels.device)[labels]
+
+
+def class_means(
+    model: nn.Module, data: PointCloudDataset, layers: list[str], batch_size: int = 64
+) -> ClassStatistics:
+    """Mean activation of each class at each layer (Eq. 3's ω_c^l), cached on disk."""
+    key = cache.key(
+        {
+            "model": model_fingerprint(model),
+            "data": data.description,
+            "n": len(data),
+            "layers": sorted(layers),
+            "what": "means",
+        }
+    )
+    path = cache.cache_dir() / "stats" / f"means-{key}.npz"
+    names = [f"layer{i}" for i in range(len(layers))] + ["counts"]
+
+    def build() -> dict[str, np.ndarray]:
+        c = len(data.classes)
+        sums: dict[str, Tensor] = {}
+        for i in range(0, len(data), 256):
+            acts = record(model, data.points[i : i + 256], layers, batch_size)
+            onehot = torch.nn.functional.one_hot(torch.as_tensor(data.labels[i : i + 256]), c)
+            for name, act in acts.items():
+                sums[name] = sums.get(name, 0) + onehot.T.float() @ act
+        counts = np.bincount(data.labels, minlength=c)
+        if (counts == 0).any():
+            missing = data.classes[int(np.argmin(counts))]
+            raise FlowamError(f"class {missing!r} has no objects in the {data.split} split")
+        denom = torch.as_tensor(counts, dtype=torch.float32)[:, None]
+        arrays = {f"layer{i}": (sums[n] / denom).numpy() for i, n in enumerate(layers)}
+        return {**arrays, "counts": counts}
+
+    arrays = cache.cached_arrays(path, names, build)
+    means = {n: torch.from_numpy(arrays[f"layer{i}"]) for i, n in enumerate(layers)}
+    return ClassStatistics(list(data.classes), means, arrays["counts"])
+
+
+def medoid(clouds: np.ndarray) -> int:
+    """Index of the ``(K, N, 3)`` cloud with the smallest mean Chamfer distance to the rest."""
+    x = torch.as_tensor(clouds, dtype=torch.float32)
+    k = len(x)
+    total = torch.zeros(k)
+    for i in range(k):
+        d = torch.cdist(x[i : i + 1].expand(k, -1, -1), x)
+        total[i] = (d.min(2).values.mean(1) + d.min(1).values.mean(1)).sum()
+    return int(total.argmin())
+
+
+def barycenter(clouds: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Mean of ``(K, N, 3)`` clouds with points matched by optimal assignment (see above)."""
+    template = clouds[medoid(clouds)].astype(np.float64)
+    for _ in range(iterations):
+        matched = []
+        for cloud in clouds:
+            _, cols = linear_sum_assignment(cdist(template, cloud, "sqeuclidean"))
+            matched.append(cloud[cols])
+        template = np.mean(matched, axis=0)
+    return template.astype(np.float32)
+
+
+def fibonacci_sphere(n: int, radius: float = SPHERE_RADIUS) -> np.ndarray:
+    """``(n, 3)`` points spread evenly on a sphere."""
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    theta = np.pi * (1 + 5**0.5) * i
+    xyz = np.stack([np.cos(theta) * np.sin(phi), np.cos(phi), np.sin(theta) * np.sin(phi)], 1)
+    return (radius * xyz).astype(np.float32)
+
+
+def init_clouds(
+    init: str,
+    num_points: int,
+    data: PointCloudDataset,
+    targets: list[int],
+    seeds: list[int] | None = None,
+    max_objects: int = 24,
+) -> np.ndarray:
+    """The initial cloud of each target class, ``(T, num_points, 3)`` (see the module docstring).
+
+    Args:
+        init: ``mean``, ``medoid``, ``sphere`` or ``gaussian``.
+        num_points: points per cloud (must equal the data's for ``mean``/``medoid``).
+        data: the real objects of the classes.
+        targets: class indices, one cloud each (repeats allowed).
+        seeds: one seed per cloud for ``gaussian`` noise (default: the class index), so
+            restarts of a class start from different noise.
+        max_objects: objects per class entering ``mean``/``medoid`` (the first ones).
+
+    ``mean`` and ``medoid`` clouds are cached per class.
+    """
+    if init not in INITS:
+        raise FlowamError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if init == "sphere":
+        return np.repeat(fibonacci_sphere(num_points)[None], len(targets), axis=0)
+    if init == "gaussian":
+        seeds = list(seeds) if seeds is not None else [int(k) for k in targets]
+        noise = [np.random.default_rng(s).normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]
+        return np.stack(noise).astype(np.float32)
+    if data.num_points != num_points:
+        raise FlowamError(
+            f"init {init!r}: the data have {data.num_points} points per cloud, not {num_points}"
+        )
+    clouds = {k: _class_init(init, data, k, max_objects) for k in sorted(set(targets))}
+    return np.stack([clouds[k] for k in targets])
+
+
+def _class_init(init: str, data: PointCloudDataset, k: int, max_objects: int) -> np.ndarray:
+    """The ``mean`` or ``medoid`` cloud of class ``k``, through the cache."""
+    key = cache.key(
+        {
+            "data": data.description,
+            "n": len(data),
+            "init": init,
+            "class": k,
+            "max_objects": max_objects,
+            "what": "init",
+        }
+    )
+    path = cache.cache_dir() / "stats" / f"init-{key}.npz"
+
+    def build() -> dict[str, np.ndarray]:
+        clouds = data.points[data.labels == k][:max_objects]
+        if len(clouds) == 0:
+            raise FlowamError(f"class {data.classes[k]!r} has no objects in the {data.split} split")
+        return {"cloud": barycenter(clouds) if init == "mean" else clouds[medoid(clouds)]}
+
+    return cache.cached_arrays(path, ["cloud"], build)["cloud"]

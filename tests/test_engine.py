@@ -1,0 +1,212 @@
+"""The optimisation loop: batching, seeding, stopping, bad values, interruption."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from flowam.data import PointCloudDataset
+from flowam.engine import optimize
+from flowam.errors import FlowamError
+from flowam.explain import Explainer
+from flowam.models import get_model
+from flowam.objectives import ClassLogit, Continuity, Objective
+from flowam.transforms import Transform
+
+CLASSES = ["a", "b", "c"]
+RUN = {"steps": 12, "lr": 0.01, "optimizer": "adam"}
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return get_model("pointnet", 3).eval()
+
+
+@pytest.fixture(scope="module")
+def real():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-0.8, 0.8, size=(9, 48, 3)).astype(np.float32)
+    return PointCloudDataset(
+        pts, np.repeat([0, 1, 2], 3), CLASSES, description={"format": "test-engine"}
+    )
+
+
+def init(b, n=48, seed=0):
+    return torch.rand(b, n, 3, generator=torch.Generator().manual_seed(seed)) - 0.5
+
+
+def test_batched_run_equals_per_cloud_runs(model):
+    objective = ClassLogit() + 0.05 * Continuity()
+    start = init(3)
+    config = {**RUN, "init_noise": 0.05}
+    together = optimize(
+        model, objective, start, [0, 1, 2], CLASSES, config, seed=3, chunk_size=3, progress=False
+    )
+    for i in range(3):
+        alone = optimize(
+            model,
+            objective,
+            start[i : i + 1],
+            [i],
+            CLASSES,
+            config,
+            seed=3,
+            chunk_size=1,
+            progress=False,
+        )
+        assert np.allclose(alone.points[0], together.points[i], atol=1e-4)
+        assert np.allclose(alone.history["logit"][:, 0], together.history["logit"][:, i], atol=1e-3)
+
+
+def test_explainer_batches_classes_and_restarts(model, real):
+    ex = Explainer(model, real)
+    both = ex.explain(["a", "c"], "vanilla", restarts=2, steps=5, seed=1, progress=False)
+    assert both.points.shape == (4, 48, 3)
+    assert both.targets.tolist() == [0, 0, 2, 2] and both.restarts.tolist() == [0, 1, 0, 1]
+    assert not np.allclose(both.points[0], both.points[1])  # restarts draw their own noise
+    single = ex.explain(["c"], "vanilla", restarts=2, steps=5, seed=1, progress=False)
+    assert np.allclose(single.points, both.points[2:], atol=1e-5)
+
+
+def test_history_snapshots_and_improvement(model):
+    result = optimize(
+        model, ClassLogit(), init(2), [1, 2], CLASSES, RUN, snapshots=[0, 5, 12], progress=False
+    )
+    assert result.history["logit"].shape == (13, 2)
+    assert set(result.history) == {"logit", "objective", "log_prob"}
+    assert (result.history["logit"][-1] > result.history["logit"][0]).all()
+    assert sorted(result.snapshots) == [0, 5, 12]
+    assert np.allclose(result.snapshots[0], result.init)
+    assert np.allclose(result.snapshots[12], result.points)
+    assert result.steps_run.tolist() == [12, 12] and result.finished
+
+
+def test_model_is_frozen_during_and_restored_after(model):
+    model.train()
+    seen = []
+
+    class Spy(Transform):
+        def apply(self, points, step, seeds):
+            seen.append((model.training, any(p.requires_grad for p in model.parameters())))
+            return points
+
+    optimize(
+        model,
+        ClassLogit(),
+        init(1),
+        [0],
+        CLASSES,
+        {**RUN, "steps": 2},
+        transforms=[Spy()],
+        progress=False,
+    )
+    assert seen == [(False, False), (False, False)]
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    model.eval()
+
+
+def test_stopping_rule_on_the_target_log_probability(model):
+    loose = optimize(
+        model,
+        ClassLogit(),
+        init(2),
+        [0, 1],
+        CLASSES,
+        {**RUN, "stop_log_prob": -100.0},
+        progress=False,
+    )
+    assert loose.steps_run.tolist() == [0, 0]
+    assert np.allclose(loose.points, loose.init)
+    strict = optimize(
+        model,
+        ClassLogit(),
+        init(2),
+        [0, 1],
+        CLASSES,
+        {**RUN, "stop_log_prob": -1e-30},
+        progress=False,
+    )
+    assert strict.steps_run.tolist() == [12, 12]
+
+
+class NaNAfter(Objective):
+    name = "fragile"
+
+    def __init__(self, step):
+        self.step, self.calls = step, 0
+
+    def value(self, ctx):
+        self.calls += 1
+        v = ctx.points.mean(dim=(1, 2))
+        return v * float("nan") if self.calls > self.step else v
+
+
+def test_non_finite_value_stops_with_step_and_term_and_keeps_the_last_finite_state(model):
+    result = optimize(
+        model, ClassLogit() + NaNAfter(3), init(2), [0, 1], CLASSES, RUN, progress=False
+    )
+    assert result.status == "non-finite value of objective term 'fragile' at step 3"
+    assert np.isfinite(result.points).all()
+    assert result.steps_run.tolist() == [3, 3]
+
+
+class InfGradient(Objective):
+    name = "spiky"
+
+    def value(self, ctx):
+        return ctx.points[:, :1, 0].abs().sqrt()[:, 0] * 0 + (ctx.points[:, 0, 0] * 0).sqrt()
+
+
+def test_non_finite_gradient_names_the_term(model):
+    result = optimize(
+        model, ClassLogit() + InfGradient(), init(1), [0], CLASSES, RUN, progress=False
+    )
+    assert result.status == "non-finite gradient of objective term 'spiky' at step 0"
+    assert np.isfinite(result.points).all()
+
+
+def test_interruption_returns_what_was_computed(model):
+    class CtrlC(Transform):
+        def apply(self, points, step, seeds):
+            if step == 2:
+                raise KeyboardInterrupt
+            return points
+
+    result = optimize(
+        model,
+        ClassLogit(),
+        init(4),
+        [0, 1, 2, 0],
+        CLASSES,
+        RUN,
+        transforms=[CtrlC()],
+        chunk_size=2,
+        progress=False,
+    )
+    assert result.status == "interrupted at step 2"
+    assert len(result) == 2 and result.history["logit"].shape == (13, 2)
+
+
+def test_model_with_wrong_output_shape_is_refused():
+    class TupleModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = get_model("pointnet", 3)
+
+        def forward(self, x):
+            return self.net(x), None
+
+    with pytest.raises(FlowamError, match=r"model output is tuple, expected \(B, num_classes\)"):
+        optimize(TupleModel().eval(), ClassLogit(), init(1), [0], CLASSES, RUN, progress=False)
+    wrong = get_model("pointnet", 5).eval()
+    with pytest.raises(FlowamError, match=r"model output is \(1, 5\), expected .* = \(1, 3\)"):
+        optimize(wrong, ClassLogit(), init(1), [0], CLASSES, RUN, progress=False)
+
+
+def test_unknown_classes_and_layers_are_refused(model, real):
+    ex = Explainer(model, real)
+    with pytest.raises(FlowamError, match="unknown class 'd'; valid classes: a, b, c"):
+        ex.explain(["a", "d"], "vanilla", progress=False)
+    with pytest.raises(FlowamError, match="unknown layer 'fc9' in PointNet; did you mean"):
+        ex.explain(["a"], "vanilla", align={"fc9": 1.0}, steps=2, progress=False)

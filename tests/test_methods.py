@@ -1,0 +1,101 @@
+import pytest
+
+from flowam.errors import FlowamError
+from flowam.methods import MethodConfig, build, coerce, load_method, parse_weight, preset_names
+from flowam.objectives import Continuity, LatentAlignment, Legality
+from flowam.transforms import GaussianBlur, LegalProjection
+
+
+def test_every_preset_loads_and_builds():
+    assert {"vanilla", "l2", "blur", "tv", "flow", "flow-auto"} <= set(preset_names())
+    for name in preset_names():
+        config = load_method(name)
+        assert config.name == name and config.description
+        if config.align != "auto":
+            objective, _ = build(config, {"feat.stn.fc1": 512})
+            assert objective.terms()
+
+
+def test_flow_preset_is_eq6_with_the_papers_weights():
+    config = load_method("flow")
+    assert config.beta == 0.1 and config.init == "mean" and config.reduce == "sum"
+    sizes = {
+        "feat.stn.fc1": 512,
+        "feat.stn.fc2": 256,
+        "feat.fstn.fc1": 512,
+        "feat.fstn.fc2": 256,
+        "fc2": 256,
+    }
+    objective, transforms = build(config, sizes)
+    weights = {t.name: w for w, t in objective.terms()}
+    assert weights["logit"] == 1.0
+    assert weights["align:feat.stn.fc1"] == pytest.approx(
+        512e-9 * 0.9
+    )  # N_l x 1e-9, times 1 - beta
+    assert weights["align:feat.stn.fc2"] == pytest.approx(1e-9 * 0.9)
+    assert weights["align:feat.fstn.fc1"] == pytest.approx(0.1 * 0.9)
+    assert weights["align:feat.fstn.fc2"] == pytest.approx(0.1 * 0.9)
+    assert weights["align:fc2"] == pytest.approx(0.9)
+    assert weights["continuity"] == pytest.approx(0.1)
+    assert weights["legality"] == 1.0
+    terms = {t.name: t for _, t in objective.terms()}
+    assert isinstance(terms["continuity"], Continuity) and terms["continuity"].target == "boundary"
+    assert isinstance(terms["legality"], Legality)
+    assert isinstance(terms["align:fc2"], LatentAlignment)
+    assert transforms == []
+
+
+def test_baselines_build_their_regularizers():
+    assert [t.name for _, t in build(load_method("l2"))[0].terms()] == ["logit", "l2"]
+    assert [t.name for _, t in build(load_method("tv"))[0].terms()] == ["logit", "tv"]
+    _, transforms = build(load_method("blur"))
+    assert isinstance(transforms[0], GaussianBlur)
+    _, transforms = build(load_method("flow-auto").replace(align={}))
+    assert any(isinstance(t, LegalProjection) for t in transforms)
+
+
+def test_overrides_from_python_and_command_line():
+    flow = load_method("flow")
+    assert flow.replace(steps=10, lr=0.5, optimizer="sgd").steps == 10
+    change = coerce(flow, "align.fc1=0.3")
+    assert change["align"]["fc1"] == "0.3" and change["align"]["fc2"] == 1.0
+    assert coerce(flow, "beta=0.5") == {"beta": 0.5}
+    assert coerce(flow, "project=true") == {"project": True}
+    assert coerce(flow, "stop_log_prob=-1e-6") == {"stop_log_prob": -1e-6}
+    assert parse_weight("1e-9*N", 512, "x") == pytest.approx(512e-9)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"beta": 1.5}, "beta=1.5 must be in [0, 1]"),
+        ({"beta": -0.1}, "beta=-0.1 must be in [0, 1]"),
+        ({"l2": -1.0}, "weight l2=-1.0 must not be negative"),
+        ({"align": {"fc2": -0.5}}, "weight align.fc2=-0.5 must not be negative"),
+        ({"steps": 0}, "steps=0 must be at least 1"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+        ({"init": "cube"}, "unknown init 'cube'"),
+        ({"colour": 1}, "unknown method option 'colour'"),
+    ],
+)
+def test_bad_method_values_give_one_line(overrides, message):
+    with pytest.raises(FlowamError) as e:
+        load_method("flow").replace(**overrides)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_method_and_bad_assignments(tmp_path):
+    with pytest.raises(FlowamError, match="unknown method 'flwo'; choose one of"):
+        load_method("flwo")
+    with pytest.raises(FlowamError, match="write field=value"):
+        coerce(MethodConfig(), "beta")
+    with pytest.raises(FlowamError, match="expected a float"):
+        coerce(MethodConfig(), "lr=fast")
+    bad = tmp_path / "m.toml"
+    bad.write_text("steps = [")
+    with pytest.raises(FlowamError, match="m.toml: cannot be parsed"):
+        load_method(str(bad))
+    mine = tmp_path / "mine.toml"
+    mine.write_text("logit = 1.0\nl2 = 0.2\n[align]\nfc2 = 0.5\n")
+    config = load_method(str(mine))
+    assert config.name == "mine" and config.align == {"fc2": 0.5} and config.l2 == 0.2

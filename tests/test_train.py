@@ -1,0 +1,158 @@
+"""Training runs on a tiny dataset the test writes; the bundled model's stated accuracy."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.image import imread
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from flowam.data import load_dataset
+from flowam.models import BUNDLED, bundled_path, get_model, load_classifier
+from flowam.train import TrainConfig, augment, evaluate, train, train_step
+
+
+def config(tiny_data, out, **kw):
+    base = dict(
+        data=str(tiny_data),
+        num_points=64,
+        epochs=3,
+        batch_size=4,
+        eval_batch_size=8,
+        out=str(out),
+        seed=0,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def history(out):
+    return [
+        json.loads(json.dumps(dict(kv.split("=") for kv in line.split())))
+        for line in (out / "train.log").read_text().splitlines()
+    ]
+
+
+def test_training_lowers_the_loss_and_saves_the_best_checkpoint(tiny_data, tmp_path):
+    meta = train(config(tiny_data, tmp_path / "a"), progress=False)
+    assert len(history(tmp_path / "a")) == 3
+    assert meta["classes"] == ["box", "cone"] and meta["num_points"] == 64
+    assert {"test_accuracy", "dataset", "command", "config"} <= set(meta)
+    model, _ = load_classifier(tmp_path / "a" / "best.safetensors")
+    test = load_dataset(tiny_data, "test", num_points=64, progress=False)
+    assert evaluate(model, test).overall == pytest.approx(meta["test_accuracy"])
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["batch_size"] == 4
+
+
+@pytest.mark.parametrize("name", ["pointnet", "pointnet2_ssg", "dgcnn"])
+def test_a_few_training_steps_lower_the_loss(name):
+    torch.manual_seed(0)
+    model = get_model(name, 3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(6, 512 if name.startswith("pointnet2") else 128, 3) * 2 - 1
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    losses = [train_step(model, opt, x, y, 0.001)[0] for _ in range(8)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_training_is_deterministic_and_resumes_exactly(tiny_data, tmp_path):
+    train(config(tiny_data, tmp_path / "full"), progress=False)
+    train(config(tiny_data, tmp_path / "again"), progress=False)
+    train(config(tiny_data, tmp_path / "part", epochs=2), progress=False)
+    train(config(tiny_data, tmp_path / "part", epochs=3), resume=True, progress=False)
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    for other in ("again", "part"):
+        state = torch.load(tmp_path / other / "last.pt", weights_only=True)["model"]
+        assert all(torch.equal(full[k], state[k]) for k in full), other
+    assert len(history(tmp_path / "part")) == 3
+
+
+def test_augmentation_drops_scales_and_shifts():
+    pts = torch.rand(6, 200, 3)
+    cfg = TrainConfig()
+    out = augment(pts, cfg, torch.Generator().manual_seed(0))
+    assert out.shape == pts.shape and not torch.allclose(out, pts)
+    assert torch.equal(augment(pts, cfg, torch.Generator().manual_seed(0)), out)
+    still = augment(
+        pts, TrainConfig(point_dropout=0.0, scale_low=1, scale_high=1, shift=0), torch.Generator()
+    )
+    assert torch.equal(still, pts)
+
+
+def test_bad_training_options(tiny_data, tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(
+        ["train", "--data", str(tiny_data), "--epochs", "0", "--out", str(tmp_path)],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 1 and err.strip() == "error: --epochs must be at least 1"
+    code, _, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(tiny_data),
+            "--model",
+            "pointnet3",
+            "--num-points",
+            "64",
+            "--out",
+            str(tmp_path),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 1 and "unknown architecture 'pointnet3'" in err
+
+
+def test_cli_train_and_eval_model(tiny_data, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        [
+            "train",
+            "--data",
+            str(tiny_data),
+            "--epochs",
+            "1",
+            "--num-points",
+            "64",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    code, text, err = run_cli(
+        [
+            "eval-model",
+            "--model",
+            str(out / "best.safetensors"),
+            "--data",
+            str(tiny_data),
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    assert "overall" in text and "box" in text
+    assert imread(tmp_path / "ev" / "confusion.png").shape[0] > 100
+    summary = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert np.array(summary["confusion"]).sum() == 8
+
+
+@pytest.mark.skipif(not bundled_path().is_file(), reason="bundled weights not built yet")
+def test_bundled_model_reaches_its_stated_accuracy():
+    model, info = load_classifier(BUNDLED)
+    stated = info.metadata["test_accuracy"]
+    assert stated >= 0.95 and info.architecture == "pointnet"
+    assert set(load_file(str(bundled_path()))) == set(model.state_dict())
+    test = load_dataset("procedural", "test", num_points=info.num_points, progress=False)
+    keep = np.concatenate([np.flatnonzero(test.labels == c)[:12] for c in range(len(test.classes))])
+    result = evaluate(model, test.subset(keep))
+    assert info.classes == test.classes
+    assert result.overall >= 0.95
