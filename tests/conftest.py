@@ -71,18 +71,24 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory):
     """A PointNet trained for one epoch on ``tiny_data`` (64 points): its weights file."""
-    from flowam.train import TrainConfig, train
+    from flowam.train import train
 
     out = tmp_path_factory.mktemp("tiny_model")
-    train(
-        TrainConfig(
-            data=str(tiny_data),
-            num_points=64,
-            epochs=2,
-            batch_size=4,
-            eval_batch_size=8,
-            out=str(out),
-        ),
-        progress=False,
-    )
+    train(tiny_config(tiny_data, out, epochs=2), progress=False)
     return out / "best.safetensors"
+
+
+def tiny_config(tiny_data, out, **overrides):
+    """A training config for ``tiny_data``: 64 points, batches of 4, 3 epochs."""
+    from flowam.train import TrainConfig
+
+    base = dict(
+        data=str(tiny_data),
+        num_points=64,
+        epochs=3,
+        batch_size=4,
+        eval_batch_size=8,
+        out=str(out),
+        seed=0,
+    )
+    return TrainConfig(**{**base, **overrides})

@@ -210,3 +210,15 @@ def test_unknown_classes_and_layers_are_refused(model, real):
         ex.explain(["a", "d"], "vanilla", progress=False)
     with pytest.raises(FlowamError, match="unknown layer 'fc9' in PointNet; did you mean"):
         ex.explain(["a"], "vanilla", align={"fc9": 1.0}, steps=2, progress=False)
+
+
+def test_initialisation_noise_makes_restarts_differ(model, real):
+    ex = Explainer(model, real)
+    same = ex.explain(["b"], "vanilla", init="sphere", restarts=2, steps=2, progress=False)
+    assert np.allclose(same.init[0], same.init[1])
+    noisy = ex.explain(
+        ["b"], "vanilla", init="sphere", init_noise="low", restarts=2, steps=2, progress=False
+    )
+    assert not np.allclose(noisy.init[0], noisy.init[1])
+    spread = np.linalg.norm(noisy.init[0] - same.init[0], axis=1).mean()
+    assert 0.01 < spread < 0.2  # low amplitude: 0.1 of the cloud's coordinate spread

@@ -58,6 +58,7 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
                 "predicted",
                 "success",
                 "chamfer_to_real",
+                "chamfer_both_ways",
                 "legal",
             }
             assert record["config"]["steps"] == 3 and record["config"]["seed"] == 3

@@ -99,3 +99,15 @@ def test_unknown_method_and_bad_assignments(tmp_path):
     mine.write_text("logit = 1.0\nl2 = 0.2\n[align]\nfc2 = 0.5\n")
     config = load_method(str(mine))
     assert config.name == "mine" and config.align == {"fc2": 0.5} and config.l2 == 0.2
+
+
+def test_noise_placements_with_low_and_high_amplitudes():
+    flow = load_method("flow")
+    assert flow.replace(init_noise="low").init_noise == 0.1
+    assert flow.replace(step_noise="high").step_noise == 1.0
+    assert coerce(flow, "latent_noise=high") == {"latent_noise": 1.0}
+    objective, transforms = build(
+        flow.replace(latent_noise="low", step_noise="low", align={"fc2": 1})
+    )
+    assert [t.noise for _, t in objective.terms() if isinstance(t, LatentAlignment)] == [0.1]
+    assert [t.name for t in transforms] == ["step_noise"]

@@ -59,4 +59,5 @@ def test_legality_and_scores():
     assert (s.log_prob <= 0).all()
     summary = s.summary()
     assert summary["legal_rate"] == 0.5 and set(summary) >= {"target_logit", "chamfer_to_real"}
+    assert (s.chamfer_both > s.chamfer).all()  # the way back adds a positive term
     assert s.row(1, ["a", "b"])["legal"] is False

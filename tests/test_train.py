@@ -8,23 +8,12 @@ import torch
 from matplotlib.image import imread
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, tiny_config
 from flowam.data import load_dataset
 from flowam.models import BUNDLED, bundled_path, get_model, load_classifier
 from flowam.train import TrainConfig, augment, evaluate, train, train_step
 
-
-def config(tiny_data, out, **kw):
-    base = dict(
-        data=str(tiny_data),
-        num_points=64,
-        epochs=3,
-        batch_size=4,
-        eval_batch_size=8,
-        out=str(out),
-        seed=0,
-    )
-    return TrainConfig(**{**base, **kw})
+config = tiny_config
 
 
 def history(out):
@@ -145,7 +134,6 @@ def test_cli_train_and_eval_model(tiny_data, tmp_path, monkeypatch, capsys):
     assert np.array(summary["confusion"]).sum() == 8
 
 
-@pytest.mark.skipif(not bundled_path().is_file(), reason="bundled weights not built yet")
 def test_bundled_model_reaches_its_stated_accuracy():
     model, info = load_classifier(BUNDLED)
     stated = info.metadata["test_accuracy"]

@@ -189,19 +189,20 @@ class AutoAlignment:
     analysis: FlowAnalysis
 
 
-def auto_alignment(
-    model: nn.Module,
-    real: PointCloudDataset,
-    steps: int = 100,
-    seed: int = 0,
-    progress: bool = True,
-) -> AutoAlignment:
+def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = True):
     """Run raw (vanilla) AM for every class, analyse the flow and choose the layers.
 
-    Cached on disk by model weights, real objects and settings.
-    """
-    from flowam.explain import Explainer
+    Args:
+        explainer: a :class:`flowam.explain.Explainer` (model and real objects). A vanilla
+            run it has already done with the same steps and seed is reused.
+        steps: steps of the raw AM.
+        seed: its seed.
+        progress: show a progress bar.
 
+    Returns an :class:`AutoAlignment`, cached on disk by model weights, real objects and
+    settings.
+    """
+    model, real = explainer.model, explainer.real
     key = cache.key(
         {
             "model": model_fingerprint(model),
@@ -228,7 +229,7 @@ def auto_alignment(
             return AutoAlignment(saved["weights"], analysis)
         except (json.JSONDecodeError, KeyError, TypeError):
             pass  # stale or corrupt: recompute
-    raw = Explainer(model, real).explain(None, "vanilla", steps=steps, seed=seed, progress=progress)
+    raw = explainer.explain(None, "vanilla", steps=steps, seed=seed, progress=progress)
     analysis = activation_flow(model, real, {"vanilla": (raw.points, raw.targets)})
     weights = choose_alignment(analysis)
     cache.write_text(path, json.dumps({"weights": weights, "analysis": analysis.to_dict()}))

@@ -11,6 +11,8 @@ import dataclasses
 import inspect
 import json
 import sys
+import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowam import __version__, cache
+from flowam.demo import METHODS
 from flowam.errors import FlowamError
 
 app = typer.Typer(
@@ -105,21 +108,24 @@ def data_render(
 def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Give a command one ``--option`` per field of dataclass ``cls`` (defaults from it).
 
-    The decorated function receives the parsed values as ``**fields``. Each field's help
-    is taken from the ``Attributes:`` or the comments of the dataclass's docstring where
-    present, else its name.
+    The decorated function receives the parsed values as ``**fields``; a field's help text
+    is its ``metadata["help"]`` where given.
     """
 
     def wrap(func: Callable) -> Callable:
-        own = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
-        params = list(own)
+        hints = typing.get_type_hints(func, include_extras=True)
+        params = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(func).parameters.values()
+            if p.kind != p.VAR_KEYWORD
+        ]
         for f in dataclasses.fields(cls):
             if f.name in skip or not f.init:
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             annotation = Annotated[
                 f.type if not isinstance(f.type, str) else eval(f.type),
-                typer.Option(f"--{f.name.replace('_', '-')}"),
+                typer.Option(f"--{f.name.replace('_', '-')}", help=f.metadata.get("help")),
             ]
             params.append(
                 inspect.Parameter(
@@ -240,23 +246,54 @@ def _ints(text: str, what: str) -> list[int]:
         raise FlowamError(f"--{what} {text!r}: expected comma-separated integers") from None
 
 
-def _explainer(model: str, arch, num_classes, data, format, split, num_points, device, seed):
-    """Load the classifier and the real objects it is explained against."""
-    from flowam.data import load_dataset
-    from flowam.explain import Explainer
-    from flowam.models import load_classifier
+@dataclasses.dataclass
+class Subject:
+    """The classifier to explain and the real objects it is explained against."""
 
-    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
-    points = num_points or info.num_points
-    real = load_dataset(
-        data, split, format=format, num_points=points, seed=seed if data != "procedural" else 0
+    model: str = dataclasses.field(
+        default="bundled", metadata={"help": "'bundled' or a weights file."}
     )
-    if list(real.classes) != list(info.classes):
-        raise FlowamError(
-            f"{data}: its classes ({', '.join(real.classes[:4])}, ...) are not the model's "
-            f"({', '.join(info.classes[:4])}, ...); explain against data of the same classes"
+    data: str = dataclasses.field(
+        default="procedural", metadata={"help": "Real objects: 'procedural' or a dataset root."}
+    )
+    format: str | None = dataclasses.field(
+        default=None, metadata={"help": "Dataset format; detected when omitted."}
+    )
+    split: str = dataclasses.field(default="test", metadata={"help": "Split of the real objects."})
+    num_points: int | None = dataclasses.field(
+        default=None, metadata={"help": "Points per cloud (default: the model's)."}
+    )
+    arch: str | None = dataclasses.field(
+        default=None, metadata={"help": "Architecture, where the weights file cannot tell."}
+    )
+    num_classes: int | None = dataclasses.field(
+        default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
+    )
+    device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
+
+    def load(self, seed: int):
+        """The explainer (model + real objects) and the model's info."""
+        from flowam.data import load_dataset
+        from flowam.explain import Explainer
+        from flowam.models import load_classifier
+
+        net, info = load_classifier(
+            self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
         )
-    return Explainer(net, real), info
+        real = load_dataset(
+            self.data,
+            self.split,
+            format=self.format,
+            num_points=self.num_points or info.num_points,
+            seed=seed if self.data != "procedural" else 0,
+        )
+        if list(real.classes) != list(info.classes):
+            raise FlowamError(
+                f"{self.data}: its classes ({', '.join(real.classes[:4])}, ...) are not the "
+                f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
+                "same classes"
+            )
+        return Explainer(net, real), info
 
 
 def _print_summary(outcomes, title: str) -> None:
@@ -266,8 +303,8 @@ def _print_summary(outcomes, title: str) -> None:
 
 
 @app.command()
+@dataclass_options(Subject)
 def explain(
-    model: ModelSpec = "bundled",
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated class names (default all).")
     ] = None,
@@ -276,14 +313,6 @@ def explain(
     ] = "flow",
     restarts: Annotated[int, typer.Option(help="Explanations per class.")] = 1,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/explain"),
-    data: Annotated[
-        str, typer.Option(help="Real objects: 'procedural' or a dataset root.")
-    ] = "procedural",
-    format: Format = None,
-    split: Annotated[str, typer.Option(help="Split of the real objects.")] = "test",
-    num_points: Annotated[
-        int | None, typer.Option(help="Points per cloud (default: the model's).")
-    ] = None,
     steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
     lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     optimizer: Annotated[
@@ -299,18 +328,15 @@ def explain(
     snapshots: Annotated[str, typer.Option(help="Steps to keep clouds at, e.g. 0,50,100.")] = "",
     chunk_size: Annotated[int | None, typer.Option(help="Clouds optimised together.")] = None,
     pictures: Annotated[bool, typer.Option(help="A multi-view PNG per explanation.")] = True,
-    arch: Arch = None,
-    num_classes: NumClasses = None,
-    device: Device = "cpu",
     seed: Seed = 0,
+    **fields: Any,
 ) -> None:
     """Generate explanations with one or more methods; write points, pictures and scores."""
     from flowam.compare import compare
     from flowam.methods import coerce, load_method
 
-    explainer, info = _explainer(
-        model, arch, num_classes, data, format, split, num_points, device, seed
-    )
+    subject = Subject(**fields)
+    explainer, info = subject.load(seed)
     names = [c.strip() for c in classes.split(",")] if classes else None
     explainer.targets(names)  # unknown class names fail here, before any work
     common = {
@@ -330,17 +356,13 @@ def explain(
     write_config(
         out,
         "explain",
-        model=model,
+        **dataclasses.asdict(subject),
         classes=names,
         methods=list(runs),
         restarts=restarts,
-        data=data,
-        split=split,
-        num_points=explainer.real.num_points,
         overrides=common,
         set=set_,
         seed=seed,
-        device=device,
     )
     outcomes = compare(
         explainer,
@@ -367,38 +389,27 @@ def explain(
 
 
 @app.command()
+@dataclass_options(Subject)
 def analyze(
-    model: ModelSpec = "bundled",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/analyze"),
-    data: Annotated[
-        str, typer.Option(help="Real objects: 'procedural' or a dataset root.")
-    ] = "procedural",
-    format: Format = None,
-    split: Annotated[str, typer.Option(help="Split of the real objects.")] = "test",
-    num_points: Annotated[
-        int | None, typer.Option(help="Points per cloud (default: the model's).")
-    ] = None,
     steps: Annotated[
         int, typer.Option(help="Steps of the raw (vanilla) AM it compares with.")
     ] = 100,
-    arch: Arch = None,
-    num_classes: NumClasses = None,
-    device: Device = "cpu",
     seed: Seed = 0,
+    **fields: Any,
 ) -> None:
     """Activation flow (Fig. 2) and the layers and weights that align='auto' chooses."""
     from flowam.analysis import auto_alignment, plot_flow
 
-    explainer, _ = _explainer(
-        model, arch, num_classes, data, format, split, num_points, device, seed
-    )
-    auto = auto_alignment(explainer.model, explainer.real, steps=steps, seed=seed)
+    subject = Subject(**fields)
+    explainer, _ = subject.load(seed)
+    auto = auto_alignment(explainer, steps=steps, seed=seed)
     plot_flow(auto.analysis, out / "flow.png", auto.weights)
     cache.write_text(
         out / "flow.json",
         json.dumps({"weights": auto.weights, "analysis": auto.analysis.to_dict()}, indent=2),
     )
-    write_config(out, "analyze", model=model, data=data, split=split, steps=steps, seed=seed)
+    write_config(out, "analyze", **dataclasses.asdict(subject), steps=steps, seed=seed)
     table = Table(title="activation flow: mean cosine similarity")
     for col in ("layer", "same class", "different", "vanilla AM", "aligned weight"):
         table.add_column(col, justify="left" if col == "layer" else "right")
@@ -414,6 +425,43 @@ def analyze(
         )
     Console().print(table)
     console.print(f"wrote {out / 'flow.png'}")
+
+
+DEMO_STEPS = 100
+"""Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
+    steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated classes (default all).")
+    ] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = ",".join(METHODS),
+    device: Device = "cpu",
+    seed: Seed = 0,
+) -> None:
+    """The main job: explain every class of the bundled model with every method, compared fairly."""
+    from flowam.demo import run_demo
+
+    start = time.perf_counter()
+    names = [c.strip() for c in classes.split(",")] if classes else None
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    tables = run_demo(
+        out, steps=steps, seed=seed, classes=names, methods=chosen, device=device, log=console.print
+    )
+    titles = {
+        "mean": "from the class-mean cloud",
+        "gaussian": "from Gaussian noise",
+        "paper protocol": "paper protocol: baselines from noise, flow from class mean",
+    }
+    for key, outcomes in tables.items():
+        _print_summary(outcomes, titles[key])
+    console.print(
+        f"done in {time.perf_counter() - start:.0f} s; results in {out.resolve()} "
+        f"(summary.md, grid_mean.png, grid_gaussian.png)"
+    )
 
 
 @app.callback()

@@ -84,6 +84,8 @@ def compare(
         outcomes[label] = outcome
         write_explanations(result, outcome.scores, out / _folder(label), pictures=pictures)
         log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
+        if result.status.startswith("interrupted"):
+            break  # Ctrl-C stops the whole comparison; what was computed is written below
     write_grid({k: o.result for k, o in outcomes.items()}, out / "grid.png", list(names))
     summary = {
         label: {

@@ -35,7 +35,7 @@ from flowam.objectives import Batch, Context, Objective
 from flowam.stats import ClassStatistics
 from flowam.transforms import Transform
 
-DEFAULT_CHUNK = {"cpu": 8}
+DEFAULT_CHUNK = {"cpu": 4}
 """Clouds per chunk by device type; a type not listed runs the whole batch at once.
 ``benchmarks/chunk_size.py`` measures the best value on a machine."""
 

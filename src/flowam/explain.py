@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError
@@ -38,6 +39,7 @@ class Explainer:
         self.model = model
         self.real = real
         self.classes = list(real.classes)
+        self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
 
     def targets(self, names: Sequence[str | int] | None) -> list[int]:
         """Class indices for names (or indices); None means every class."""
@@ -71,7 +73,7 @@ class Explainer:
         if config.align == AUTO:
             from flowam.analysis import auto_alignment
 
-            config = config.replace(align=auto_alignment(self.model, self.real).weights)
+            config = config.replace(align=auto_alignment(self).weights)
         return config
 
     def initial(
@@ -135,6 +137,18 @@ class Explainer:
         init = torch.from_numpy(
             init_clouds(config.init, self.real.num_points, self.real, batch_targets, seeds)
         )
+        key = cache.key(
+            {
+                "targets": batch_targets,
+                "restarts": restarts,
+                "seed": seed,
+                "snapshots": list(snapshots),
+                "chunk": chunk_size,
+                "method": config.to_dict(),
+            }
+        )
+        if key in self._done:
+            return self._done[key]
         run = {
             "steps": config.steps,
             "lr": config.lr,
@@ -165,4 +179,6 @@ class Explainer:
             "restarts": restarts,
             "real_objects": self.real.description,
         }
+        if result.finished:
+            self._done[key] = result
         return result

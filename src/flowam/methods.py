@@ -37,6 +37,9 @@ from flowam.stats import INITS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
 OPTIMIZERS = ("adam", "sgd")
+NOISES = ("init_noise", "latent_noise", "step_noise")
+NOISE_LEVELS = {"low": 0.1, "high": 1.0}
+"""Supplement S1-D's low and high noise amplitudes, relative to the noised tensor's std."""
 AUTO = "auto"
 
 
@@ -70,7 +73,7 @@ class MethodConfig:
     blur_every: int = 0  # blur every that many steps; 0 = no blur
     blur_k: int = 8
     blur_sigma: float = 1.0
-    init_noise: float = 0.0  # S1-D noise amplitudes, relative to the noised tensor's std
+    init_noise: float = 0.0  # S1-D noise amplitudes (or "low"/"high", see NOISE_LEVELS)
     latent_noise: float = 0.0
     step_noise: float = 0.0
     stop_log_prob: float | None = None  # a cloud stops once log p(target) reaches this
@@ -91,7 +94,7 @@ class MethodConfig:
                     raise FlowamError(f"weight align.{layer}={w} must not be negative")
         elif self.align != AUTO:
             raise FlowamError(f"align={self.align!r} must be a table of layer weights or 'auto'")
-        for name in ("init_noise", "latent_noise", "step_noise", "lr"):
+        for name in (*NOISES, "lr"):
             if getattr(self, name) < 0:
                 raise FlowamError(f"{name}={getattr(self, name)} must not be negative")
         if self.steps < 1:
@@ -112,6 +115,9 @@ class MethodConfig:
             raise FlowamError(
                 f"unknown method option {unknown[0]!r}; options: {', '.join(sorted(known))}"
             )
+        for name in NOISES:
+            if isinstance(overrides.get(name), str) and overrides[name] in NOISE_LEVELS:
+                overrides[name] = NOISE_LEVELS[overrides[name]]
         return dataclasses.replace(self, **overrides).check()
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +188,8 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
         return {key: None}
     if key == "align":
         return {key: raw}
+    if key in NOISES and raw in NOISE_LEVELS:
+        return {key: NOISE_LEVELS[raw]}
     kind = type(current) if current is not None else float
     try:
         value = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")

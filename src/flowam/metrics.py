@@ -3,7 +3,9 @@
 - Representativity (Sec. IV-B): the target's logit and log-softmax, the predicted class
   and the success rate (explanations classified as their target).
 - Point-wise perceptibility: the Chamfer distance of Eq. 7 from an explanation to real
-  objects of its class, averaged over ``k`` real objects (the paper uses five).
+  objects of its class, averaged over ``k`` real objects (the paper uses five), and the
+  same both ways (explanation to real plus real to explanation), which also penalises
+  points that collapse into clumps.
 - Legality: whether every coordinate lies in ``[-C, C]`` (ModelNet40's legal interval).
 
 Functions take ``(B, N, 3)`` arrays or tensors and return one value per cloud.
@@ -57,12 +59,20 @@ def chamfer_distance(
 
 
 def chamfer_to_real(
-    points: np.ndarray, targets: np.ndarray, real: PointCloudDataset, k: int = 5, seed: int = 0
+    points: np.ndarray,
+    targets: np.ndarray,
+    real: PointCloudDataset,
+    k: int = 5,
+    seed: int = 0,
+    single_directional: bool = True,
 ) -> np.ndarray:
     """Eq. 7 from each explanation to ``k`` randomly chosen real objects of its class, averaged.
 
     The ``k`` objects of a class are drawn once per class from ``[seed, class]``, so
-    every method is measured against the same objects.
+    every method is measured against the same objects. Eq. 7 only asks whether the
+    explanation's points lie near the real surface, so points collapsed into a few clumps
+    on it score well; ``single_directional=False`` adds the real-to-explanation term,
+    which also asks whether the explanation covers the real surface.
     """
     out = np.empty(len(points))
     for c in np.unique(targets):
@@ -73,7 +83,7 @@ def chamfer_to_real(
         refs = torch.from_numpy(real.points[chosen])
         for i in np.flatnonzero(targets == c):
             x = torch.as_tensor(points[i], dtype=torch.float32)[None].expand(len(refs), -1, -1)
-            out[i] = float(chamfer_distance(x, refs).mean())
+            out[i] = float(chamfer_distance(x, refs, single_directional).mean())
     return out
 
 
@@ -92,6 +102,7 @@ class Scores:
     predicted: np.ndarray
     success: np.ndarray
     chamfer: np.ndarray
+    chamfer_both: np.ndarray
     legal: np.ndarray
 
     def row(self, i: int, classes: list[str]) -> dict:
@@ -102,6 +113,7 @@ class Scores:
             "predicted": classes[int(self.predicted[i])],
             "success": bool(self.success[i]),
             "chamfer_to_real": float(self.chamfer[i]),
+            "chamfer_both_ways": float(self.chamfer_both[i]),
             "legal": bool(self.legal[i]),
         }
 
@@ -111,6 +123,7 @@ class Scores:
             "target_logit": float(self.logit.mean()),
             "log_softmax": float(self.log_prob.mean()),
             "chamfer_to_real": float(self.chamfer.mean()),
+            "chamfer_both_ways": float(self.chamfer_both.mean()),
             "legal_rate": float(self.legal.mean()),
             "success_rate": float(self.success.mean()),
         }
@@ -137,5 +150,6 @@ def score(
         predicted=predicted,
         success=predicted == np.asarray(targets),
         chamfer=chamfer_to_real(points, np.asarray(targets), real, k, seed),
+        chamfer_both=chamfer_to_real(points, np.asarray(targets), real, k, seed, False),
         legal=legal(points, bound),
     )

@@ -29,6 +29,7 @@ COLUMNS = (
     ("target_logit", "logit ↑", "{:.2f}"),
     ("log_softmax", "log-softmax ↑", "{:.2e}"),
     ("chamfer_to_real", "CD ↓", "{:.4f}"),
+    ("chamfer_both_ways", "CD⇄ ↓", "{:.4f}"),
     ("legal_rate", "legal", "{:.0%}"),
     ("success_rate", "success", "{:.0%}"),
 )

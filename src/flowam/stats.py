@@ -147,7 +147,7 @@ def medoid(clouds: np.ndarray) -> int:
     return int(total.argmin())
 
 
-def barycenter(clouds: np.ndarray, iterations: int = 3) -> np.ndarray:
+def barycenter(clouds: np.ndarray, iterations: int = 2) -> np.ndarray:
     """Mean of ``(K, N, 3)`` clouds with points matched by optimal assignment (see above)."""
     template = clouds[medoid(clouds)].astype(np.float64)
     for _ in range(iterations):

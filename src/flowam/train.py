@@ -177,19 +177,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    train_set = load_dataset(
-        config.data,
-        "train",
-        format=config.format,
-        num_points=config.num_points,
-        sampling=config.sampling,
-    )
-    test_set = load_dataset(
-        config.data,
-        "test",
-        format=config.format,
-        num_points=config.num_points,
-        sampling=config.sampling,
+    train_set, test_set = (
+        load_dataset(
+            config.data,
+            split,
+            format=config.format,
+            num_points=config.num_points,
+            sampling=config.sampling,
+        )
+        for split in ("train", "test")
     )
     model = get_model(config.model, len(train_set.classes)).to(config.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
