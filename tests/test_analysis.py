@@ -56,3 +56,24 @@ def test_activation_flow_on_a_small_model(tmp_path):
     assert ((flow.same >= -1) & (flow.same <= 1)).all()
     path = plot_flow(flow, tmp_path / "flow.png", {"fc2": 1.0})
     assert path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("name", "points"), [("dgcnn", 128), ("pointnet2_ssg", 512)])
+def test_flow_auto_runs_on_architectures_the_paper_never_tuned(name, points, fresh_cache):
+    from flowam.explain import Explainer
+
+    torch.manual_seed(0)
+    model = get_model(name, 2, **({"k": 8} if name == "dgcnn" else {})).eval()
+    rng = np.random.default_rng(0)
+    real = PointCloudDataset(
+        rng.uniform(-1, 1, size=(4, points, 3)).astype(np.float32),
+        np.repeat([0, 1], 2),
+        ["a", "b"],
+        description={"format": name},
+    )
+    explainer = Explainer(model, real)
+    config = explainer.resolve("flow-auto")
+    candidates = set(global_layers(model, hookable_layers(model), points))
+    assert set(config.align) <= candidates
+    result = explainer.explain(["b"], config, steps=2, progress=False)
+    assert result.finished and result.points.shape == (1, points, 3)

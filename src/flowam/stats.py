@@ -24,6 +24,8 @@ Initial clouds, one per class (``init=``):
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +55,7 @@ def model_fingerprint(model: nn.Module) -> str:
 
 @torch.no_grad()
 def record(
-    model: nn.Module, points: np.ndarray | Tensor, layers: list[str], batch_size: int = 64
+    model: nn.Module, points: np.ndarray | Tensor, layers: list[str], batch_size: int = 8
 ) -> dict[str, Tensor]:
     """Activations of ``layers`` for every cloud, flattened per cloud.
 
@@ -100,7 +102,7 @@ class ClassStatistics:
 
 
 def class_means(
-    model: nn.Module, data: PointCloudDataset, layers: list[str], batch_size: int = 64
+    model: nn.Module, data: PointCloudDataset, layers: list[str], batch_size: int = 8
 ) -> ClassStatistics:
     """Mean activation of each class at each layer (Eq. 3's ω_c^l), cached on disk."""
     key = cache.key(
@@ -201,7 +203,11 @@ def init_clouds(
         raise FlowamError(
             f"init {init!r}: the data have {data.num_points} points per cloud, not {num_points}"
         )
-    clouds = {k: _class_init(init, data, k, max_objects) for k in sorted(set(targets))}
+    wanted = sorted(set(targets))
+    # the assignments run in scipy's C++ code, which releases the GIL: threads overlap them
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = pool.map(lambda k: _class_init(init, data, k, max_objects), wanted)
+        clouds = dict(zip(wanted, found, strict=True))
     return np.stack([clouds[k] for k in targets])
 
 
