@@ -155,11 +155,25 @@ def _culprit(model, points, objective, batch, num_classes) -> str:
     return "objective"
 
 
-def _run_chunk(model, objective, transforms, init, batch, config, num_classes, snap_steps, bar):
-    """Optimise one chunk; returns points, history, snapshots, steps run and status.
+@dataclass
+class _Chunk:
+    """What one chunk of clouds produced."""
+
+    points: Tensor
+    history: dict[str, np.ndarray]
+    snapshots: dict[int, Tensor]
+    steps_run: Tensor
+    status: str
+
+
+def _run_chunk(
+    model, objective, transforms, init, batch, config, num_classes, snap_steps, bar
+) -> _Chunk:
+    """Optimise one chunk of clouds.
 
     The history always has ``steps + 1`` rows: clouds that stopped early (stopping rule,
-    all converged, interruption, non-finite value) keep their last row.
+    all converged, interruption, non-finite value) keep their last row. Points, snapshots
+    and steps run come back on the CPU.
     """
     steps = config["steps"]
     points = init.clone().requires_grad_(True)
@@ -231,7 +245,7 @@ def _run_chunk(model, objective, transforms, init, batch, config, num_classes, s
     for k, rows in history.items():
         rows = rows + [rows[-1]] * (steps + 1 - len(rows))
         hist[k] = torch.stack(rows[: steps + 1]).numpy()
-    return final, hist, snapshots, steps_run, status
+    return _Chunk(final, hist, snapshots, steps_run, status)
 
 
 def optimize(
@@ -306,22 +320,27 @@ def optimize(
                 set(snapshots),
                 bar,
             )
-            parts.append((lo, hi, *out))
-            if out[-1] != "finished":
-                status = out[-1]
+            parts.append(out)
+            if out.status != "finished":
+                status = out.status
                 break
     bar.close()
-    done = parts[-1][1]
+    done = sum(len(p.points) for p in parts)
     return Explanations(
-        points=torch.cat([p[2] for p in parts]).numpy(),
+        points=torch.cat([p.points for p in parts]).numpy(),
         targets=targets_t[:done].numpy(),
         restarts=np.asarray(restarts[:done]),
         classes=list(classes),
         init=start[:done].numpy(),
-        history={k: np.concatenate([p[3][k] for p in parts], axis=1) for k in parts[0][3]},
+        history={
+            k: np.concatenate([p.history[k] for p in parts], axis=1) for k in parts[0].history
+        },
         weights={t.name: w for w, t in objective.terms()},
-        snapshots={k: torch.cat([p[4][k] for p in parts]).numpy() for k in sorted(parts[0][4])},
-        steps_run=torch.cat([p[5] for p in parts]).numpy(),
+        snapshots={
+            k: torch.cat([p.snapshots[k] for p in parts]).numpy()
+            for k in sorted(parts[0].snapshots)
+        },
+        steps_run=torch.cat([p.steps_run for p in parts]).numpy(),
         config={**config, "seed": seed, "chunk_size": chunk, "objective": repr(objective)},
         status=status,
     )

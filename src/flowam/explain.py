@@ -125,13 +125,10 @@ class Explainer:
             raise FlowamError(f"restarts={restarts} must be at least 1")
         targets = self.targets(classes)
         config = self.resolve(method, **overrides)
-        objective, transforms = build(config, sizes=None)
-        stats = (
-            class_means(self.model, self.real, list(objective.layers)) if objective.layers else None
-        )
-        if stats is not None:
-            sizes = {layer: m.shape[1] for layer, m in stats.means.items()}
-            objective, transforms = build(config, sizes)
+        layers = list(config.align)  # a table of layer weights once resolved
+        stats = class_means(self.model, self.real, layers) if layers else None
+        sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
+        objective, transforms = build(config, sizes)
         batch_targets, batch_restarts = self._batch(targets, restarts)
         seeds = [cloud_seed(seed, t, r) for t, r in zip(batch_targets, batch_restarts, strict=True)]
         init = torch.from_numpy(
