@@ -59,12 +59,14 @@ class Explainer:
                 )
         return out
 
-    def _batch(self, classes: Sequence[str | int] | None, restarts: int) -> tuple[list, list]:
-        """Target and restart index of every cloud: classes major, restarts minor."""
-        targets = self.targets(classes)
-        return [t for t in targets for _ in range(restarts)], [
-            r for _ in targets for r in range(restarts)
-        ]
+    def _batch(
+        self, classes: Sequence[str | int] | None, restarts: int, seed: int
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Target, restart index and seed of every cloud: classes major, restarts minor."""
+        chosen = self.targets(classes)
+        targets = [t for t in chosen for _ in range(restarts)]
+        runs = [r for _ in chosen for r in range(restarts)]
+        return targets, runs, [cloud_seed(seed, t, r) for t, r in zip(targets, runs, strict=True)]
 
     def resolve(self, method: str | MethodConfig, **overrides: Any) -> MethodConfig:
         """The method's config with overrides applied and ``align="auto"`` resolved."""
@@ -80,8 +82,7 @@ class Explainer:
         self, classes: Sequence[str | int] | None, init: str, restarts: int = 1, seed: int = 0
     ) -> Explanations:
         """The starting clouds themselves, as a result (no step taken): a baseline row."""
-        targets, runs = self._batch(classes, restarts)
-        seeds = [cloud_seed(seed, t, r) for t, r in zip(targets, runs, strict=True)]
+        targets, runs, seeds = self._batch(classes, restarts, seed)
         clouds = init_clouds(init, self.real.num_points, self.real, targets, seeds)
         return Explanations(
             points=clouds,
@@ -129,8 +130,7 @@ class Explainer:
         stats = class_means(self.model, self.real, layers) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
         objective, transforms = build(config, sizes)
-        batch_targets, batch_restarts = self._batch(targets, restarts)
-        seeds = [cloud_seed(seed, t, r) for t, r in zip(batch_targets, batch_restarts, strict=True)]
+        batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)
         init = torch.from_numpy(
             init_clouds(config.init, self.real.num_points, self.real, batch_targets, seeds)
         )
