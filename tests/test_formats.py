@@ -8,8 +8,9 @@ import pytest
 import trimesh
 
 from conftest import MODELNET_SAMPLE
-from flowam.data import detect_format, load_dataset
+from flowam.data import concatenate, detect_format, load_dataset
 from flowam.data.io import read_off
+from flowam.errors import DataError
 
 RNG = np.random.default_rng(0)
 
@@ -224,3 +225,24 @@ def test_genuine_modelnet40_files():
     assert np.isclose(np.linalg.norm(vase, axis=1).max(), 1.0, atol=1e-5)
     with pytest.raises(Exception, match="fewer than the 10001 requested"):
         load_dataset(MODELNET_SAMPLE, "test", num_points=10_001, progress=False)
+
+
+def test_per_class_keeps_the_first_objects_of_each_class(tmp_path):
+    root = write_resampled(tmp_path / "mn", per_class=4)
+    every = load_dataset(root, "train", num_points=16, progress=False)
+    two = load_dataset(root, "train", num_points=16, per_class=2, progress=False)
+    assert every.counts() == {"chair": 3, "night_stand": 3}
+    assert two.counts() == {"chair": 2, "night_stand": 2}
+    assert two.names == [n for n in every.names if n.endswith(("0002", "0003"))]
+    assert np.array_equal(two.points, every.subset(np.isin(every.names, two.names)).points)
+
+
+def test_splits_concatenate_and_refuse_to_mix_sizes(tmp_path):
+    root = write_resampled(tmp_path / "mn", per_class=3)
+    train = load_dataset(root, "train", num_points=16, progress=False)
+    test = load_dataset(root, "test", num_points=16, progress=False)
+    both = concatenate([train, test])
+    assert len(both) == 6 and both.split == "train+test" and both.names[-1] == test.names[-1]
+    assert np.array_equal(both.labels, np.concatenate([train.labels, test.labels]))
+    with pytest.raises(DataError, match="differ in classes or size"):
+        concatenate([train, load_dataset(root, "test", num_points=8, progress=False)])

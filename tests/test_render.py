@@ -2,6 +2,7 @@ import numpy as np
 from matplotlib.image import imread
 
 from conftest import run_cli
+from flowam.data.procedural import FAMILIES
 from flowam.render import project, render_gallery, render_grid, render_views
 
 
@@ -50,4 +51,6 @@ def test_cli_data_render_and_info(tmp_path, monkeypatch, capsys):
     assert imread(out).shape[0] > 400
     code, out_text, _ = run_cli(["data", "info", "--num-points", "256"], monkeypatch, capsys)
     assert code == 0
-    assert "airplane" in out_text and "2400" in out_text and "800" in out_text
+    n = len(FAMILIES)
+    assert "airplane" in out_text and str(150 * n) in out_text
+    assert str(50 * n) in out_text

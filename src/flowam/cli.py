@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(add_completion=False, help="Inspect and draw datasets.")
 app.add_typer(data_app, name="data")
+experiment_app = typer.Typer(add_completion=False, help="The paper's experiments and checks.")
+app.add_typer(experiment_app, name="experiment")
 console = Console(stderr=True)
 
 Source = Annotated[str, typer.Argument(help="'procedural' or a dataset root folder.")]
@@ -153,6 +155,30 @@ def train(
     )
 
 
+@app.command("export-model")
+def export_model(
+    weights: Annotated[Path, typer.Argument(help="A trained model (best.safetensors).")],
+    out: Annotated[Path, typer.Option(help="The .safetensors file to write.")],
+    half: Annotated[bool, typer.Option(help="Store floating-point weights as float16.")] = True,
+    note: Annotated[str, typer.Option(help="A remark stored with the training record.")] = "",
+) -> None:
+    """Copy a trained model (float16 by default) with its accuracy measured on the copy.
+
+    Deterministic, so it takes no --seed: the test split is the one the model's metadata
+    names.
+    """
+    from flowam.train import export_model as run
+
+    if out.suffix != ".safetensors":
+        raise FlowamError(f"--out {out}: must end in .safetensors")
+    meta = run(weights, out, half=half, note=note)
+    accuracy = meta.get("test_accuracy", float("nan"))
+    size = out.stat().st_size / 2**20
+    console.print(
+        f"wrote {out} ({size:.1f} MiB, {meta['stored_dtype']}); test accuracy {accuracy:.4f}"
+    )
+
+
 def _bind_train_options() -> None:
     from flowam.train import TrainConfig
 
@@ -162,12 +188,42 @@ def _bind_train_options() -> None:
 _bind_train_options()
 
 
-ModelSpec = Annotated[str, typer.Option("--model", help="'bundled' or a weights file.")]
+ModelSpec = Annotated[
+    str, typer.Option("--model", help="'bundled', 'bundled:<arch>' or a weights file.")
+]
 Arch = Annotated[str | None, typer.Option(help="Architecture, where the file cannot tell.")]
 NumClasses = Annotated[
     int | None, typer.Option(help="Number of classes, where the file cannot tell.")
 ]
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")]
+ModelPoints = Annotated[int | None, typer.Option(help="Points per cloud (default: the model's).")]
+OutDir = Annotated[Path, typer.Option(help="Output folder.")]
+
+
+def _model_and_data(
+    model: str,
+    data: str,
+    splits: str,
+    format: str | None,
+    num_points: int | None,
+    sampling: str,
+    arch: str | None,
+    num_classes: int | None,
+    device: str,
+    seed: int,
+):
+    """A classifier and the comma-separated ``splits`` of a dataset at the model's size."""
+    from flowam.data import concatenate, load_dataset
+    from flowam.models import load_classifier
+
+    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    points = num_points or info.num_points
+    parts = [
+        load_dataset(data, s, format=format, num_points=points, sampling=sampling, seed=seed)
+        for s in (s.strip() for s in splits.split(","))
+        if s
+    ]
+    return net, info, concatenate(parts)
 
 
 @app.command("eval-model")
@@ -176,27 +232,22 @@ def eval_model(
     data: Annotated[str, typer.Option(help="'procedural' or a dataset root.")] = "procedural",
     split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
     format: Format = None,
-    num_points: Annotated[
-        int | None, typer.Option(help="Points per cloud (default: the model's).")
-    ] = None,
+    num_points: ModelPoints = None,
     sampling: Sampling = "first",
     arch: Arch = None,
     num_classes: NumClasses = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/eval"),
+    out: OutDir = Path("runs/eval"),
     device: Device = "cpu",
     seed: Seed = 0,
 ) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    from flowam.data import load_dataset
-    from flowam.models import load_classifier
     from flowam.render import render_confusion
     from flowam.train import evaluate
 
-    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
-    points = num_points or info.num_points
-    dataset = load_dataset(
-        data, split, format=format, num_points=points, sampling=sampling, seed=seed
+    net, info, dataset = _model_and_data(
+        model, data, split, format, num_points, sampling, arch, num_classes, device, seed
     )
+    points = dataset.num_points
     if len(dataset.classes) != len(info.classes):
         raise FlowamError(
             f"{data}: has {len(dataset.classes)} classes, the model {len(info.classes)}"
@@ -251,7 +302,7 @@ class Subject:
     """The classifier to explain and the real objects it is explained against."""
 
     model: str = dataclasses.field(
-        default="bundled", metadata={"help": "'bundled' or a weights file."}
+        default="bundled", metadata={"help": "'bundled', 'bundled:<arch>' or a weights file."}
     )
     data: str = dataclasses.field(
         default="procedural", metadata={"help": "Real objects: 'procedural' or a dataset root."}
@@ -431,25 +482,46 @@ DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 
 
+ClassesOption = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated classes, or 'all' (default: 16 spanning the families)."),
+]
+MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
+ALL_METHODS = ",".join(METHODS)
+
+
+def _names(text: str | None) -> list[str] | str | None:
+    if text is None or text.strip() == "all":
+        return None if text is None else "all"
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
+    model: Annotated[
+        str, typer.Option(help="'bundled', 'bundled:<arch>' or a procedural-trained model.")
+    ] = "bundled",
     steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
-    classes: Annotated[
-        str | None, typer.Option(help="Comma-separated classes (default all).")
-    ] = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = ",".join(METHODS),
+    classes: ClassesOption = None,
+    methods: MethodsOption = ALL_METHODS,
     device: Device = "cpu",
     seed: Seed = 0,
 ) -> None:
-    """The main job: explain every class of the bundled model with every method, compared fairly."""
+    """The main job: explain the bundled model's classes with every method, compared fairly."""
     from flowam.demo import run_demo
 
     start = time.perf_counter()
-    names = [c.strip() for c in classes.split(",")] if classes else None
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     tables = run_demo(
-        out, steps=steps, seed=seed, classes=names, methods=chosen, device=device, log=console.print
+        out,
+        model=model,
+        steps=steps,
+        seed=seed,
+        classes=_names(classes),
+        methods=chosen,
+        device=device,
+        log=console.print,
     )
     titles = {
         "mean": "from the class-mean cloud",
@@ -462,6 +534,101 @@ def demo(
         f"done in {time.perf_counter() - start:.0f} s; results in {out.resolve()} "
         f"(summary.md, grid_mean.png, grid_gaussian.png)"
     )
+
+
+@experiment_app.command("realism")
+def experiment_realism(
+    data: Annotated[str, typer.Option(help="Root of a real dataset (e.g. ModelNet40).")],
+    model: ModelSpec = "bundled",
+    split: Annotated[str, typer.Option(help="Comma-separated splits to use.")] = "train,test",
+    format: Format = None,
+    num_points: ModelPoints = None,
+    sampling: Sampling = "first",
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    out: OutDir = Path("runs/realism"),
+    device: Device = "cpu",
+    seed: Seed = 0,
+) -> None:
+    """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
+    from flowam.experiments.realism import measure_realism, write_realism
+
+    net, info, real = _model_and_data(
+        model, data, split, format, num_points, sampling, arch, num_classes, device, seed
+    )
+    points = real.num_points
+    result = measure_realism(net, info.classes, real, device=device)
+    table = Table(title=f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)")
+    for col in ("class", "objects", "recognised", "most often taken for"):
+        table.add_column(
+            col, justify="left" if col in ("class", "most often taken for") else "right"
+        )
+    summary = result.to_dict()
+    for name, row in summary["per_class"].items():
+        table.add_row(
+            name, str(row["objects"]), f"{row['accuracy']:.0%}", row["most_often_taken_for"] or ""
+        )
+    table.add_row("overall", str(int(result.counts.sum())), f"{result.overall:.1%}", "")
+    table.add_row("mean of classes", "", f"{result.mean_class:.1%}", "")
+    Console().print(table)
+    title = (
+        f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of shared-class objects"
+    )
+    write_realism(result, out, title)
+    write_config(
+        out,
+        "experiment realism",
+        model=model,
+        data=data,
+        split=split,
+        format=format,
+        num_points=points,
+        sampling=sampling,
+        arch=info.architecture,
+        seed=seed,
+    )
+    console.print(f"wrote {out / 'confusion.png'}")
+
+
+@experiment_app.command("table4")
+def experiment_table4(
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated model specs (default: every bundled architecture)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/table4"),
+    steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
+    classes: ClassesOption = None,
+    methods: MethodsOption = ALL_METHODS,
+    device: Device = "cpu",
+    seed: Seed = 0,
+) -> None:
+    """The paper's Table IV: every method on every (bundled) architecture."""
+    from flowam.experiments.table4 import run_table4
+
+    specs = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    write_config(
+        out,
+        "experiment table4",
+        models=specs,
+        steps=steps,
+        classes=classes,
+        methods=chosen,
+        device=device,
+        seed=seed,
+    )
+    run_table4(
+        out,
+        models=specs,
+        steps=steps,
+        seed=seed,
+        classes=_names(classes),
+        methods=chosen,
+        device=device,
+        log=console.print,
+    )
+    console.print(f"wrote {out / 'table4.md'}")
 
 
 @app.callback()

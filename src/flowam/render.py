@@ -189,20 +189,27 @@ def render_gallery(
 
 
 def render_confusion(
-    confusion: np.ndarray, classes: Sequence[str], path: str | Path, title: str = ""
+    confusion: np.ndarray,
+    classes: Sequence[str],
+    path: str | Path,
+    title: str = "",
+    predicted: Sequence[str] | None = None,
 ) -> Path:
     """A confusion-matrix picture: rows true classes, columns predictions, counts written.
 
     Cells are coloured by the fraction of their row, so classes of different sizes compare.
+    ``predicted`` names the columns where they differ from the rows (a model explained on
+    a dataset that shares only some of its classes).
     """
     confusion = np.asarray(confusion)
+    predicted = list(classes) if predicted is None else list(predicted)
     rows = confusion.sum(axis=1, keepdims=True)
     share = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
-    n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.42 * n, 0.8 + 0.42 * n))
+    n, m = len(classes), len(predicted)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.42 * m, 1.4 + 0.42 * n))
     ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(n):
-        for j in range(n):
+        for j in range(m):
             if confusion[i, j]:
                 ax.text(
                     j,
@@ -213,10 +220,11 @@ def render_confusion(
                     fontsize=7,
                     color="white" if share[i, j] > 0.6 else "black",
                 )
-    ax.set_xticks(range(n), classes, rotation=90, fontsize=8)
+    ax.set_xticks(range(m), predicted, rotation=90, fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -4,7 +4,9 @@ The recipe follows ``Pointnet_Pointnet2_pytorch``'s ``train_classification.py``:
 (lr 1e-3, weight decay 1e-4), StepLR (step 20, gamma 0.7), batch 24, random point
 dropout (up to 87.5 %), random scaling (0.8–1.25) and shifting (±0.1), and for PointNet
 the feature-transform regularizer with weight 0.001. Every value is a field of
-:class:`TrainConfig`, overridable from the command line.
+:class:`TrainConfig`, overridable from the command line. ``init_weights`` starts from a
+weights file of the same architecture and classes instead of a fresh initialisation
+(continuing a run whose ``last.pt`` is gone, or fine-tuning).
 
 A run writes into its output folder: ``config.json``; ``train.log`` (one line per epoch);
 ``last.pt`` (model, optimizer, scheduler and random states after the last finished epoch,
@@ -47,6 +49,9 @@ class TrainConfig:
     format: str | None = None
     num_points: int = 1024
     sampling: str = "first"
+    train_per_class: int | None = None
+    test_per_class: int | None = None
+    init_weights: str | None = None
     epochs: int = 200
     batch_size: int = 24
     lr: float = 1e-3
@@ -67,8 +72,9 @@ class TrainConfig:
     def check(self) -> None:
         """One-line errors for values that cannot work."""
         positive = ("num_points", "epochs", "batch_size", "step_size", "eval_batch_size")
-        for name in positive:
-            if getattr(self, name) < 1:
+        optional = ("train_per_class", "test_per_class")
+        for name in positive + optional:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
         for name in ("lr", "weight_decay", "gamma", "feature_transform_weight", "shift"):
             if getattr(self, name) < 0:
@@ -184,10 +190,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             format=config.format,
             num_points=config.num_points,
             sampling=config.sampling,
+            per_class=per_class,
         )
-        for split in ("train", "test")
+        for split, per_class in (
+            ("train", config.train_per_class),
+            ("test", config.test_per_class),
+        )
     )
-    model = get_model(config.model, len(train_set.classes)).to(config.device)
+    model = get_model(config.model, len(train_set.classes), weights=config.init_weights)
+    model = model.to(config.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma)
     gen = torch.Generator().manual_seed(config.seed)
@@ -280,3 +291,58 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         meta_path = out / "best.json"
         best_meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return best_meta
+
+
+def training_record(run: Path) -> dict[str, Any]:
+    """Epochs, minutes and device of a run, read from its ``train.log`` and ``config.json``."""
+    log = run / "train.log"
+    if not log.is_file():
+        return {}
+    epochs = [
+        dict(kv.split("=", 1) for kv in line.split())
+        for line in log.read_text().split("\n")
+        if line
+    ]
+    seconds = np.cumsum([float(e["seconds"]) for e in epochs])
+    best = int(np.argmax([float(e["test_accuracy"]) for e in epochs]))
+    config = (
+        json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+    )
+    device = config.get("device", "cpu")
+    if device.startswith("cuda") and torch.cuda.is_available():
+        device = f"{device} ({torch.cuda.get_device_name()})"
+    return {
+        "epochs_run": len(epochs),
+        "best_epoch": best + 1,
+        "minutes_to_best_epoch": round(float(seconds[best]) / 60, 1),
+        "minutes_run": round(float(seconds[-1]) / 60, 1),
+        "device": device,
+    }
+
+
+def export_model(weights: Path, out: Path, half: bool = True, note: str = "") -> dict[str, Any]:
+    """Copy a trained model to ``out`` (optionally float16), with its measured accuracy.
+
+    The copy is evaluated on the full procedural test split of the size it was trained
+    with (when it was trained on procedural data), so the metadata states the accuracy
+    of the stored weights, not of the float32 original. ``training`` holds the run's
+    epochs, minutes and device, read from ``train.log`` beside ``weights``.
+    """
+    from flowam.models import load_classifier
+
+    model, info = load_classifier(weights)
+    meta = dict(info.metadata)
+    out = Path(out)
+    save_model(model, out, meta, half=half)
+    dataset = meta.get("dataset", {})
+    if dataset.get("format") == "procedural":
+        test = load_dataset("procedural", "test", num_points=info.num_points)
+        copy, _ = load_classifier(out)
+        meta["test_accuracy_float32"] = evaluate(model, test).overall
+        result = evaluate(copy, test)
+        meta["test_accuracy"], meta["test_class_accuracy"] = result.overall, result.mean_class
+        meta["test_objects"] = len(test)
+    meta["stored_dtype"] = "float16" if half else "float32"
+    meta["training"] = {**training_record(Path(weights).parent), **({"note": note} if note else {})}
+    cache.write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    return meta

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flowam.data.dataset import PointCloudDataset
+from flowam.data.dataset import PointCloudDataset, concatenate
 from flowam.data.folder import load_folder, load_off_meshes
 from flowam.data.loading import LoadOptions
 from flowam.data.modelnet import load_hdf5, load_resampled
@@ -59,6 +59,7 @@ def load_dataset(
     use_normals: bool = False,
     normalize: bool = True,
     replace: bool = False,
+    per_class: int | None = None,
     progress: bool = True,
 ) -> PointCloudDataset:
     """Load one split of a dataset as a :class:`PointCloudDataset`.
@@ -74,6 +75,8 @@ def load_dataset(
         use_normals: also load normals.
         normalize: centre and scale into the unit sphere (always done for procedural).
         replace: sample with replacement from objects with too few points.
+        per_class: at most this many objects per class (the first ones); for
+            ``procedural``, the number generated (default 150 train, 50 test).
         progress: show progress bars while reading or generating.
     """
     if str(source) == PROCEDURAL:
@@ -83,7 +86,12 @@ def load_dataset(
                 "sampling, normalize and replace apply to file datasets only"
             )
         return load_procedural(
-            split, num_points, seed=seed, use_normals=use_normals, progress=progress
+            split,
+            num_points,
+            per_class=per_class,
+            seed=seed,
+            use_normals=use_normals,
+            progress=progress,
         )
     root = Path(source).expanduser()
     fmt = format or detect_format(root)
@@ -97,7 +105,15 @@ def load_dataset(
         normalize=normalize,
         replace=replace,
     )
-    return FORMATS[fmt](root, split, options)
+    data = FORMATS[fmt](root, split, options)
+    return data if per_class is None else data.first_per_class(per_class)
 
 
-__all__ = ["FORMATS", "LoadOptions", "PointCloudDataset", "detect_format", "load_dataset"]
+__all__ = [
+    "FORMATS",
+    "LoadOptions",
+    "PointCloudDataset",
+    "concatenate",
+    "detect_format",
+    "load_dataset",
+]

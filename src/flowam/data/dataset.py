@@ -79,6 +79,33 @@ class PointCloudDataset:
             description=self.description,
         )
 
+    def first_per_class(self, k: int) -> PointCloudDataset:
+        """At most the first ``k`` objects of every class (in the split's order)."""
+        rank = np.zeros(len(self), dtype=np.int64)
+        for c in range(len(self.classes)):
+            where = np.flatnonzero(self.labels == c)
+            rank[where] = np.arange(len(where))
+        return self.subset(rank < k)
+
     def of_class(self, name: str) -> PointCloudDataset:
         """The objects of one class."""
         return self.subset(self.labels == self.class_index(name))
+
+
+def concatenate(parts: list[PointCloudDataset]) -> PointCloudDataset:
+    """The objects of several splits of one dataset together (classes must agree)."""
+    first = parts[0]
+    for other in parts[1:]:
+        if other.classes != first.classes or other.num_points != first.num_points:
+            raise DataError(f"splits {first.split} and {other.split} differ in classes or size")
+    return PointCloudDataset(
+        points=np.concatenate([p.points for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        classes=first.classes,
+        normals=None
+        if any(p.normals is None for p in parts)
+        else np.concatenate([p.normals for p in parts]),
+        names=[n for p in parts for n in p.names],
+        split="+".join(p.split for p in parts),
+        description=first.description,
+    )

@@ -2,6 +2,7 @@
 
 >>> model = get_model("pointnet", num_classes=16)            # fresh weights
 >>> model, info = load_classifier()                          # the bundled PointNet
+>>> model, info = load_classifier("bundled:dgcnn")           # another bundled architecture
 >>> model, info = load_classifier("best_model.pth")          # Pointnet_Pointnet2_pytorch's
 
 Every model maps ``(B, N, 3)`` points to ``(B, num_classes)`` logits. Any other
@@ -36,7 +37,8 @@ from flowam.models.registry import MODELS, build, guess_architecture, register
 register("pointnet")(PointNet)
 
 BUNDLED = "bundled"
-BUNDLED_FILE = "pointnet_procedural.safetensors"
+"""The default model: ``bundled`` is ``bundled:pointnet``."""
+BUNDLED_DEFAULT = "pointnet"
 
 
 @dataclass
@@ -58,9 +60,32 @@ class ModelInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def bundled_path() -> Path:
-    """Where the bundled PointNet's weights lie inside the installed package."""
-    return Path(str(resources.files("flowam") / "weights" / BUNDLED_FILE))
+def bundled_path(arch: str = BUNDLED_DEFAULT) -> Path:
+    """Where the bundled weights of architecture ``arch`` lie inside the installed package."""
+    return Path(str(resources.files("flowam") / "weights" / f"{arch}_procedural.safetensors"))
+
+
+def bundled_models() -> list[str]:
+    """Architectures with bundled weights in this installation, the default first."""
+    folder = bundled_path().parent
+    found = sorted(
+        p.name.removesuffix("_procedural.safetensors")
+        for p in folder.glob("*_procedural.safetensors")
+    )
+    return sorted(found, key=lambda a: a != BUNDLED_DEFAULT)
+
+
+def resolve_spec(spec: str | Path) -> Path:
+    """The weights file of a model spec: ``bundled``, ``bundled:<arch>`` or a path."""
+    text = str(spec)
+    if text != BUNDLED and not text.startswith(f"{BUNDLED}:"):
+        return Path(text).expanduser()
+    arch = text.partition(":")[2] or BUNDLED_DEFAULT
+    path = bundled_path(arch)
+    if not path.is_file():
+        known = ", ".join(f"bundled:{a}" for a in bundled_models()) or "none"
+        raise CheckpointError(f"{text}: no bundled model of that name; bundled models: {known}")
+    return path
 
 
 def get_model(
@@ -85,16 +110,16 @@ def load_classifier(
     """Load a classifier in eval mode, with what is known about it.
 
     Args:
-        spec: ``"bundled"`` or a weights file (safetensors, or a ``weights_only`` torch
-            checkpoint, e.g. ``best_model.pth`` of ``Pointnet_Pointnet2_pytorch``).
+        spec: ``"bundled"`` (the bundled PointNet), ``"bundled:<arch>"`` (another bundled
+            architecture, see :func:`bundled_models`) or a weights file (safetensors, or a
+            ``weights_only`` torch checkpoint, e.g. ``best_model.pth`` of
+            ``Pointnet_Pointnet2_pytorch``).
         arch, num_classes: override or supply what the metadata or keys cannot tell.
         classes: class names; by default from the metadata, else ModelNet40's names for
             40 classes, else ``class_0 ... class_{C-1}``.
         device: where to put the model.
     """
-    path = bundled_path() if str(spec) == BUNDLED else Path(spec).expanduser()
-    if str(spec) == BUNDLED and not path.is_file():
-        raise CheckpointError(f"{path}: the bundled model is missing from this installation")
+    path = resolve_spec(spec)
     state = read_state_dict(path)
     meta = read_metadata(path) or {}
     guess = guess_architecture(state)
@@ -119,4 +144,12 @@ def load_classifier(
     return model.to(device).eval(), info
 
 
-__all__ = ["BUNDLED", "MODELS", "ModelInfo", "get_model", "load_classifier"]
+__all__ = [
+    "BUNDLED",
+    "MODELS",
+    "ModelInfo",
+    "bundled_models",
+    "get_model",
+    "load_classifier",
+    "resolve_spec",
+]

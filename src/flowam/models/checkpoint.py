@@ -117,10 +117,18 @@ def load_state(model: nn.Module, state: dict[str, Tensor], source: str, describe
     raise CheckpointError(f"{source}: does not fit {describe}: {'; '.join(parts)}{hint}")
 
 
-def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``path`` (``.safetensors``) and its metadata ``path.with_suffix('.json')``."""
+def save_model(
+    model: nn.Module, path: str | Path, metadata: dict[str, Any], half: bool = False
+) -> Path:
+    """Write ``path`` (``.safetensors``) and its metadata ``path.with_suffix('.json')``.
+
+    With ``half``, floating-point tensors are stored as float16 (half the size); loading
+    casts them back to the model's dtype. Integer buffers are stored unchanged.
+    """
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     with cache.atomic_path(path) as tmp:
         safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt"})
     cache.write_text(path.with_suffix(".json"), json.dumps(metadata, indent=2) + "\n")

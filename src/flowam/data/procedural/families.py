@@ -10,7 +10,9 @@ that they differ in proportion and arrangement, not in trivial cues:
 - cup, bowl, vase, bottle (and lamp bases, bathtubs): :func:`vessel` over a profile;
 - sofa, chair: :func:`backrest`, :func:`armrests`.
 
-Sizes are in metres before normalisation; only proportions survive it.
+Sizes are in metres before normalisation; only proportions survive it. The other
+families live in :mod:`cabinets`, :mod:`household` and :mod:`objects`; :mod:`catalog`
+names them all and turns each onto ModelNet40's facing.
 """
 
 from __future__ import annotations
@@ -644,7 +646,7 @@ def airplane(d: Draw) -> Parts:
                     sections=12,
                 )
             )
-    fin_h = d.u(0.15, 0.3)
+    fin_h = d.u(0.25, 0.45)
     fin_root = d.u(0.12, 0.2) * length
     tail = -nose + 0.02 * length
     fin = [(0, 0), (fin_h, fin_h * 0.8), (fin_h, fin_h * 0.8 + fin_root * 0.5), (0, fin_root)]
@@ -772,24 +774,3 @@ def monitor(d: Draw) -> Parts:
     else:
         out.append(P.disc((neck_x + 0.02, 0.01, 0), d.u(0.1, 0.15), 0.02))
     return out
-
-
-FAMILIES: dict[str, Family] = {
-    "airplane": airplane,
-    "bathtub": bathtub,
-    "bed": bed,
-    "bench": bench,
-    "bottle": bottle,
-    "bowl": bowl,
-    "chair": chair,
-    "cone": cone,
-    "cup": cup,
-    "guitar": guitar,
-    "lamp": lamp,
-    "monitor": monitor,
-    "sofa": sofa,
-    "stool": stool,
-    "table": table,
-    "vase": vase,
-}
-"""Every procedural class, in label order (alphabetical, like ModelNet40's shape names)."""

@@ -15,12 +15,13 @@ from tqdm import tqdm
 
 from flowam import cache
 from flowam.data.dataset import PointCloudDataset
-from flowam.data.procedural.families import FAMILIES, Draw
+from flowam.data.procedural.catalog import FAMILIES
+from flowam.data.procedural.families import Draw
 from flowam.data.procedural.parts import merge
 from flowam.data.sampling import normalize
 from flowam.errors import DataError
 
-VERSION = 1
+VERSION = 3
 """Bumped whenever a family changes shape, so old caches are not reused."""
 
 SPLITS = ("train", "test")

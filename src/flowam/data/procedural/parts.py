@@ -129,3 +129,33 @@ def plate(outline: Vec, thickness: float, origin: Vec, u: Vec, v: Vec) -> trimes
 def merge(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
     """One mesh holding every part (their surfaces keep overlapping where parts touch)."""
     return trimesh.util.concatenate(parts)
+
+
+def hull(points: Vec) -> trimesh.Trimesh:
+    """Convex hull of ``(K, 3)`` corner points (hoods, car cabins, tents, wedges)."""
+    return trimesh.convex.convex_hull(np.asarray(points, dtype=float))
+
+
+def sheet(path: Vec, y0: float, y1: float, thickness: float) -> list[trimesh.Trimesh]:
+    """An upright sheet along the ``(K, 2)`` ``(x, z)`` path from height ``y0`` to ``y1``.
+
+    Built from one thin box per segment (curtains, screens, folding walls).
+    """
+    path = np.asarray(path, dtype=float)
+    out = []
+    for (x0, z0), (x1, z1) in itertools.pairwise(path):
+        length = float(np.hypot(x1 - x0, z1 - z0))
+        slab = trimesh.creation.box(extents=(thickness, y1 - y0, length + thickness))
+        angle = np.arctan2(x1 - x0, z1 - z0)  # the box's z axis turned onto the segment
+        slab.apply_transform(trimesh.transformations.rotation_matrix(angle, [0, 1, 0]))
+        slab.apply_translation(((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2))
+        out.append(slab)
+    return out
+
+
+def turn_y(parts: list[trimesh.Trimesh], degrees: float) -> list[trimesh.Trimesh]:
+    """Rotate every part about the vertical axis (right-handed: +90° takes ``-x`` to ``+z``)."""
+    matrix = trimesh.transformations.rotation_matrix(np.radians(degrees), [0, 1, 0])
+    for part in parts:
+        part.apply_transform(matrix)
+    return parts

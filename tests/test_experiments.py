@@ -1,0 +1,121 @@
+"""`flowam experiment realism` and `table4`, and the demo's choice of classes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.image import imread
+
+from conftest import MODELNET_SAMPLE, run_cli
+from flowam.data import load_dataset
+from flowam.demo import DEMO_CLASSES, demo_classes
+from flowam.errors import FlowamError
+from flowam.experiments.realism import measure_realism
+from flowam.models import load_classifier
+
+
+def write_as_modelnet(tiny_data, root, extra_class="sphere"):
+    """tiny_data's boxes and cones (and random spheres) in the modelnet40 resampled layout."""
+    classes = ["box", "cone", extra_class]
+    root.mkdir()
+    (root / "modelnet40_shape_names.txt").write_text("\n".join(classes) + "\n")
+    names = {"train": [], "test": []}
+    rng = np.random.default_rng(1)
+    for c in classes:
+        (root / c).mkdir()
+        files = sorted((tiny_data / c).glob("*/*.npy")) if c != extra_class else range(3)
+        for i, f in enumerate(files):
+            if c == extra_class:
+                pts = rng.normal(size=(96, 3))
+                pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+            else:
+                pts = np.load(f)
+            name = f"{c}_{i + 1:04d}"
+            rows = np.hstack([pts, np.zeros_like(pts)])
+            np.savetxt(root / c / f"{name}.txt", rows, delimiter=",", fmt="%.6f")
+            names["test" if i % 3 == 0 else "train"].append(name)
+    for split, listed in names.items():
+        (root / f"modelnet40_{split}.txt").write_text("\n".join(listed) + "\n")
+    return root
+
+
+def test_realism_scores_the_shared_classes_against_independent_predictions(
+    tiny_model, tiny_data, tmp_path
+):
+    root = write_as_modelnet(tiny_data, tmp_path / "mn")
+    model, info = load_classifier(tiny_model)
+    real = load_dataset(root, "train", num_points=64, progress=False)
+    result = measure_realism(model, info.classes, real)
+    assert result.shared == ["box", "cone"]  # the spheres are not a class of the model
+    assert result.confusion.shape == (2, 2) and result.confusion.sum() == len(result.names)
+    known = real.subset(real.labels < 2)
+    with torch.no_grad():
+        pred = model(torch.from_numpy(known.points)).argmax(1).numpy()
+    for k in range(2):
+        expected = (pred[known.labels == k] == k).mean()
+        assert result.per_class[k] == pytest.approx(expected)
+    assert result.overall == pytest.approx((pred == known.labels).mean())
+
+
+def test_realism_command_writes_table_picture_and_config(
+    tiny_model, tiny_data, tmp_path, monkeypatch, capsys
+):
+    root = write_as_modelnet(tiny_data, tmp_path / "mn")
+    out = tmp_path / "realism"
+    args = ["experiment", "realism", "--data", str(root), "--model", str(tiny_model)]
+    code, text, err = run_cli([*args, "--out", str(out), "--seed", "2"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "box" in text and "overall" in text and "sphere" not in text
+    summary = json.loads((out / "realism.json").read_text())
+    assert set(summary["per_class"]) == {"box", "cone"}
+    assert sum(r["objects"] for r in summary["per_class"].values()) == 24  # train + test
+    assert imread(out / "confusion.png").shape[0] > 100
+    assert json.loads((out / "config.json").read_text())["seed"] == 2
+
+
+def test_realism_refuses_a_dataset_without_shared_classes(tiny_model, tmp_path):
+    model, info = load_classifier(tiny_model)
+    real = load_dataset("procedural", "test", num_points=64, per_class=1, progress=False)
+    real = real.subset(np.isin(real.labels, [real.class_index("bed")]))
+    with pytest.raises(FlowamError, match="holds no object of a class the model knows"):
+        measure_realism(model, info.classes, real)
+
+
+@pytest.mark.skipif(not MODELNET_SAMPLE.is_dir(), reason="../shared/data not available")
+def test_realism_on_genuine_modelnet40_files(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "genuine"
+    code, _text, err = run_cli(
+        ["experiment", "realism", "--data", str(MODELNET_SAMPLE), "--out", str(out)],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((out / "realism.json").read_text())
+    present = {p.name for p in MODELNET_SAMPLE.iterdir() if p.is_dir()}
+    assert set(summary["per_class"]) == present  # every genuine class is a bundled class
+    assert len(summary["predictions"]) == len(list(MODELNET_SAMPLE.glob("*/*.txt")))
+
+
+def test_demo_explains_a_spanning_subset_unless_asked_for_all():
+    _, info = load_classifier()
+    assert demo_classes(info.classes, None) == list(DEMO_CLASSES)
+    assert set(DEMO_CLASSES) < set(info.classes)
+    assert demo_classes(info.classes, "all") == info.classes
+    assert demo_classes(info.classes, ["cup"]) == ["cup"]
+    assert demo_classes(["a", "b"], None) == ["a", "b"]  # a model without the demo's classes
+
+
+def test_table4_runs_every_given_model(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "t4"
+    args = ["experiment", "table4", "--models", "bundled,bundled:pointnet", "--classes", "cup"]
+    args += ["--methods", "vanilla,tv", "--steps", "2", "--out", str(out)]
+    code, _text, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    table = (out / "table4.md").read_text()
+    assert table.count("## pointnet") == 2
+    for row in ("init: gaussian", "init: mean", "vanilla (from noise)", "tv (from noise)"):
+        assert f"| {row} |" in table
+    assert (out / "0_bundled" / "summary.json").is_file()
+    assert (out / "1_bundled_pointnet" / "grid_mean.png").is_file()
+    assert json.loads((out / "config.json").read_text())["steps"] == 2
