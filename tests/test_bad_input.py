@@ -203,3 +203,20 @@ def test_cli_bad_column_count(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(["data", "info", str(root), "--num-points", "32"], monkeypatch, capsys)
     assert code == 1
     assert err.strip().splitlines()[-1] == f"error: {path}: rows have 3 columns, expected 6"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export-model", "nope.safetensors", "--out", "x.pt"], "--out x.pt: must end in"),
+        (["export-model", "nope.safetensors", "--out", "x.safetensors"], "nope.safetensors: "),
+        (["train", "--train-per-class", "0"], "--train-per-class must be at least 1"),
+        (["explain", "--model", "bundled:nothing"], "bundled:nothing: no bundled model"),
+        (["experiment", "realism", "--data", "nowhere"], "nowhere: dataset root folder"),
+    ],
+)
+def test_new_commands_answer_bad_input_in_one_line(args, message, monkeypatch, capsys):
+    code, _, err = run_cli(args, monkeypatch, capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
