@@ -220,8 +220,7 @@ def _model_and_data(
     points = num_points or info.num_points
     parts = [
         load_dataset(data, s, format=format, num_points=points, sampling=sampling, seed=seed)
-        for s in (s.strip() for s in splits.split(","))
-        if s
+        for s in _items(splits)
     ]
     return net, info, concatenate(parts)
 
@@ -288,6 +287,11 @@ def eval_model(
         seed=seed,
     )
     console.print(f"wrote {out / 'confusion.png'}")
+
+
+def _items(text: str) -> list[str]:
+    """The non-empty, stripped entries of a comma-separated option."""
+    return [x.strip() for x in text.split(",") if x.strip()]
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -363,7 +367,7 @@ def explain(
         str, typer.Option(help="Comma-separated methods: presets or .toml files.")
     ] = "flow",
     restarts: Annotated[int, typer.Option(help="Explanations per class.")] = 1,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/explain"),
+    out: OutDir = Path("runs/explain"),
     steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
     lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     optimizer: Annotated[
@@ -396,7 +400,7 @@ def explain(
         if v is not None
     }
     runs = {}
-    for spec in [m.strip() for m in method.split(",") if m.strip()]:
+    for spec in _items(method):
         config = load_method(spec).replace(**common)
         overrides = dict(common)
         for assignment in set_:
@@ -442,7 +446,7 @@ def explain(
 @app.command()
 @dataclass_options(Subject)
 def analyze(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/analyze"),
+    out: OutDir = Path("runs/analyze"),
     steps: Annotated[
         int, typer.Option(help="Steps of the raw (vanilla) AM it compares with.")
     ] = 100,
@@ -490,15 +494,16 @@ MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
 ALL_METHODS = ",".join(METHODS)
 
 
-def _names(text: str | None) -> list[str] | str | None:
-    if text is None or text.strip() == "all":
-        return None if text is None else "all"
-    return [c.strip() for c in text.split(",") if c.strip()]
+def _classes(text: str | None) -> list[str] | str | None:
+    """``--classes`` of the demo and table4: None (the default subset), "all" or names."""
+    if text is None:
+        return None
+    return "all" if text.strip() == "all" else _items(text)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
+    out: OutDir = Path("runs/demo"),
     model: Annotated[
         str, typer.Option(help="'bundled', 'bundled:<arch>' or a procedural-trained model.")
     ] = "bundled",
@@ -512,13 +517,13 @@ def demo(
     from flowam.demo import run_demo
 
     start = time.perf_counter()
-    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = _items(methods)
     tables = run_demo(
         out,
         model=model,
         steps=steps,
         seed=seed,
-        classes=_names(classes),
+        classes=_classes(classes),
         methods=chosen,
         device=device,
         log=console.print,
@@ -596,7 +601,7 @@ def experiment_table4(
         str | None,
         typer.Option(help="Comma-separated model specs (default: every bundled architecture)."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/table4"),
+    out: OutDir = Path("runs/table4"),
     steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = ALL_METHODS,
@@ -606,8 +611,8 @@ def experiment_table4(
     """The paper's Table IV: every method on every (bundled) architecture."""
     from flowam.experiments.table4 import run_table4
 
-    specs = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    specs = _items(models) if models else None
+    chosen = _items(methods)
     write_config(
         out,
         "experiment table4",
@@ -623,7 +628,7 @@ def experiment_table4(
         models=specs,
         steps=steps,
         seed=seed,
-        classes=_names(classes),
+        classes=_classes(classes),
         methods=chosen,
         device=device,
         log=console.print,
