@@ -126,7 +126,9 @@ def save_model(
     casts them back to the model's dtype. Integer buffers are stored unchanged.
     """
     path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # clone: modules registered under two names (DGCNN's bn1 is conv1.1) share tensors,
+    # which safetensors refuses to write
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     with cache.atomic_path(path) as tmp:
