@@ -59,9 +59,15 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
                 "success",
                 "chamfer_to_real",
                 "chamfer_both_ways",
+                "recognized",
+                "taken_for",
+                "moved_from_start",
                 "legal",
             }
+            assert record["scores"]["recognized"] == (record["scores"]["taken_for"] == "cone")
             assert record["config"]["steps"] == 3 and record["config"]["seed"] == 3
+        starts = np.load(out / method / "starts.npz")
+        assert sorted(starts.files) == ["cone_0", "cone_1"] and starts["cone_0"].shape == (64, 3)
         history = np.load(out / method / "history.npz")
         assert history["logit"].shape == (4, 2)
     flow = json.loads((out / "flow" / "cone_0.json").read_text())["config"]["method"]

@@ -1,10 +1,26 @@
 import numpy as np
 import pytest
+import scipy.linalg
+import scipy.optimize
 import torch
 
 from flowam.data import PointCloudDataset
-from flowam.metrics import chamfer_distance, chamfer_to_real, legal, score
+from flowam.metrics import (
+    Evaluator,
+    ReferenceSet,
+    chamfer_distance,
+    chamfer_to_real,
+    diversity,
+    earth_movers_distance,
+    feature_layers,
+    frechet_distance,
+    inception_score,
+    legal,
+    pairwise_chamfer,
+    score,
+)
 from flowam.models import get_model
+from flowam.stats import record
 
 
 def naive_chamfer(a, b):
@@ -61,3 +77,139 @@ def test_legality_and_scores():
     assert summary["legal_rate"] == 0.5 and set(summary) >= {"target_logit", "chamfer_to_real"}
     assert (s.chamfer_both > s.chamfer).all()  # the way back adds a positive term
     assert s.row(1, ["a", "b"])["legal"] is False
+
+
+def test_pairwise_chamfer_matches_pair_by_pair():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(3, 20, 3)), rng.normal(size=(5, 17, 3))
+    d = pairwise_chamfer(x, y, chunk=2).numpy()
+    assert d.shape == (3, 5)
+    assert d[2, 4] == pytest.approx(naive_chamfer(x[2], y[4]) + naive_chamfer(y[4], x[2]), 1e-5)
+
+
+def naive_frechet(a, b):
+    """The textbook formula with scipy's general matrix square root."""
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cross = scipy.linalg.sqrtm(ca @ cb).real
+    return np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * cross)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_on_well_conditioned_data():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 6))
+    b = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6)) * 0.5 + 1.0
+    assert frechet_distance(a, b) == pytest.approx(naive_frechet(a, b), rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-6)
+
+
+def test_frechet_distance_with_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(5, 40)), rng.normal(size=(8, 40)) + 0.2
+    got = frechet_distance(a, b)
+    assert np.isfinite(got) and got > 0
+    # one sample: its covariance is zero, so d² = |mean difference|² + tr(cov_b)
+    one = frechet_distance(a[:1], b)
+    expected = np.sum((a[0] - b.mean(0)) ** 2) + np.trace(np.cov(b, rowvar=False))
+    assert one == pytest.approx(expected, rel=1e-9)
+    # the n × n route agrees with the d × d eigendecomposition of Σa^½ Σb Σa^½
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(ca)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root @ cb @ root), 0, None)).sum()
+    full = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca) + np.trace(cb) - 2 * cross
+    assert got == pytest.approx(full, rel=1e-7)
+    # shrinkage towards the mean variance leaves a well-conditioned estimate
+    assert frechet_distance(a, b, shrinkage=0.5) != pytest.approx(got)
+    with pytest.raises(ValueError, match="expected"):
+        frechet_distance(a, b[:, :3])
+
+
+def test_exact_emd_matches_an_independent_assignment_and_sinkhorn_approaches_it():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(3, 64, 3)), rng.normal(size=(3, 64, 3)) + 0.3
+    exact = earth_movers_distance(x, y).numpy()
+    for b in range(3):
+        cost = np.linalg.norm(x[b][:, None] - y[b][None], axis=-1)
+        rows, cols = scipy.optimize.linear_sum_assignment(cost)
+        assert exact[b] == pytest.approx(cost[rows, cols].mean(), rel=1e-6)  # float32 input
+    approx = earth_movers_distance(x, y, method="sinkhorn").numpy()
+    assert np.all(approx >= exact * 0.99) and np.all(approx <= exact * 1.05)
+    coarse = earth_movers_distance(x, y, method="sinkhorn", epsilon=0.1).numpy()
+    assert np.all(coarse > approx)  # more regularisation, further from the optimum
+    assert earth_movers_distance(x, x).numpy() == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="same shape"):
+        earth_movers_distance(x, y[:, :10])
+
+
+def test_recognition_finds_the_nearest_real_object_by_symmetric_chamfer():
+    rng = np.random.default_rng(4)
+    real = PointCloudDataset(
+        rng.normal(size=(12, 16, 3)).astype(np.float32), np.repeat([0, 1, 2], 4), list("abc")
+    )
+    gallery = ReferenceSet(real, k=2, seed=0)
+    assert sorted(np.bincount(gallery.labels).tolist()) == [2, 2, 2]
+    pts = rng.normal(size=(5, 16, 3)).astype(np.float32)
+    targets = np.array([0, 1, 2, 0, 1])
+    got = gallery.recognize(pts, targets)
+    for i in range(5):  # brute force over the gallery
+        d = [
+            naive_chamfer(pts[i], ref) + naive_chamfer(ref, pts[i])
+            for ref in gallery.points.numpy()
+        ]
+        assert got.taken_for[i] == gallery.labels[int(np.argmin(d))]
+        assert got.distance[i] == pytest.approx(min(d), rel=1e-5)
+    assert got.rate == pytest.approx(got.recognized.mean())
+    assert got.confusion.sum() == 5 and got.confusion[targets[0]].sum() == 2
+    # a gallery object itself is recognised as its class
+    own = gallery.recognize(gallery.points[:3].numpy(), gallery.labels[:3])
+    assert own.recognized.all()
+
+
+def test_inception_score_and_diversity_against_direct_formulas():
+    logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]))
+    p = np.exp(logits)
+    marginal = p.mean(0)
+    expected = np.exp(np.mean([np.sum(q * np.log(q / marginal)) for q in p]))
+    assert inception_score(logits) == pytest.approx(expected, rel=1e-9)
+    assert inception_score(np.log(np.eye(3) + 1e-12)) == pytest.approx(3.0, rel=1e-6)
+    rng = np.random.default_rng(5)
+    pts = rng.normal(size=(4, 10, 3))
+    d01 = naive_chamfer(pts[0], pts[1]) + naive_chamfer(pts[1], pts[0])
+    assert diversity(pts, np.array([0, 0, 1, 2])) == pytest.approx(d01, rel=1e-5)
+    assert np.isnan(diversity(pts, np.array([0, 1, 2, 3])))
+
+
+def test_evaluator_fid_reads_the_global_feature_and_fc2():
+    torch.manual_seed(0)
+    model = get_model("pointnet", 2).eval()
+    assert feature_layers(model) == {"global": "fc1:input", "fc2": "fc2"}
+    rng = np.random.default_rng(6)
+    real = PointCloudDataset(
+        rng.normal(size=(8, 32, 3)).astype(np.float32), np.repeat([0, 1], 4), ["a", "b"]
+    )
+    pts = rng.normal(size=(4, 32, 3)).astype(np.float32)
+    targets = np.array([0, 0, 1, 1])
+    evaluator = Evaluator(model, real)
+    got = evaluator.fid(pts, targets)
+    # independently: the max-pooled global feature is fc1's input; record it and fc2
+    acts = record(model, np.concatenate([pts, real.points]), ["fc1:input", "fc2"])
+    mine, theirs = slice(0, 4), slice(4, None)
+    assert got["fid"] == pytest.approx(
+        frechet_distance(acts["fc1:input"][mine], acts["fc1:input"][theirs]), rel=1e-6
+    )
+    assert got["fid_fc2"] == pytest.approx(
+        frechet_distance(acts["fc2"][mine], acts["fc2"][theirs]), rel=1e-6
+    )
+    per_class = [
+        frechet_distance(
+            acts["fc1:input"][:4][targets == c], acts["fc1:input"][4:][real.labels == c]
+        )
+        for c in (0, 1)
+    ]
+    assert got["fid_class"] == pytest.approx(np.mean(per_class), rel=1e-6)
+    # m-IS with a second classifier (a judge) instead of the explained one
+    judge = get_model("pointnet", 2).eval()
+    judged = Evaluator(model, real, judge=judge).score(pts, targets).sets["m_is"]
+    with torch.no_grad():
+        assert judged == pytest.approx(inception_score(judge(torch.from_numpy(pts))), rel=1e-6)

@@ -24,6 +24,9 @@ def test_class_means_equal_a_naive_average(fresh_cache):
     assert torch.allclose(stats.means["fc2"][1], acts[3:].mean(0), atol=1e-5)
     assert stats.counts.tolist() == [3, 3]
     assert stats.target("fc2", torch.tensor([1, 0, 1])).shape == (3, 256)
+    only = class_means(model, data, ["fc2"], classes=[1])  # only class 1's objects are run
+    assert torch.allclose(only.means["fc2"][1], stats.means["fc2"][1], atol=1e-6)
+    assert only.counts.tolist() == [0, 3] and not only.means["fc2"][0].any()
 
 
 def test_class_means_are_cached_and_follow_the_weights(fresh_cache):

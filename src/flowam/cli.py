@@ -24,6 +24,7 @@ from rich.table import Table
 from flowam import __version__, cache
 from flowam.demo import METHODS
 from flowam.errors import FlowamError
+from flowam.subject import Subject
 
 app = typer.Typer(
     add_completion=False,
@@ -35,6 +36,8 @@ app.add_typer(data_app, name="data")
 experiment_app = typer.Typer(add_completion=False, help="The paper's experiments and checks.")
 app.add_typer(experiment_app, name="experiment")
 console = Console(stderr=True)
+# tables go to stdout; where it is a file or pipe, keep their columns readable
+out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 Source = Annotated[str, typer.Argument(help="'procedural' or a dataset root folder.")]
 Format = Annotated[str | None, typer.Option(help="Dataset format; detected when omitted.")]
@@ -86,7 +89,7 @@ def data_info(
     for k, name in enumerate(first.classes):
         table.add_row(str(k), name, *(str(counts[s].get(name, 0)) for s in splits))
     table.add_row("", "total", *(str(len(sets[s])) for s in splits))
-    Console().print(table)
+    out_console.print(table)
 
 
 @data_app.command("render")
@@ -260,7 +263,7 @@ def eval_model(
         table.add_row(name, str(counts[name]), f"{acc:.3f}")
     table.add_row("overall", str(len(dataset)), f"{result.overall:.4f}")
     table.add_row("mean of classes", "", f"{result.mean_class:.4f}")
-    Console().print(table)
+    out_console.print(table)
     render_confusion(
         result.confusion,
         dataset.classes,
@@ -301,60 +304,11 @@ def _ints(text: str, what: str) -> list[int]:
         raise FlowamError(f"--{what} {text!r}: expected comma-separated integers") from None
 
 
-@dataclasses.dataclass
-class Subject:
-    """The classifier to explain and the real objects it is explained against."""
-
-    model: str = dataclasses.field(
-        default="bundled", metadata={"help": "'bundled', 'bundled:<arch>' or a weights file."}
-    )
-    data: str = dataclasses.field(
-        default="procedural", metadata={"help": "Real objects: 'procedural' or a dataset root."}
-    )
-    format: str | None = dataclasses.field(
-        default=None, metadata={"help": "Dataset format; detected when omitted."}
-    )
-    split: str = dataclasses.field(default="test", metadata={"help": "Split of the real objects."})
-    num_points: int | None = dataclasses.field(
-        default=None, metadata={"help": "Points per cloud (default: the model's)."}
-    )
-    arch: str | None = dataclasses.field(
-        default=None, metadata={"help": "Architecture, where the weights file cannot tell."}
-    )
-    num_classes: int | None = dataclasses.field(
-        default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
-    )
-    device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
-
-    def load(self, seed: int):
-        """The explainer (model + real objects) and the model's info."""
-        from flowam.data import load_dataset
-        from flowam.explain import Explainer
-        from flowam.models import load_classifier
-
-        net, info = load_classifier(
-            self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
-        )
-        real = load_dataset(
-            self.data,
-            self.split,
-            format=self.format,
-            num_points=self.num_points or info.num_points,
-            seed=seed if self.data != "procedural" else 0,
-        )
-        if list(real.classes) != list(info.classes):
-            raise FlowamError(
-                f"{self.data}: its classes ({', '.join(real.classes[:4])}, ...) are not the "
-                f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
-                "same classes"
-            )
-        return Explainer(net, real), info
-
-
 def _print_summary(outcomes, title: str) -> None:
+    from flowam.compare import summaries
     from flowam.report import summary_table
 
-    Console().print(summary_table({k: o.scores.summary() for k, o in outcomes.items()}, title))
+    out_console.print(summary_table(summaries(outcomes), title))
 
 
 @app.command()
@@ -454,17 +408,10 @@ def analyze(
     **fields: Any,
 ) -> None:
     """Activation flow (Fig. 2) and the layers and weights that align='auto' chooses."""
-    from flowam.analysis import auto_alignment, plot_flow
+    from flowam.experiments.common import Setting
+    from flowam.experiments.flow_analysis import run_flow_analysis
 
-    subject = Subject(**fields)
-    explainer, _ = subject.load(seed)
-    auto = auto_alignment(explainer, steps=steps, seed=seed)
-    plot_flow(auto.analysis, out / "flow.png", auto.weights)
-    cache.write_text(
-        out / "flow.json",
-        json.dumps({"weights": auto.weights, "analysis": auto.analysis.to_dict()}, indent=2),
-    )
-    write_config(out, "analyze", **dataclasses.asdict(subject), steps=steps, seed=seed)
+    auto = run_flow_analysis(Setting(Subject(**fields), seed=seed), out, steps)
     table = Table(title="activation flow: mean cosine similarity")
     for col in ("layer", "same class", "different", "vanilla AM", "aligned weight"):
         table.add_column(col, justify="left" if col == "layer" else "right")
@@ -478,14 +425,39 @@ def analyze(
             f"{a.explanations['vanilla'][i]:.3f}",
             f"{w:g}" if w else "",
         )
-    Console().print(table)
+    out_console.print(table)
     console.print(f"wrote {out / 'flow.png'}")
+
+
+@app.command()
+def evaluate(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by explain, demo or an experiment.")
+    ],
+    device: Device = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the real objects drawn for CD and 1-NN.")] = 0,
+) -> None:
+    """Score every run under FOLDER; print the table and write evaluation.md/.json there."""
+    from flowam.evaluation import evaluate_folder
+    from flowam.report import SCORE_LEGEND, markdown_table, summary_table
+
+    results = evaluate_folder(folder, device=device, seed=seed)
+    rows = {run: scores.summary() for run, (scores, _) in results.items()}
+    out_console.print(summary_table(rows, f"evaluation of {folder}"))
+    record = {"command": "evaluate", "device": device, "seed": seed, "runs": rows}
+    cache.write_text(folder / "evaluation.json", json.dumps(record, indent=2) + "\n")
+    text = f"# Evaluation of `{folder}`\n\n{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
+    cache.write_text(folder / "evaluation.md", text)
+    console.print(f"wrote {folder / 'evaluation.md'}")
 
 
 DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 
 
+Faithfulness = Annotated[
+    bool, typer.Option(help="Repeat every run on the fully randomized model (the gap).")
+]
 ClassesOption = Annotated[
     str | None,
     typer.Option(help="Comma-separated classes, or 'all' (default: 16 spanning the families)."),
@@ -511,6 +483,7 @@ def demo(
     classes: ClassesOption = None,
     methods: MethodsOption = ALL_METHODS,
     device: Device = "cpu",
+    faithfulness: Faithfulness = True,
     seed: Seed = 0,
 ) -> None:
     """The main job: explain the bundled model's classes with every method, compared fairly."""
@@ -526,6 +499,7 @@ def demo(
         classes=_classes(classes),
         methods=chosen,
         device=device,
+        faithfulness=faithfulness,
         log=console.print,
     )
     titles = {
@@ -575,7 +549,7 @@ def experiment_realism(
         )
     table.add_row("overall", str(int(result.counts.sum())), f"{result.overall:.1%}", "")
     table.add_row("mean of classes", "", f"{result.mean_class:.1%}", "")
-    Console().print(table)
+    out_console.print(table)
     title = (
         f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of shared-class objects"
     )
@@ -606,6 +580,7 @@ def experiment_table4(
     classes: ClassesOption = None,
     methods: MethodsOption = ALL_METHODS,
     device: Device = "cpu",
+    faithfulness: Faithfulness = True,
     seed: Seed = 0,
 ) -> None:
     """The paper's Table IV: every method on every (bundled) architecture."""
@@ -631,9 +606,156 @@ def experiment_table4(
         classes=_classes(classes),
         methods=chosen,
         device=device,
+        faithfulness=faithfulness,
         log=console.print,
     )
     console.print(f"wrote {out / 'table4.md'}")
+
+
+ExperimentClasses = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated classes, or 'all' (default: 8 at --quick, all at --full)."),
+]
+Steps = Annotated[
+    int | None,
+    typer.Option(help="Steps per method (default: 100 at --quick, each method's own at --full)."),
+]
+Full = Annotated[
+    bool, typer.Option("--full/--quick", help="The paper's scale, or minutes on a laptop CPU.")
+]
+MethodOption = Annotated[str, typer.Option(help="The method to vary (a preset or a .toml file).")]
+
+
+def _setting(fields: dict, classes: str | None, steps: int | None, full: bool, seed: int):
+    from flowam.experiments.common import Setting
+
+    return Setting(Subject(**fields), _classes(classes), steps, "full" if full else "quick", seed)
+
+
+def _wrote(path: Path) -> None:
+    console.print(f"wrote {path}")
+
+
+@experiment_app.command("table1")
+@dataclass_options(Subject)
+def experiment_table1(
+    out: OutDir = Path("runs/table1"),
+    classes: ExperimentClasses = None,
+    steps: Steps = None,
+    methods: MethodsOption = ALL_METHODS,
+    full: Full = False,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Table I: every method from both starts, the paper's protocol, the faithfulness gap."""
+    from flowam.experiments.variants import run_table1
+
+    run_table1(
+        _setting(fields, classes, steps, full, seed),
+        out,
+        methods=_items(methods),
+        log=console.print,
+    )
+    _wrote(out / "table1.md")
+
+
+def _variant_command(name: str, doc: str) -> None:
+    @experiment_app.command(name, help=doc)
+    @dataclass_options(Subject)
+    def command(
+        out: OutDir = Path(f"runs/{name}"),
+        method: MethodOption = "flow",
+        restarts: Annotated[
+            int | None, typer.Option(help="Explanations per class (default 1; diversity 3).")
+        ] = None,
+        classes: ExperimentClasses = None,
+        steps: Steps = None,
+        full: Full = False,
+        seed: Seed = 0,
+        **fields: Any,
+    ) -> None:
+        from flowam.experiments.variants import run_variants
+
+        if restarts is not None and restarts < 1:
+            raise FlowamError(f"--restarts {restarts} must be at least 1")
+        setting = _setting(fields, classes, steps, full, seed)
+        run_variants(name, setting, out, method=method, restarts=restarts, log=console.print)
+        _wrote(out / f"{name}.md")
+
+
+_variant_command("ablation", "Table III: the method without L_LA, L_C and L_LR (Fig. 8).")
+_variant_command("beta", "Fig. S5: Eq. 6's beta from 0 to 1.")
+_variant_command("diversity", "Fig. S4: noise on the start, the latents or every step.")
+
+
+@experiment_app.command("sanity")
+@dataclass_options(Subject)
+def experiment_sanity(
+    out: OutDir = Path("runs/sanity"),
+    methods: MethodsOption = ALL_METHODS,
+    rates: Annotated[
+        str, typer.Option(help="Parameter dropout rates P_D.")
+    ] = "0,0.1,0.2,0.3,0.4,0.5",
+    init: Annotated[
+        str | None, typer.Option(help="One start for every method (default: each its own).")
+    ] = None,
+    classes: ExperimentClasses = None,
+    steps: Steps = None,
+    full: Full = False,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Table S1, Fig. S2/S3: parameter dropout and cascading randomization."""
+    from flowam.experiments.sanity import run_sanity
+
+    try:
+        chosen = [float(x) for x in _items(rates)]
+    except ValueError:
+        raise FlowamError(f"--rates {rates!r}: expected comma-separated numbers") from None
+    run_sanity(
+        _setting(fields, classes, steps, full, seed),
+        out,
+        methods=_items(methods),
+        rates=chosen,
+        init=init,
+        log=console.print,
+    )
+    _wrote(out / "sanity.md")
+
+
+@experiment_app.command("flow-analysis")
+@dataclass_options(Subject)
+def experiment_flow_analysis(
+    out: OutDir = Path("runs/flow-analysis"),
+    steps: Annotated[int, typer.Option(help="Steps of the raw (vanilla) AM.")] = 100,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Fig. 2: the activation flow and the layers align='auto' chooses."""
+    from flowam.experiments.common import Setting
+    from flowam.experiments.flow_analysis import run_flow_analysis
+
+    run_flow_analysis(Setting(Subject(**fields), seed=seed), out, steps)
+    _wrote(out / "flow-analysis.md")
+
+
+@experiment_app.command("reproduce")
+@dataclass_options(Subject)
+def experiment_reproduce(
+    out: OutDir = Path("runs/reproduce"),
+    classes: ExperimentClasses = None,
+    steps: Steps = None,
+    full: Full = False,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Every experiment (flow-analysis, table1, ablation, beta, diversity, sanity, table4)."""
+    from flowam.experiments.reproduce import run_reproduce
+
+    setting = _setting(fields, classes, steps, full, seed)
+    write_config(out, "experiment reproduce", **setting.to_dict())
+    run_reproduce(setting, out, log=console.print)
+    _wrote(out)
 
 
 @app.callback()

@@ -1,9 +1,17 @@
 """Running several methods on the same classes and writing one comparable report.
 
-Used by ``flowam explain`` and ``flowam demo``: each run is a label and a method with
-overrides; every run explains the same classes with the same seeds, is scored against
-the same real objects, and lands in ``OUT/<label>/``; ``OUT/grid.png`` puts them side by
-side (rows classes, columns runs) and ``OUT/summary.json`` holds every score.
+Used by ``flowam explain``, ``flowam demo`` and the experiments: each run is a label and
+a method with overrides; every run explains the same classes with the same seeds, is
+scored against the same real objects, and lands in ``OUT/<label>/``; ``OUT/grid.png``
+puts them side by side (rows classes, columns runs) and ``OUT/summary.json`` holds every
+score.
+
+Given a second explainer of the same real objects with a randomized model, every run is
+repeated on it with the same (already resolved) method, start and seeds, and its
+summary gains ``recognized_randomized`` and ``faithfulness_gap`` (the 1-NN recognition
+rate for the trained model minus that for the randomized one; see
+:mod:`flowam.faithfulness`). Runs whose randomized-model explanations are still
+recognised at :data:`FLAG_RATE` or more are flagged.
 """
 
 from __future__ import annotations
@@ -15,20 +23,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from flowam import cache
 from flowam.engine import Explanations
 from flowam.explain import Explainer
-from flowam.metrics import Scores, score
+from flowam.faithfulness import fully_randomized
+from flowam.metrics import Scores
 from flowam.report import write_explanations, write_grid
+
+FLAG_RATE = 0.25
+"""Recognition of the randomized model's explanations from which a run is flagged."""
 
 
 @dataclass
 class Outcome:
-    """One run: its explanations, their scores, and the seconds it took."""
+    """One run: its explanations, their scores, the seconds it took, and (when measured)
+    the recognition rate of the same method's explanations of a randomized model."""
 
     result: Explanations
     scores: Scores
     seconds: float
+    randomized_rate: float | None = None
+
+    def summary(self) -> dict[str, float]:
+        """The scores' summary, with the faithfulness gap when measured."""
+        out = self.scores.summary()
+        if self.randomized_rate is not None:
+            out["recognized_randomized"] = self.randomized_rate
+            out["faithfulness_gap"] = out["recognized_rate"] - self.randomized_rate
+        return out
+
+    @property
+    def flagged(self) -> bool:
+        """Its explanations of the randomized model are still recognised (see FLAG_RATE)."""
+        return self.randomized_rate is not None and self.randomized_rate >= FLAG_RATE
 
 
 def compare(
@@ -44,6 +73,7 @@ def compare(
     chunk_size: int | None = None,
     pictures: bool = True,
     progress: bool = True,
+    randomized: Explainer | None = None,
     log=print,
 ) -> dict[str, Outcome]:
     """Run, score and write every run; returns the outcomes by label.
@@ -58,6 +88,8 @@ def compare(
         inits: initialisations to score as rows of their own (e.g. ``["mean"]``).
         snapshots, chunk_size, progress: passed to the engine.
         pictures: write a multi-view PNG per explanation.
+        randomized: an explainer of the same real objects with a randomized model; each
+            run is repeated on it for the faithfulness gap.
         log: where to report progress lines.
     """
     outcomes: dict[str, Outcome] = {}
@@ -65,22 +97,27 @@ def compare(
     for init in inits:
         start = time.perf_counter()
         result = explainer.initial(names, init, restarts, seed)
+        scores = _score(explainer, result, seed)
         outcomes[f"init: {init}"] = Outcome(
-            result, _score(explainer, result, seed), time.perf_counter() - start
+            result,
+            scores,
+            time.perf_counter() - start,
+            # a start does not depend on the model: the randomized model starts the same
+            float(scores.recognized.mean()) if randomized else None,
         )
     for label, (method, overrides) in runs.items():
         start = time.perf_counter()
-        result = explainer.explain(
-            names,
-            method,
-            restarts=restarts,
-            seed=seed,
-            snapshots=snapshots,
-            chunk_size=chunk_size,
-            progress=progress,
-            **overrides,
-        )
+        config = explainer.resolve(method, **overrides)
+        common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
+        result = explainer.explain(names, config, snapshots=snapshots, **common)
         outcome = Outcome(result, _score(explainer, result, seed), time.perf_counter() - start)
+        if randomized is not None and result.finished:
+            again = randomized.explain(names, config, **common)
+            recognition = explainer.evaluator(seed).references.recognize(
+                again.points, again.targets
+            )
+            outcome.randomized_rate = recognition.rate
+            outcome.seconds = time.perf_counter() - start
         outcomes[label] = outcome
         write_explanations(result, outcome.scores, out / _folder(label), pictures=pictures)
         log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
@@ -89,7 +126,8 @@ def compare(
     write_grid({k: o.result for k, o in outcomes.items()}, out / "grid.png", list(names))
     summary = {
         label: {
-            **o.scores.summary(),
+            **o.summary(),
+            "flagged": o.flagged,
             "seconds": o.seconds,
             "status": o.result.status,
             "config": o.result.config,
@@ -100,12 +138,21 @@ def compare(
     return outcomes
 
 
+def randomized_twin(explainer: Explainer, seed: int = 0) -> Explainer:
+    """An explainer of the same real objects whose model has every layer re-initialised."""
+    example = torch.from_numpy(explainer.real.points[:2])
+    return Explainer(fully_randomized(explainer.model, example, seed), explainer.real)
+
+
+def summaries(outcomes: dict[str, Outcome]) -> dict[str, dict[str, float]]:
+    """Each outcome's summary by label; flagged runs get " ⚠" after their label."""
+    return {f"{k} ⚠" if o.flagged else k: o.summary() for k, o in outcomes.items()}
+
+
 def _folder(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
 def _score(explainer: Explainer, result: Explanations, seed: int) -> Scores:
     bound = result.config.get("method", {}).get("bound", 1.0)
-    return score(
-        explainer.model, result.points, result.targets, explainer.real, bound=bound, seed=seed
-    )
+    return explainer.evaluator(seed).score(result.points, result.targets, result.init, bound)

@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flowam import cache
-from flowam.compare import Outcome, compare
+from flowam.compare import Outcome, compare, randomized_twin, summaries
 from flowam.data import load_dataset
 from flowam.explain import Explainer
 from flowam.models import BUNDLED, load_classifier
-from flowam.report import markdown_table
+from flowam.report import SCORE_LEGEND, markdown_table
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto")
 DEMO_CLASSES = (
@@ -74,6 +74,7 @@ def run_demo(
     classes: Sequence[str] | str | None = None,
     methods: Sequence[str] = METHODS,
     device: str = "cpu",
+    faithfulness: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, Outcome]]:
     """Run the comparison; returns ``{start: {label: outcome}}`` and writes ``out``.
@@ -82,6 +83,8 @@ def run_demo(
         model: a bundled model (``bundled``, ``bundled:<arch>``) or a weights file of a
             model trained on the procedural dataset.
         classes: class names, ``"all"``, or None for :func:`demo_classes`' default.
+        faithfulness: repeat every run on the fully randomized model for the
+            faithfulness gap (doubles the time).
     """
     begin = time.perf_counter()
     net, info = load_classifier(model, device=device)
@@ -92,21 +95,26 @@ def run_demo(
     subset = len(names) < len(info.classes) and classes is None
     hint = " (the demo's default subset; --classes all for every class)" if subset else ""
     log(f"{info.source}: explaining {len(names)} of its {len(info.classes)} classes{hint}")
-    tables: dict[str, dict[str, Outcome]] = {}
-    # noise first: its vanilla run is the raw AM that flow-auto's layer choice reuses
-    for start in sorted(STARTS, key=lambda s: s != "gaussian"):
-        log(f"from the {start} start: {', '.join(methods)}, {steps} steps each")
-        runs = {m: (m, {"init": start, "steps": steps}) for m in methods}
-        tables[start] = compare(
-            explainer, runs, out / start, names, seed=seed, inits=[start], pictures=False, log=log
+    unfit = [m for m in methods if not explainer.fits(m)]
+    if unfit:
+        log(
+            f"skipped {', '.join(unfit)}: the layers it aligns are another architecture's "
+            f"(PointNet's); flow-auto chooses {info.architecture}'s own"
         )
-        (out / f"grid_{start}.png").write_bytes((out / start / "grid.png").read_bytes())
-    tables = {start: tables[start] for start in STARTS}
-    paper = {f"{m} (from noise)": tables["gaussian"][m] for m in methods if m in BASELINES}
-    paper.update(
-        {f"{m} (from class mean)": tables["mean"][m] for m in methods if m not in BASELINES}
+        methods = [m for m in methods if m not in unfit]
+    randomized = randomized_twin(explainer, seed) if faithfulness else None
+    if randomized:
+        log("every run is repeated on the fully randomized model (the faithfulness gap)")
+    tables = compare_starts(
+        explainer,
+        names,
+        out,
+        methods=methods,
+        overrides={"steps": steps},
+        seed=seed,
+        randomized=randomized,
+        log=log,
     )
-    tables["paper protocol"] = paper
     seconds = time.perf_counter() - begin
     config = {
         "command": "demo",
@@ -119,14 +127,56 @@ def run_demo(
         "model_accuracy": info.metadata.get("test_accuracy"),
         "num_points": info.num_points,
         "device": device,
+        "faithfulness": faithfulness,
         "seconds": seconds,
     }
     cache.write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
-    summaries = {
-        start: {k: o.scores.summary() for k, o in rows.items()} for start, rows in tables.items()
-    }
-    cache.write_text(out / "summary.json", json.dumps(summaries, indent=2) + "\n")
-    cache.write_text(out / "summary.md", _markdown(summaries, config))
+    tables_summary = {start: summaries(rows) for start, rows in tables.items()}
+    cache.write_text(out / "summary.json", json.dumps(tables_summary, indent=2) + "\n")
+    cache.write_text(out / "summary.md", _markdown(tables_summary, config))
+    return tables
+
+
+def compare_starts(
+    explainer: Explainer,
+    names: Sequence[str],
+    out: Path,
+    *,
+    methods: Sequence[str] = METHODS,
+    overrides: dict | None = None,
+    seed: int = 0,
+    randomized: Explainer | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict[str, Outcome]]:
+    """Every method from each of :data:`STARTS`, and the paper's protocol assembled.
+
+    Writes ``out/<start>/`` (see :func:`flowam.compare.compare`) and
+    ``out/grid_<start>.png``. Returns ``{"mean": ..., "gaussian": ..., "paper protocol":
+    ...}``, each ``{label: outcome}`` with the start's own row first.
+    """
+    tables: dict[str, dict[str, Outcome]] = {}
+    # noise first: its vanilla run is the raw AM that flow-auto's layer choice reuses
+    for start in sorted(STARTS, key=lambda s: s != "gaussian"):
+        log(f"from the {start} start: {', '.join(methods)}")
+        runs = {m: (m, {**(overrides or {}), "init": start}) for m in methods}
+        tables[start] = compare(
+            explainer,
+            runs,
+            out / start,
+            names,
+            seed=seed,
+            inits=[start],
+            pictures=False,
+            randomized=randomized,
+            log=log,
+        )
+        (out / f"grid_{start}.png").write_bytes((out / start / "grid.png").read_bytes())
+    tables = {start: tables[start] for start in STARTS}
+    paper = {f"{m} (from noise)": tables["gaussian"][m] for m in methods if m in BASELINES}
+    paper.update(
+        {f"{m} (from class mean)": tables["mean"][m] for m in methods if m not in BASELINES}
+    )
+    tables["paper protocol"] = paper
     return tables
 
 
@@ -145,11 +195,7 @@ def _markdown(summaries: dict[str, dict[str, dict[str, float]]], config: dict) -
         f"{config['steps']} steps per method, seed {config['seed']}; "
         f"{config['seconds']:.0f} s in all on {config['device']}.",
         "",
-        "Scores: target logit and log-softmax (representativity); CD, the Chamfer distance "
-        "of Eq. 7 from the explanation to 5 real objects of the class (lower is closer); "
-        "CD⇄, the same both ways, which also penalises points collapsed into clumps; legal = "
-        "all coordinates in [-1, 1]; success = classified as the target. Rows `init: ...` "
-        "score the starting clouds themselves.",
+        SCORE_LEGEND,
         "",
     ]
     for key, rows in summaries.items():

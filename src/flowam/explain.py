@@ -23,7 +23,9 @@ from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError
+from flowam.hooks import INPUT_SUFFIX
 from flowam.methods import AUTO, MethodConfig, build, load_method
+from flowam.metrics import Evaluator
 from flowam.stats import class_means, init_clouds
 
 
@@ -40,6 +42,17 @@ class Explainer:
         self.real = real
         self.classes = list(real.classes)
         self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
+        self._evaluators: dict[int, Evaluator] = {}
+
+    def evaluator(self, seed: int = 0) -> Evaluator:
+        """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
+
+        One per seed, kept, so that scoring many runs computes the real objects'
+        features once.
+        """
+        if seed not in self._evaluators:
+            self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed)
+        return self._evaluators[seed]
 
     def targets(self, names: Sequence[str | int] | None) -> list[int]:
         """Class indices for names (or indices); None means every class."""
@@ -77,6 +90,15 @@ class Explainer:
 
             config = config.replace(align=auto_alignment(self).weights)
         return config
+
+    def fits(self, method: str | MethodConfig) -> bool:
+        """Whether every layer the method aligns exists in this model (``auto`` always
+        does: it chooses among the model's own layers)."""
+        config = load_method(method) if isinstance(method, str) else method
+        if config.align == AUTO:
+            return True
+        modules = dict(self.model.named_modules())
+        return all(layer.removesuffix(INPUT_SUFFIX) in modules for layer in config.align)
 
     def initial(
         self, classes: Sequence[str | int] | None, init: str, restarts: int = 1, seed: int = 0
@@ -127,7 +149,7 @@ class Explainer:
         targets = self.targets(classes)
         config = self.resolve(method, **overrides)
         layers = list(config.align)  # a table of layer weights once resolved
-        stats = class_means(self.model, self.real, layers) if layers else None
+        stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
         objective, transforms = build(config, sizes)
         batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)

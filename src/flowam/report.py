@@ -8,12 +8,14 @@ Layout of one method's folder (``NAME`` is ``<class>_<restart>``)::
     NAME.json  scores (target logit, log-softmax, predicted class, legality, Chamfer
                distance to real objects) and the method's configuration
     history.npz  per-step values of every objective term, (steps + 1, B) each
+    starts.npz   the starting cloud of each explanation, by NAME
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,31 @@ COLUMNS = (
     ("log_softmax", "log-softmax ↑", "{:.2e}"),
     ("chamfer_to_real", "CD ↓", "{:.4f}"),
     ("chamfer_both_ways", "CD⇄ ↓", "{:.4f}"),
+    ("recognized_rate", "1-NN ↑", "{:.0%}"),
+    ("moved_from_start", "moved", "{:.3f}"),
+    ("fid", "FID ↓", "{:.3g}"),
+    ("m_is", "m-IS ↑", "{:.2f}"),
+    ("faithfulness_gap", "gap ↑", "{:+.0%}"),
     ("legal_rate", "legal", "{:.0%}"),
     ("success_rate", "success", "{:.0%}"),
 )
+
+
+SCORE_LEGEND = (
+    "Scores: target logit and log-softmax (representativity); CD, the Chamfer distance of "
+    "Eq. 7 from the explanation to 5 real objects of the class (lower is closer); CD⇄, the "
+    "same both ways, which also penalises points collapsed into clumps; 1-NN, the share of "
+    "explanations whose nearest of 20 real test objects per class (symmetric Chamfer) is of "
+    "their class; moved, the symmetric Chamfer distance from each explanation to its own "
+    "starting cloud; FID on the classifier's global feature, explanations against real "
+    "objects of the same classes; m-IS, the point cloud Inception score under the model; "
+    "gap, the faithfulness gap: 1-NN for the trained model minus 1-NN for the same method "
+    "on the fully randomized model (⚠: the randomized model's explanations are still "
+    "recognised at 25 % or more, so their shape does not come from the model); legal = all "
+    "coordinates in [-1, 1]; success = classified as the target. Rows `init: ...` score "
+    "the starting clouds themselves (their gap is 0 by construction)."
+)
+"""The Markdown paragraph that explains the columns of :data:`COLUMNS`."""
 
 
 def explanation_names(result: Explanations) -> list[str]:
@@ -68,6 +92,8 @@ def write_explanations(result: Explanations, scores: Scores, folder: Path, pictu
             title = f"{name}: logit {scores.logit[i]:.1f}, CD {scores.chamfer[i]:.3f}"
             render_views(result.points[i], folder / f"{name}.png", title=title)
     cache.save_arrays(folder / "history.npz", result.history)
+    names = explanation_names(result)
+    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
 
 
 def write_grid(columns: Mapping[str, Explanations], path: Path, classes: list[str]) -> Path:
@@ -86,6 +112,14 @@ def write_grid(columns: Mapping[str, Explanations], path: Path, classes: list[st
     return render_grid(cells, path, row_labels=classes, col_labels=list(columns))
 
 
+def cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
+    """One formatted value; "–" where the score is absent or undefined (NaN)."""
+    value = summary.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return fmt.format(value)
+
+
 def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> Table:
     """A rich table: one row per method (or initialisation), one column per score."""
     table = Table(title=title)
@@ -93,16 +127,19 @@ def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> T
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
     for label, s in summaries.items():
-        table.add_row(label, *(fmt.format(s[key]) for key, _, fmt in COLUMNS))
+        table.add_row(label, *(cell(s, key, fmt) for key, _, fmt in COLUMNS))
     return table
 
 
-def markdown_table(summaries: Mapping[str, Mapping[str, float]]) -> str:
-    """The same table as Markdown."""
-    head = "| method | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
-    rule = "|---|" + "---:|" * len(COLUMNS)
+def markdown_table(
+    summaries: Mapping[str, Mapping[str, float]],
+    columns: Sequence[tuple[str, str, str]] = COLUMNS,
+) -> str:
+    """The same table as Markdown (``columns``: ``(key, header, format)`` triples)."""
+    head = "| method | " + " | ".join(h for _, h, _ in columns) + " |"
+    rule = "|---|" + "---:|" * len(columns)
     rows = [
-        f"| {label} | " + " | ".join(fmt.format(s[key]) for key, _, fmt in COLUMNS) + " |"
+        f"| {label} | " + " | ".join(cell(s, key, fmt) for key, _, fmt in columns) + " |"
         for label, s in summaries.items()
     ]
     return "\n".join([head, rule, *rows])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -102,9 +103,19 @@ class ClassStatistics:
 
 
 def class_means(
-    model: nn.Module, data: PointCloudDataset, layers: list[str], batch_size: int = 8
+    model: nn.Module,
+    data: PointCloudDataset,
+    layers: list[str],
+    batch_size: int = 8,
+    classes: Sequence[int] | None = None,
 ) -> ClassStatistics:
-    """Mean activation of each class at each layer (Eq. 3's ω_c^l), cached on disk."""
+    """Mean activation of each class at each layer (Eq. 3's ω_c^l), cached on disk.
+
+    Args:
+        classes: class indices whose means are needed (default all); only their objects
+            are passed through the model, and the other rows stay zero with count 0.
+    """
+    wanted = sorted(set(range(len(data.classes)) if classes is None else map(int, classes)))
     key = cache.key(
         {
             "model": model_fingerprint(model),
@@ -112,6 +123,7 @@ def class_means(
             "n": len(data),
             "layers": sorted(layers),
             "what": "means",
+            **({"classes": wanted} if classes is not None else {}),
         }
     )
     path = cache.cache_dir() / "stats" / f"means-{key}.npz"
@@ -119,17 +131,19 @@ def class_means(
 
     def build() -> dict[str, np.ndarray]:
         c = len(data.classes)
+        rows = np.flatnonzero(np.isin(data.labels, wanted))
+        counts = np.bincount(data.labels[rows], minlength=c)
+        if (counts[wanted] == 0).any():
+            missing = data.classes[wanted[int(np.argmin(counts[wanted]))]]
+            raise FlowamError(f"class {missing!r} has no objects in the {data.split} split")
         sums: dict[str, Tensor] = {}
-        for i in range(0, len(data), 256):
-            acts = record(model, data.points[i : i + 256], layers, batch_size)
-            onehot = torch.nn.functional.one_hot(torch.as_tensor(data.labels[i : i + 256]), c)
+        for i in range(0, len(rows), 256):
+            part = rows[i : i + 256]
+            acts = record(model, data.points[part], layers, batch_size)
+            onehot = torch.nn.functional.one_hot(torch.as_tensor(data.labels[part]), c)
             for name, act in acts.items():
                 sums[name] = sums.get(name, 0) + onehot.T.float() @ act
-        counts = np.bincount(data.labels, minlength=c)
-        if (counts == 0).any():
-            missing = data.classes[int(np.argmin(counts))]
-            raise FlowamError(f"class {missing!r} has no objects in the {data.split} split")
-        denom = torch.as_tensor(counts, dtype=torch.float32)[:, None]
+        denom = torch.as_tensor(np.maximum(counts, 1), dtype=torch.float32)[:, None]
         arrays = {f"layer{i}": (sums[n] / denom).numpy() for i, n in enumerate(layers)}
         return {**arrays, "counts": counts}
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flowam import cache
-from flowam.compare import Outcome
+from flowam.compare import Outcome, summaries
 from flowam.demo import METHODS, run_demo
 from flowam.models import bundled_models
 from flowam.report import markdown_table
@@ -31,13 +31,16 @@ def run_table4(
     classes: Sequence[str] | str | None = None,
     methods: Sequence[str] = METHODS,
     device: str = "cpu",
+    faithfulness: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, dict[str, Outcome]]]:
     """Run the comparison on each model into ``out/<n>_<arch>/``; write ``out/table4.md``.
 
     Args:
         models: model specs (default: ``bundled:<arch>`` for every bundled architecture).
-        steps, seed, classes, methods, device, log: as for :func:`flowam.demo.run_demo`.
+        steps, seed, classes, methods, device, faithfulness, log: as for
+            :func:`flowam.demo.run_demo` (a method whose aligned layers another
+            architecture's, the published ``flow``, is skipped on models without them).
 
     Returns:
         ``{model: {table: {row: outcome}}}`` with the demo's tables per model.
@@ -63,6 +66,7 @@ def run_table4(
             classes=classes,
             methods=methods,
             device=device,
+            faithfulness=faithfulness,
             log=log,
         )
         results[spec] = tables
@@ -76,7 +80,7 @@ def run_table4(
             f"## {config['architecture']} (`{spec}`, test accuracy "
             f"{config['model_accuracy']:.3f}; folder `{folder.name}`)",
             "",
-            markdown_table({label: o.scores.summary() for label, o in rows.items()}),
+            markdown_table(summaries(rows)),
             "",
         ]
     cache.write_text(out / "table4.md", "\n".join(lines))

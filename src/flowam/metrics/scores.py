@@ -1,19 +1,21 @@
-"""How faithful and how recognisable explanations are.
+"""Every score of a set of explanations, with the real objects they are measured against.
 
-- Representativity (Sec. IV-B): the target's logit and log-softmax, the predicted class
-  and the success rate (explanations classified as their target).
-- Point-wise perceptibility: the Chamfer distance of Eq. 7 from an explanation to real
-  objects of its class, averaged over ``k`` real objects (the paper uses five), and the
-  same both ways (explanation to real plus real to explanation), which also penalises
-  points that collapse into clumps.
-- Legality: whether every coordinate lies in ``[-C, C]`` (ModelNet40's legal interval).
+Per explanation: the target's logit and log-softmax, the predicted class and success
+(representativity, Sec. IV-B); the Chamfer distance of Eq. 7 to real objects of the
+class and the same both ways (point-wise perceptibility); the 1-NN recognition (which
+class's real object it is nearest to); how far it moved from its starting cloud
+(symmetric Chamfer); legality (every coordinate in ``[-C, C]``). Over the set: FID on
+the classifier's global feature and on ``fc2`` (latent perceptibility), m-IS and the
+diversity of restarts.
 
-Functions take ``(B, N, 3)`` arrays or tensors and return one value per cloud.
+:class:`Evaluator` keeps what does not change between runs (the 1-NN gallery, the real
+objects' features), so scoring many runs of one model costs little more than one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,70 +23,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowam.data import PointCloudDataset
+from flowam.errors import FlowamError
+from flowam.metrics.chamfer import chamfer_distance, chamfer_to_real
+from flowam.metrics.frechet import feature_layers, frechet_distance
+from flowam.metrics.recognition import ReferenceSet, diversity, inception_score
+from flowam.stats import record
 from flowam.train import predict
-
-
-def chamfer_distance(
-    x: np.ndarray | Tensor,
-    y: np.ndarray | Tensor,
-    single_directional: bool = True,
-    squared: bool = False,
-) -> Tensor:
-    """Chamfer distance between clouds, pair by pair.
-
-    Args:
-        x: ``(B, N, 3)``, e.g. explanations.
-        y: ``(B, M, 3)``, e.g. real objects.
-        single_directional: only ``x → y`` (Eq. 7: the mean, over the points of ``x``, of
-            the distance to the nearest point of ``y``); False adds ``y → x``.
-        squared: use squared distances (a common variant) instead of Eq. 7's distances.
-
-    Returns:
-        ``(B,)`` float tensor.
-    """
-    x = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(y, dtype=torch.float32)
-    if x.ndim != 3 or y.ndim != 3 or x.shape[0] != y.shape[0] or x.shape[-1] != y.shape[-1]:
-        raise ValueError(
-            f"chamfer_distance: expected (B, N, D) and (B, M, D), got "
-            f"{tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    d = torch.cdist(x, y)
-    if squared:
-        d = d**2
-    forward = d.min(dim=2).values.mean(dim=1)
-    if single_directional:
-        return forward
-    return forward + d.min(dim=1).values.mean(dim=1)
-
-
-def chamfer_to_real(
-    points: np.ndarray,
-    targets: np.ndarray,
-    real: PointCloudDataset,
-    k: int = 5,
-    seed: int = 0,
-    single_directional: bool = True,
-) -> np.ndarray:
-    """Eq. 7 from each explanation to ``k`` randomly chosen real objects of its class, averaged.
-
-    The ``k`` objects of a class are drawn once per class from ``[seed, class]``, so
-    every method is measured against the same objects. Eq. 7 only asks whether the
-    explanation's points lie near the real surface, so points collapsed into a few clumps
-    on it score well; ``single_directional=False`` adds the real-to-explanation term,
-    which also asks whether the explanation covers the real surface.
-    """
-    out = np.empty(len(points))
-    for c in np.unique(targets):
-        pool = np.flatnonzero(real.labels == c)
-        chosen = np.random.default_rng([seed, int(c)]).choice(
-            pool, size=min(k, len(pool)), replace=False
-        )
-        refs = torch.from_numpy(real.points[chosen])
-        for i in np.flatnonzero(targets == c):
-            x = torch.as_tensor(points[i], dtype=torch.float32)[None].expand(len(refs), -1, -1)
-            out[i] = float(chamfer_distance(x, refs, single_directional).mean())
-    return out
 
 
 def legal(points: np.ndarray | Tensor, bound: float = 1.0) -> np.ndarray:
@@ -95,8 +39,9 @@ def legal(points: np.ndarray | Tensor, bound: float = 1.0) -> np.ndarray:
 
 @dataclass
 class Scores:
-    """Per-explanation scores (arrays of length ``B``)."""
+    """Per-explanation scores (arrays of length ``B``) and set-level ones (floats)."""
 
+    targets: np.ndarray
     logit: np.ndarray
     log_prob: np.ndarray
     predicted: np.ndarray
@@ -104,6 +49,14 @@ class Scores:
     chamfer: np.ndarray
     chamfer_both: np.ndarray
     legal: np.ndarray
+    taken_for: np.ndarray
+    moved: np.ndarray
+    sets: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def recognized(self) -> np.ndarray:
+        """``(B,)`` True where the 1-NN recognition found the intended class."""
+        return self.taken_for == self.targets
 
     def row(self, i: int, classes: list[str]) -> dict:
         """Scores of explanation ``i`` as plain JSON-ready values."""
@@ -114,19 +67,157 @@ class Scores:
             "success": bool(self.success[i]),
             "chamfer_to_real": float(self.chamfer[i]),
             "chamfer_both_ways": float(self.chamfer_both[i]),
+            "recognized": bool(self.recognized[i]),
+            "taken_for": classes[int(self.taken_for[i])],
+            "moved_from_start": float(self.moved[i]),
             "legal": bool(self.legal[i]),
         }
 
     def summary(self) -> dict[str, float]:
-        """Means over explanations (rates for success and legality)."""
+        """Means over explanations (rates for success, recognition and legality), and the
+        set-level scores."""
         return {
             "target_logit": float(self.logit.mean()),
             "log_softmax": float(self.log_prob.mean()),
             "chamfer_to_real": float(self.chamfer.mean()),
             "chamfer_both_ways": float(self.chamfer_both.mean()),
+            "recognized_rate": float(self.recognized.mean()),
+            "moved_from_start": _nanmean(self.moved),
             "legal_rate": float(self.legal.mean()),
             "success_rate": float(self.success.mean()),
+            **self.sets,
         }
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
+class Evaluator:
+    """Scores explanations of one classifier against one set of real objects.
+
+    Args:
+        model: the classifier (its logits, features and m-IS).
+        real: real objects (test split), labels in the model's class order.
+        k_chamfer: real objects per class for Eq. 7 (the paper uses five).
+        k_recognition: real objects per class in the 1-NN gallery.
+        seed: seed of both draws.
+        judge: the classifier m-IS is computed with (default ``model``).
+        layers: FID layers ``{"global": ..., "fc2": ...}`` (default
+            :func:`~flowam.metrics.frechet.feature_layers`; ``{}`` turns FID off).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        real: PointCloudDataset,
+        *,
+        k_chamfer: int = 5,
+        k_recognition: int = 20,
+        seed: int = 0,
+        judge: nn.Module | None = None,
+        layers: dict[str, str] | None = None,
+    ) -> None:
+        self.model, self.real, self.judge = model, real, judge or model
+        self.k_chamfer, self.seed = k_chamfer, seed
+        self.references = ReferenceSet(real, k_recognition, seed)
+        if layers is None:
+            try:
+                layers = feature_layers(model)
+            except FlowamError:
+                layers = {}
+        self.layers = layers
+        self._real_features: dict[int, dict[str, np.ndarray]] = {}
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def features(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """``{name: (B, D)}`` features of clouds at :attr:`layers`."""
+        acts = record(self.model, points, list(self.layers.values()))
+        return {name: acts[layer].numpy() for name, layer in self.layers.items()}
+
+    def real_features(self, c: int) -> dict[str, np.ndarray]:
+        """Features of every real object of class ``c`` (computed once)."""
+        if c not in self._real_features:
+            rows = np.flatnonzero(self.real.labels == c)
+            self._real_features[c] = self.features(self.real.points[rows])
+        return self._real_features[c]
+
+    def fid(self, points: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """FID of the explanations against real objects of their classes.
+
+        ``fid`` and ``fid_fc2``: all explanations against the real objects of every
+        explained class (one Gaussian each side); ``fid_class``: the mean over classes of
+        the FID of a class's explanations against that class's real objects.
+        """
+        if not self.layers:
+            return {}
+        mine = self.features(points)
+        classes = np.unique(targets)
+        real = {n: np.concatenate([self.real_features(c)[n] for c in classes]) for n in mine}
+        out = {
+            "fid" if name == "global" else f"fid_{name}": frechet_distance(mine[name], real[name])
+            for name in mine
+        }
+        out["fid_class"] = float(
+            np.mean(
+                [
+                    frechet_distance(mine["global"][targets == c], self.real_features(c)["global"])
+                    for c in classes
+                ]
+            )
+        )
+        return out
+
+    def score(
+        self,
+        points: np.ndarray,
+        targets: np.ndarray,
+        start: np.ndarray | None = None,
+        bound: float = 1.0,
+    ) -> Scores:
+        """Every score of ``(B, N, 3)`` clouds meant as ``targets``.
+
+        Args:
+            start: ``(B, N, 3)`` the clouds they started from (for ``moved``).
+            bound: legality bound ``C``.
+        """
+        points = np.asarray(points, dtype=np.float32)
+        targets = np.asarray(targets, dtype=np.int64)
+        logits = predict(self.model, points, device=self._device())
+        t = torch.as_tensor(targets)
+        judged = (
+            logits
+            if self.judge is self.model
+            else predict(self.judge, points, device=next(self.judge.parameters()).device)
+        )
+        moved = (
+            chamfer_distance(points, start, single_directional=False).double().numpy()
+            if start is not None
+            else np.full(len(points), math.nan)
+        )
+        predicted = logits.argmax(dim=1).numpy()
+        return Scores(
+            targets=targets,
+            logit=logits.gather(1, t[:, None])[:, 0].numpy(),
+            log_prob=F.log_softmax(logits, dim=1).gather(1, t[:, None])[:, 0].numpy(),
+            predicted=predicted,
+            success=predicted == targets,
+            chamfer=chamfer_to_real(points, targets, self.real, self.k_chamfer, self.seed),
+            chamfer_both=chamfer_to_real(
+                points, targets, self.real, self.k_chamfer, self.seed, single_directional=False
+            ),
+            legal=legal(points, bound),
+            taken_for=self.references.recognize(points, targets).taken_for,
+            moved=moved,
+            sets={
+                **self.fid(points, targets),
+                "m_is": inception_score(judged),
+                "diversity": diversity(points, targets),
+            },
+        )
 
 
 def score(
@@ -137,19 +228,10 @@ def score(
     bound: float = 1.0,
     k: int = 5,
     seed: int = 0,
+    start: np.ndarray | None = None,
 ) -> Scores:
-    """Every score of a set of explanations (or of any clouds with intended classes)."""
-    device = next(model.parameters()).device
-    logits = predict(model, np.asarray(points, dtype=np.float32), device=device)
-    t = torch.as_tensor(targets, dtype=torch.long)
-    log_prob = F.log_softmax(logits, dim=1).gather(1, t[:, None])[:, 0]
-    predicted = logits.argmax(dim=1).numpy()
-    return Scores(
-        logit=logits.gather(1, t[:, None])[:, 0].numpy(),
-        log_prob=log_prob.numpy(),
-        predicted=predicted,
-        success=predicted == np.asarray(targets),
-        chamfer=chamfer_to_real(points, np.asarray(targets), real, k, seed),
-        chamfer_both=chamfer_to_real(points, np.asarray(targets), real, k, seed, False),
-        legal=legal(points, bound),
-    )
+    """Every score of a set of explanations (or of any clouds with intended classes).
+
+    A one-off :class:`Evaluator`; keep one when scoring several runs of a model.
+    """
+    return Evaluator(model, real, k_chamfer=k, seed=seed).score(points, targets, start, bound)

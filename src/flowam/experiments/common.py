@@ -1,0 +1,99 @@
+"""What every ``flowam experiment`` shares: the subject, the scale, and its outputs.
+
+Each experiment runs at one of two scales. ``quick`` (the default) runs on this kind of
+2-core CPU in minutes: :data:`QUICK_CLASSES` (eight of the demo's classes, where the model
+has them), :data:`QUICK_STEPS` steps per method, one seed for damaged models. ``full``
+follows the paper: every class, each method's own step count (300 for the presets), three
+seeds. ``--classes`` and ``--steps`` override either.
+
+Outputs, in the experiment's folder: ``<name>.md`` (the tables, with the command and the
+time), ``<name>.csv`` (every number in long form), pictures, and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flowam import cache
+from flowam.explain import Explainer
+from flowam.subject import Subject
+
+QUICK_CLASSES = ("airplane", "bed", "car", "chair", "guitar", "lamp", "sofa", "table")
+QUICK_STEPS = 100
+SEEDS = {"quick": 1, "full": 3}
+
+
+@dataclasses.dataclass
+class Setting:
+    """The subject and scale of one experiment run.
+
+    Attributes:
+        subject: the model and real objects.
+        classes: class names, ``"all"``, or None for the scale's default.
+        steps: steps per method, or None for the scale's default.
+        scale: ``quick`` or ``full``.
+        seed: run seed (explanations, reference objects, damage draws).
+    """
+
+    subject: Subject = dataclasses.field(default_factory=Subject)
+    classes: Sequence[str] | str | None = None
+    steps: int | None = None
+    scale: str = "quick"
+    seed: int = 0
+
+    def load(self) -> tuple[Explainer, Any]:
+        """The explainer and the model's info."""
+        return self.subject.load(self.seed)
+
+    def names(self, explainer: Explainer) -> list[str]:
+        """The classes to explain."""
+        if self.classes == "all" or (self.classes is None and self.scale == "full"):
+            return list(explainer.classes)
+        if self.classes:
+            names = list(self.classes)
+            explainer.targets(names)  # unknown names fail here
+            return names
+        quick = [c for c in QUICK_CLASSES if c in explainer.classes]
+        return quick if len(quick) == len(QUICK_CLASSES) else list(explainer.classes[:8])
+
+    def overrides(self) -> dict[str, Any]:
+        """Method overrides of the scale: the step count unless ``full`` keeps the preset's."""
+        if self.steps is not None:
+            return {"steps": self.steps}
+        return {} if self.scale == "full" else {"steps": QUICK_STEPS}
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of damaged models (one for quick, three for full)."""
+        return [self.seed + k for k in range(SEEDS[self.scale])]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self.subject),
+            "classes": self.classes,
+            "steps": self.steps,
+            "scale": self.scale,
+            "seed": self.seed,
+        }
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows of one dict each (same keys) as CSV, atomically."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cache.write_text(path, buffer.getvalue())
+
+
+def write_record(out: Path, name: str, setting: Setting, seconds: float, **extra: Any) -> None:
+    """``config.json``: the setting, the experiment's own options and its time."""
+    record = {"experiment": name, **setting.to_dict(), **extra, "seconds": round(seconds, 1)}
+    cache.write_text(out / "config.json", json.dumps(record, indent=2, default=str) + "\n")

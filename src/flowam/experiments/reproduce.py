@@ -1,0 +1,90 @@
+"""``flowam experiment reproduce``: every experiment, one after the other, in one folder.
+
+Before it starts it prints an estimate of its run time: the cloud-steps each experiment
+plans (classes × steps × runs, doubled for the faithfulness gap's randomized model)
+times a forward and backward pass measured on this machine for this model, plus the
+same for each bundled architecture in Table IV (run only on the procedural data, which
+the bundled models know). Scoring and statistics add to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from flowam.experiments.common import Setting
+from flowam.experiments.flow_analysis import run_flow_analysis
+from flowam.experiments.sanity import METHODS, RATES, cascade_stages, run_sanity
+from flowam.experiments.table4 import run_table4
+from flowam.experiments.variants import BETAS, NOISES, run_table1, run_variants
+from flowam.faithfulness import randomization_order
+from flowam.models import bundled_models, load_classifier
+
+EXPERIMENTS = ("flow-analysis", "table1", "ablation", "beta", "diversity", "sanity", "table4")
+
+
+def seconds_per_cloud_step(model: torch.nn.Module, num_points: int, batch: int = 4) -> float:
+    """A forward and input-gradient backward pass of ``batch`` clouds, per cloud."""
+    x = torch.rand(batch, num_points, 3, device=next(model.parameters()).device)
+    x.requires_grad_(True)
+    model.eval()
+    times = []
+    for _ in range(3):
+        begin = time.perf_counter()
+        model(x).sum().backward()
+        times.append(time.perf_counter() - begin)
+    return min(times) / batch
+
+
+def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:
+    """Cloud-steps each experiment runs on the setting's model (Table IV: per model)."""
+    steps = setting.overrides().get("steps", 300)
+    damaged = (len(RATES) - 1) * len(setting.seeds) + len(cascade_stages(layers))
+    return {
+        "flow-analysis": all_classes * 100,
+        "table1": 2 * len(METHODS) * classes * steps * 2,
+        "ablation": 4 * classes * steps * 2,
+        "beta": len(BETAS) * classes * steps * 2,
+        "diversity": (1 + 2 * len(NOISES)) * 3 * classes * steps * 2,
+        "sanity": len(METHODS) * classes * steps * (1 + damaged),
+        "table4": 2 * len(METHODS) * classes * steps * 2,
+    }
+
+
+def run_reproduce(setting: Setting, out: Path, log: Callable[[str], None] = print) -> None:
+    """Estimate, then run every experiment of :data:`EXPERIMENTS` into ``out/<name>/``."""
+    explainer, _ = setting.load()
+    names = setting.names(explainer)
+    layers = len(randomization_order(explainer.model, torch.from_numpy(explainer.real.points[:2])))
+    counts = plan(setting, len(names), len(explainer.classes), layers)
+    rate = seconds_per_cloud_step(explainer.model, explainer.real.num_points)
+    estimate = {name: n * rate for name, n in counts.items() if name != "table4"}
+    table4 = 0.0
+    for arch in bundled_models():
+        model, arch_info = load_classifier(f"bundled:{arch}", device=setting.subject.device)
+        table4 += counts["table4"] * seconds_per_cloud_step(model, arch_info.num_points)
+    estimate["table4"] = table4
+    log(
+        "estimated time (optimisation steps only; scoring adds to it): "
+        + ", ".join(f"{k} {v / 60:.0f} min" for k, v in estimate.items())
+        + f"; in all about {sum(estimate.values()) / 60:.0f} min"
+    )
+    run_flow_analysis(setting, out / "flow-analysis")
+    run_table1(setting, out / "table1", log=log)
+    for name in ("ablation", "beta", "diversity"):
+        run_variants(name, setting, out / name, log=log)
+    run_sanity(setting, out / "sanity", log=log)
+    if setting.subject.data != "procedural":
+        log("table4 skipped: it compares the bundled architectures on the procedural data")
+        return
+    run_table4(
+        out / "table4",
+        steps=setting.overrides().get("steps", 300),
+        seed=setting.seed,
+        classes=names,
+        device=setting.subject.device,
+        log=log,
+    )

@@ -1,0 +1,45 @@
+"""How faithful and how recognisable explanations are.
+
+- :mod:`~flowam.metrics.chamfer`: Chamfer distance (Eq. 7 and both ways), pair by pair,
+  to real objects, all against all.
+- :mod:`~flowam.metrics.frechet`: the Fréchet distance and FID on classifier features.
+- :mod:`~flowam.metrics.emd`: earth mover's distance, exact and Sinkhorn.
+- :mod:`~flowam.metrics.recognition`: 1-NN recognizability, m-IS, diversity.
+- :mod:`~flowam.metrics.scores`: every score of a set of explanations (:class:`Evaluator`).
+
+Functions take ``(B, N, 3)`` arrays or tensors.
+"""
+
+from flowam.metrics.chamfer import (
+    chamfer_distance,
+    chamfer_to_real,
+    pairwise_chamfer,
+    reference_indices,
+)
+from flowam.metrics.emd import earth_movers_distance
+from flowam.metrics.frechet import feature_layers, frechet_distance
+from flowam.metrics.recognition import (
+    Recognition,
+    ReferenceSet,
+    diversity,
+    inception_score,
+)
+from flowam.metrics.scores import Evaluator, Scores, legal, score
+
+__all__ = [
+    "Evaluator",
+    "Recognition",
+    "ReferenceSet",
+    "Scores",
+    "chamfer_distance",
+    "chamfer_to_real",
+    "diversity",
+    "earth_movers_distance",
+    "feature_layers",
+    "frechet_distance",
+    "inception_score",
+    "legal",
+    "pairwise_chamfer",
+    "reference_indices",
+    "score",
+]

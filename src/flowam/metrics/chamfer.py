@@ -1,0 +1,124 @@
+"""Chamfer distances: pair by pair, against real objects, and all against all.
+
+Eq. 7 of the paper is the single-directional form: the mean, over the points of the
+explanation, of the distance to the nearest point of a real object. The symmetric form
+adds the way back (real to explanation), which also asks whether the explanation covers
+the real surface, so clouds collapsed into a few clumps score badly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from flowam.data import PointCloudDataset
+
+
+def _as_batch(x: np.ndarray | Tensor) -> Tensor:
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def chamfer_distance(
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    single_directional: bool = True,
+    squared: bool = False,
+) -> Tensor:
+    """Chamfer distance between clouds, pair by pair.
+
+    Args:
+        x: ``(B, N, 3)``, e.g. explanations.
+        y: ``(B, M, 3)``, e.g. real objects.
+        single_directional: only ``x → y`` (Eq. 7: the mean, over the points of ``x``, of
+            the distance to the nearest point of ``y``); False adds ``y → x``.
+        squared: use squared distances (a common variant) instead of Eq. 7's distances.
+
+    Returns:
+        ``(B,)`` float tensor.
+    """
+    x, y = _as_batch(x), _as_batch(y)
+    if x.ndim != 3 or y.ndim != 3 or x.shape[0] != y.shape[0] or x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"chamfer_distance: expected (B, N, D) and (B, M, D), got "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    d = torch.cdist(x, y)
+    if squared:
+        d = d**2
+    forward = d.min(dim=2).values.mean(dim=1)
+    if single_directional:
+        return forward
+    return forward + d.min(dim=1).values.mean(dim=1)
+
+
+def pairwise_chamfer(
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    single_directional: bool = False,
+    chunk: int = 64,
+) -> Tensor:
+    """Chamfer distance of every cloud of ``x`` to every cloud of ``y``.
+
+    Args:
+        x: ``(A, N, 3)``.
+        y: ``(R, M, 3)``.
+        single_directional: as in :func:`chamfer_distance` (default: symmetric).
+        chunk: clouds of ``y`` compared at once (memory ``chunk × N × M`` floats).
+
+    Returns:
+        ``(A, R)`` float tensor on ``x``'s device.
+    """
+    x = _as_batch(x)
+    y = _as_batch(y).to(x.device)
+    out = torch.empty(len(x), len(y), device=x.device)
+    for a in range(len(x)):
+        for r in range(0, len(y), chunk):
+            refs = y[r : r + chunk]
+            out[a, r : r + len(refs)] = chamfer_distance(
+                x[a].expand(len(refs), -1, -1), refs, single_directional
+            )
+    return out
+
+
+def reference_indices(
+    labels: np.ndarray, classes: np.ndarray | list[int], k: int, seed: int
+) -> dict[int, np.ndarray]:
+    """``k`` objects per class drawn without replacement from ``[seed, class]``.
+
+    Every method is measured against the same objects: the draw depends only on the
+    seed and the class (all of a class's objects when it has fewer than ``k``).
+    """
+    out = {}
+    for c in classes:
+        pool = np.flatnonzero(labels == c)
+        rng = np.random.default_rng([seed, int(c)])
+        out[int(c)] = rng.choice(pool, size=min(k, len(pool)), replace=False)
+    return out
+
+
+def chamfer_to_real(
+    points: np.ndarray,
+    targets: np.ndarray,
+    real: PointCloudDataset,
+    k: int = 5,
+    seed: int = 0,
+    single_directional: bool = True,
+) -> np.ndarray:
+    """Eq. 7 from each explanation to ``k`` real objects of its class, averaged.
+
+    The objects are :func:`reference_indices`' draw. Eq. 7 only asks whether the
+    explanation's points lie near the real surface, so points collapsed into a few clumps
+    on it score well; ``single_directional=False`` adds the real-to-explanation term.
+
+    Returns:
+        ``(B,)`` float64 array.
+    """
+    targets = np.asarray(targets)
+    chosen = reference_indices(real.labels, np.unique(targets), k, seed)
+    out = np.empty(len(points))
+    for c, idx in chosen.items():
+        rows = np.flatnonzero(targets == c)
+        d = pairwise_chamfer(np.asarray(points)[rows], real.points[idx], single_directional)
+        out[rows] = d.mean(dim=1).double().numpy()
+    return out

@@ -1,0 +1,61 @@
+"""What an explanation run is about: a classifier and the real objects it is explained against.
+
+Shared by the CLI's commands and the experiments; each field is a command-line option
+(``--model``, ``--data``, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flowam.errors import FlowamError
+
+
+@dataclasses.dataclass
+class Subject:
+    """The classifier to explain and the real objects it is explained against."""
+
+    model: str = dataclasses.field(
+        default="bundled", metadata={"help": "'bundled', 'bundled:<arch>' or a weights file."}
+    )
+    data: str = dataclasses.field(
+        default="procedural", metadata={"help": "Real objects: 'procedural' or a dataset root."}
+    )
+    format: str | None = dataclasses.field(
+        default=None, metadata={"help": "Dataset format; detected when omitted."}
+    )
+    split: str = dataclasses.field(default="test", metadata={"help": "Split of the real objects."})
+    num_points: int | None = dataclasses.field(
+        default=None, metadata={"help": "Points per cloud (default: the model's)."}
+    )
+    arch: str | None = dataclasses.field(
+        default=None, metadata={"help": "Architecture, where the weights file cannot tell."}
+    )
+    num_classes: int | None = dataclasses.field(
+        default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
+    )
+    device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
+
+    def load(self, seed: int):
+        """The explainer (model + real objects) and the model's info."""
+        from flowam.data import load_dataset
+        from flowam.explain import Explainer
+        from flowam.models import load_classifier
+
+        net, info = load_classifier(
+            self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
+        )
+        real = load_dataset(
+            self.data,
+            self.split,
+            format=self.format,
+            num_points=self.num_points or info.num_points,
+            seed=seed if self.data != "procedural" else 0,
+        )
+        if list(real.classes) != list(info.classes):
+            raise FlowamError(
+                f"{self.data}: its classes ({', '.join(real.classes[:4])}, ...) are not the "
+                f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
+                "same classes"
+            )
+        return Explainer(net, real), info

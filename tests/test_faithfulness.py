@@ -1,0 +1,106 @@
+"""Damaged models (parameter dropout, cascading randomization) and the faithfulness gap."""
+
+import numpy as np
+import pytest
+import torch
+
+from flowam.compare import compare, randomized_twin
+from flowam.data import PointCloudDataset
+from flowam.explain import Explainer
+from flowam.faithfulness import (
+    cascading_randomization,
+    fully_randomized,
+    parameter_dropout,
+    randomization_order,
+)
+from flowam.models import get_model
+
+
+def trained_like(seed=0):
+    """A PointNet whose parameters (batch norm included) differ from any fresh init."""
+    torch.manual_seed(seed)
+    model = get_model("pointnet", 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def test_parameter_dropout_zeroes_the_given_share_and_leaves_the_original():
+    model = trained_like()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(parameter_dropout(model, 0.0).parameters(), model.parameters(), strict=True)
+    )
+    damaged = parameter_dropout(model, 0.3, seed=1)
+    flat = torch.cat([p.flatten() for p in damaged.parameters()])
+    orig = torch.cat([p.flatten() for p in model.parameters()])
+    zeroed = ((flat == 0) & (orig != 0)).float().mean().item()
+    assert zeroed == pytest.approx(0.3, abs=0.01)
+    kept = flat != 0
+    assert torch.equal(flat[kept], orig[kept])  # survivors are untouched
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    again = torch.cat([p.flatten() for p in parameter_dropout(model, 0.3, seed=1).parameters()])
+    assert torch.equal(again, flat)  # seeded
+    assert not any(p.any() for p in parameter_dropout(model, 1.0).parameters())
+    with pytest.raises(Exception, match="must be in"):
+        parameter_dropout(model, 1.5)
+
+
+def test_cascading_randomization_goes_top_down_one_layer_more_each_stage():
+    model = trained_like()
+    example = torch.rand(2, 64, 3)
+    order = randomization_order(model, example)
+    assert order[0] == "fc3" and order[-1] == "feat.stn.conv1"  # output first, input last
+    assert len(order) == len(set(order))
+    modules = dict(model.named_modules())
+    for n in (1, 5):
+        damaged = dict(cascading_randomization(model, n, example, seed=0).named_modules())
+        for k, name in enumerate(order):
+            same = all(
+                torch.equal(a, b)
+                for a, b in zip(damaged[name].parameters(), modules[name].parameters(), strict=True)
+            )
+            assert same == (k >= n), (n, name)
+    full = fully_randomized(model, example)
+    x = torch.rand(4, 64, 3)
+    with torch.no_grad():
+        assert not torch.allclose(full(x), model(x))
+    again = fully_randomized(model, example)
+    assert all(
+        torch.equal(a, b) for a, b in zip(full.parameters(), again.parameters(), strict=True)
+    )
+
+
+def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tmp_path):
+    rng = np.random.default_rng(0)
+    real = PointCloudDataset(
+        rng.normal(size=(12, 64, 3)).astype(np.float32) * 0.3,
+        np.repeat([0, 1, 2], 4),
+        ["a", "b", "c"],
+        description={"format": "test"},
+    )
+    explainer = Explainer(trained_like(), real)
+    twin = randomized_twin(explainer)
+    runs = {"vanilla": ("vanilla", {"steps": 3, "init": "mean"})}
+    outcomes = compare(
+        explainer,
+        runs,
+        tmp_path,
+        ["a", "c"],
+        inits=["mean"],
+        pictures=False,
+        progress=False,
+        randomized=twin,
+        log=lambda _: None,
+    )
+    start = outcomes["init: mean"].summary()
+    assert start["faithfulness_gap"] == 0.0  # a start does not depend on the model
+    row = outcomes["vanilla"].summary()
+    config = explainer.resolve("vanilla", steps=3, init="mean")
+    again = twin.explain(["a", "c"], config, progress=False)
+    expected = explainer.evaluator(0).references.recognize(again.points, again.targets).rate
+    assert row["recognized_randomized"] == pytest.approx(expected)
+    assert row["faithfulness_gap"] == pytest.approx(row["recognized_rate"] - expected)
+    assert outcomes["vanilla"].flagged == (expected >= 0.25)
