@@ -213,6 +213,11 @@ def test_cli_bad_column_count(tmp_path, monkeypatch, capsys):
         (["train", "--train-per-class", "0"], "--train-per-class must be at least 1"),
         (["explain", "--model", "bundled:nothing"], "bundled:nothing: no bundled model"),
         (["experiment", "realism", "--data", "nowhere"], "nowhere: dataset root folder"),
+        (["evaluate", "nowhere"], "nowhere: no such folder"),
+        (["experiment", "sanity", "--rates", "0,half"], "--rates '0,half': expected"),
+        (["experiment", "table1", "--classes", "chiar"], "unknown class 'chiar'"),
+        (["experiment", "beta", "--restarts", "0"], "--restarts 0 must be at least 1"),
+        (["experiment", "ablation", "--method", "flw"], "flw"),
     ],
 )
 def test_new_commands_answer_bad_input_in_one_line(args, message, monkeypatch, capsys):

@@ -195,6 +195,13 @@ def test_flow_analysis_and_reproduce_on_a_tiny_model(
     )
     assert code == 0, err
     assert "| fc2 |" in (out / "flow-analysis.md").read_text()
+    out = tmp_path / "dry"
+    code, _text, err = run_cli(
+        ["experiment", "reproduce", "--dry-run", *tiny_args(tiny_model, tiny_data, out)],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0 and "estimated time" in err and not out.exists()
     out = tmp_path / "all"
     code, _text, err = run_cli(
         ["experiment", "reproduce", *tiny_args(tiny_model, tiny_data, out)], monkeypatch, capsys

@@ -746,6 +746,7 @@ def experiment_reproduce(
     classes: ExperimentClasses = None,
     steps: Steps = None,
     full: Full = False,
+    dry_run: Annotated[bool, typer.Option(help="Print the time estimate and stop.")] = False,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -753,9 +754,11 @@ def experiment_reproduce(
     from flowam.experiments.reproduce import run_reproduce
 
     setting = _setting(fields, classes, steps, full, seed)
-    write_config(out, "experiment reproduce", **setting.to_dict())
-    run_reproduce(setting, out, log=console.print)
-    _wrote(out)
+    if not dry_run:
+        write_config(out, "experiment reproduce", **setting.to_dict())
+    run_reproduce(setting, out, log=console.print, dry_run=dry_run)
+    if not dry_run:
+        _wrote(out)
 
 
 @app.callback()

@@ -7,6 +7,7 @@ Shared by the CLI's commands and the experiments; each field is a command-line o
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from flowam.errors import FlowamError
 
@@ -36,8 +37,12 @@ class Subject:
     )
     device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
 
-    def load(self, seed: int):
-        """The explainer (model + real objects) and the model's info."""
+    def load(self, seed: int, classes: Sequence[str] = ()):
+        """The explainer (model + real objects) and the model's info.
+
+        ``classes`` are checked against the model's before the real objects are read, so
+        a misspelt name fails at once.
+        """
         from flowam.data import load_dataset
         from flowam.explain import Explainer
         from flowam.models import load_classifier
@@ -45,6 +50,11 @@ class Subject:
         net, info = load_classifier(
             self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
         )
+        unknown = [c for c in classes if c not in info.classes]
+        if unknown:
+            raise FlowamError(
+                f"unknown class {unknown[0]!r}; valid classes: {', '.join(info.classes)}"
+            )
         real = load_dataset(
             self.data,
             self.split,

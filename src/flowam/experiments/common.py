@@ -48,8 +48,9 @@ class Setting:
     seed: int = 0
 
     def load(self) -> tuple[Explainer, Any]:
-        """The explainer and the model's info."""
-        return self.subject.load(self.seed)
+        """The explainer and the model's info (named classes checked first)."""
+        named = self.classes if isinstance(self.classes, (list, tuple)) else ()
+        return self.subject.load(self.seed, named)
 
     def names(self, explainer: Explainer) -> list[str]:
         """The classes to explain."""

@@ -42,7 +42,9 @@ def seconds_per_cloud_step(model: torch.nn.Module, num_points: int, batch: int =
 def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:
     """Cloud-steps each experiment runs on the setting's model (Table IV: per model)."""
     steps = setting.overrides().get("steps", 300)
-    damaged = (len(RATES) - 1) * len(setting.seeds) + len(cascade_stages(layers))
+    damaged = (len(RATES) - 1) * len(setting.seeds) + len(
+        cascade_stages(layers, 2 if setting.scale == "full" else 4)
+    )
     return {
         "flow-analysis": all_classes * 100,
         "table1": 2 * len(METHODS) * classes * steps * 2,
@@ -54,8 +56,13 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
     }
 
 
-def run_reproduce(setting: Setting, out: Path, log: Callable[[str], None] = print) -> None:
-    """Estimate, then run every experiment of :data:`EXPERIMENTS` into ``out/<name>/``."""
+def run_reproduce(
+    setting: Setting, out: Path, log: Callable[[str], None] = print, dry_run: bool = False
+) -> dict[str, float]:
+    """Estimate, then run every experiment of :data:`EXPERIMENTS` into ``out/<name>/``.
+
+    Returns the estimated seconds per experiment; ``dry_run`` stops after the estimate.
+    """
     explainer, _ = setting.load()
     names = setting.names(explainer)
     layers = len(randomization_order(explainer.model, torch.from_numpy(explainer.real.points[:2])))
@@ -72,6 +79,8 @@ def run_reproduce(setting: Setting, out: Path, log: Callable[[str], None] = prin
         + ", ".join(f"{k} {v / 60:.0f} min" for k, v in estimate.items())
         + f"; in all about {sum(estimate.values()) / 60:.0f} min"
     )
+    if dry_run:
+        return estimate
     run_flow_analysis(setting, out / "flow-analysis")
     run_table1(setting, out / "table1", log=log)
     for name in ("ablation", "beta", "diversity"):
@@ -79,7 +88,7 @@ def run_reproduce(setting: Setting, out: Path, log: Callable[[str], None] = prin
     run_sanity(setting, out / "sanity", log=log)
     if setting.subject.data != "procedural":
         log("table4 skipped: it compares the bundled architectures on the procedural data")
-        return
+        return estimate
     run_table4(
         out / "table4",
         steps=setting.overrides().get("steps", 300),
@@ -88,3 +97,4 @@ def run_reproduce(setting: Setting, out: Path, log: Callable[[str], None] = prin
         device=setting.subject.device,
         log=log,
     )
+    return estimate

@@ -6,7 +6,8 @@ each time with the same resolved method, start, steps and seed, and with class
 statistics recomputed from the damaged model:
 
 - parameter dropout with ``P_D`` in :data:`RATES` (several damage seeds at ``full``);
-- cascading randomization of the top 1, 2, 4, ... layers up to all of them.
+- cascading randomization of the top 1, 2, 4, ... layers (1, 4, 16, ... at ``quick``)
+  up to all of them.
 
 For each damaged model: its test accuracy (``eval_per_class`` test objects per class)
 and, per method, the Chamfer distance of Eq. 7 to real objects (Table S1's number: at
@@ -36,6 +37,7 @@ from flowam.engine import Explanations
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import cascading_randomization, parameter_dropout, randomization_order
+from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
 from flowam.render import render_grid, save_figure
 from flowam.train import evaluate
@@ -58,16 +60,21 @@ class Damage:
         return f"P_D={self.level:g}" if self.kind == "dropout" else f"top {int(self.level)}"
 
 
-def cascade_stages(layers: int) -> list[int]:
-    """1, 2, 4, ... layers, ending with all ``layers``."""
-    stages = [2**k for k in range(layers.bit_length()) if 2**k < layers]
+def cascade_stages(layers: int, base: int = 2) -> list[int]:
+    """1, base, base², ... layers, ending with all ``layers``."""
+    stages = [base**k for k in range(layers.bit_length()) if base**k < layers]
     return [*stages, layers]
 
 
 def damages(setting: Setting, layers: int, rates: Sequence[float]) -> list[Damage]:
-    """Every damaged model of the experiment (``P_D = 0`` is the trained model itself)."""
+    """Every damaged model of the experiment (``P_D = 0`` is the trained model itself).
+
+    Cascading randomization stops at 1, 2, 4, ... layers at ``full`` scale and at 1, 4,
+    16, ... at ``quick``, always ending with every layer.
+    """
     out = [Damage("dropout", p, s) for p in rates if p > 0 for s in setting.seeds]
-    return out + [Damage("cascade", n, setting.seed) for n in cascade_stages(layers)]
+    stages = cascade_stages(layers, 2 if setting.scale == "full" else 4)
+    return out + [Damage("cascade", n, setting.seed) for n in stages]
 
 
 def run_sanity(
@@ -83,6 +90,8 @@ def run_sanity(
     """Run the checks, write the outputs, return the long-form rows (one per method or
     start and model, the trained model's included)."""
     begin = time.perf_counter()
+    for m in methods:
+        load_method(m)  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
     seed = setting.seed

@@ -73,6 +73,8 @@ def run_table1(
 ) -> dict[str, dict[str, Outcome]]:
     """Table I: every method from both starts, the paper's protocol, every class."""
     begin = time.perf_counter()
+    for m in methods:
+        load_method(m)  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
     tables = compare_starts(
@@ -151,13 +153,13 @@ def run_variants(
     begin = time.perf_counter()
     title, make = VARIANTS[name]
     restarts = restarts or (3 if name == "diversity" else 1)
+    start = load_method(method).init  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
     runs = {
         label: (m, {**setting.overrides(), **overrides})
         for label, (m, overrides) in make(method).items()
     }
-    start = load_method(method).init
     outcomes = compare(
         explainer,
         runs,
