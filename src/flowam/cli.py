@@ -346,7 +346,7 @@ def explain(
 
     subject = Subject(**fields)
     explainer, info = subject.load(seed)
-    names = [c.strip() for c in classes.split(",")] if classes else None
+    names = _items(classes) if classes else None
     explainer.targets(names)  # unknown class names fail here, before any work
     common = {
         k: v
