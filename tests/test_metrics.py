@@ -123,6 +123,8 @@ def test_frechet_distance_with_fewer_samples_than_dimensions():
     assert frechet_distance(a, b, shrinkage=0.5) != pytest.approx(got)
     with pytest.raises(ValueError, match="expected"):
         frechet_distance(a, b[:, :3])
+    a[2, 5] = np.inf  # features of a cloud driven off to infinity: undefined, not a crash
+    assert np.isnan(frechet_distance(a, b))
 
 
 def test_exact_emd_matches_an_independent_assignment_and_sinkhorn_approaches_it():

@@ -64,7 +64,8 @@ def frechet_distance(
         shrinkage: λ in ``[0, 1]`` (see the module docstring; default none).
 
     Returns:
-        The squared distance ``d²`` (as FID reports it), ≥ 0.
+        The squared distance ``d²`` (as FID reports it), ≥ 0; NaN where a feature is not
+        finite.
     """
     a = np.asarray(features_a, dtype=np.float64)
     b = np.asarray(features_b, dtype=np.float64)
@@ -75,6 +76,8 @@ def frechet_distance(
         )
     if not 0 <= shrinkage <= 1:
         raise ValueError(f"frechet_distance: shrinkage={shrinkage} must be in [0, 1]")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")  # e.g. the features of clouds that noise drove off to infinity
     if len(b) < len(a):  # the formula is symmetric; factor the smaller sample
         a, b = b, a
     a_c, b_c = a - a.mean(0), b - b.mean(0)
