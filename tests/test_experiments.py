@@ -242,3 +242,21 @@ def test_evaluate_rescores_an_explain_folder_exactly(
             assert scored[label][key] == pytest.approx(written[label][key], rel=1e-5), key
     code, _text, err = run_cli(["evaluate", str(tmp_path / "nowhere")], monkeypatch, capsys)
     assert code == 1 and "no such folder" in err
+
+
+def test_full_scale_takes_every_class_and_three_damage_seeds(
+    tiny_model, tiny_data, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "full"
+    args = ["experiment", "sanity", "--full", *tiny_args(tiny_model, tiny_data, out)]
+    code, _text, err = run_cli(
+        [*args, "--methods", "vanilla", "--rates", "0.5"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO((out / "sanity.csv").read_text())))
+    assert {r["damage_seed"] for r in rows if r["damage"] == "dropout"} == {"0", "1", "2"}
+    stages = sorted({int(float(r["level"])) for r in rows if r["damage"] == "cascade"})
+    assert stages == [1, 2, 4, 8, 16, 32, 33]  # every power of two at full scale
+    config = json.loads((out / "config.json").read_text())
+    assert config["scale"] == "full" and config["classes"] is None
+    assert "box, cone" in (out / "sanity.md").read_text()  # every class of the model
