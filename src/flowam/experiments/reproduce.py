@@ -23,8 +23,6 @@ from flowam.experiments.variants import BETAS, NOISES, run_table1, run_variants
 from flowam.faithfulness import randomization_order
 from flowam.models import bundled_models, load_classifier
 
-EXPERIMENTS = ("flow-analysis", "table1", "ablation", "beta", "diversity", "sanity", "table4")
-
 
 def seconds_per_cloud_step(model: torch.nn.Module, num_points: int, batch: int = 4) -> float:
     """A forward and input-gradient backward pass of ``batch`` clouds, per cloud."""
@@ -59,7 +57,8 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
 def run_reproduce(
     setting: Setting, out: Path, log: Callable[[str], None] = print, dry_run: bool = False
 ) -> dict[str, float]:
-    """Estimate, then run every experiment of :data:`EXPERIMENTS` into ``out/<name>/``.
+    """Estimate, then run flow-analysis, table1, ablation, beta, diversity, sanity and
+    table4 into ``out/<name>/``.
 
     Returns the estimated seconds per experiment; ``dry_run`` stops after the estimate.
     """
