@@ -122,9 +122,13 @@ class Evaluation:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, points: np.ndarray | Tensor, batch_size: int = 64, device="cpu"):
-    """Logits ``(M, C)`` of a model in eval mode for ``(M, N, 3)`` clouds, in batches."""
+def predict(model: nn.Module, points: np.ndarray | Tensor, batch_size: int = 64, device=None):
+    """Logits ``(M, C)`` of a model in eval mode for ``(M, N, 3)`` clouds, in batches.
+
+    The clouds are moved to ``device``, by default the device of the model's parameters.
+    """
     model.eval()
+    device = device or next(model.parameters()).device
     points = torch.as_tensor(points)
     out = [
         model(points[i : i + batch_size].to(device)).cpu()
@@ -133,8 +137,9 @@ def predict(model: nn.Module, points: np.ndarray | Tensor, batch_size: int = 64,
     return torch.cat(out)
 
 
-def evaluate(model: nn.Module, data: PointCloudDataset, batch_size: int = 64, device="cpu"):
-    """Overall and per-class accuracy and the confusion matrix on ``data``."""
+def evaluate(model: nn.Module, data: PointCloudDataset, batch_size: int = 64, device=None):
+    """Overall and per-class accuracy and the confusion matrix on ``data`` (``device``: as
+    for :func:`predict`)."""
     pred = predict(model, data.points, batch_size, device).argmax(1).numpy()
     c = len(data.classes)
     confusion = np.zeros((c, c), dtype=np.int64)

@@ -114,7 +114,7 @@ def run_sanity(
     rows: list[dict] = []
 
     def measure(damage: Damage | None, damaged: Explainer) -> None:
-        accuracy = evaluate(damaged.model, test, device=_device(damaged.model)).overall
+        accuracy = evaluate(damaged.model, test).overall
         results = dict(starts)
         for m, config in configs.items():
             results[m] = damaged.explain(names, config, seed=seed, progress=False)
@@ -181,10 +181,6 @@ def run_sanity(
         layers=layers,
     )
     return rows
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _mean(rows: list[dict], key: str, **match) -> float:

@@ -130,9 +130,6 @@ class Evaluator:
         self.layers = layers
         self._real_features: dict[int, dict[str, np.ndarray]] = {}
 
-    def _device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
     def features(self, points: np.ndarray) -> dict[str, np.ndarray]:
         """``{name: (B, D)}`` features of clouds at :attr:`layers`."""
         acts = record(self.model, points, list(self.layers.values()))
@@ -186,13 +183,9 @@ class Evaluator:
         """
         points = np.asarray(points, dtype=np.float32)
         targets = np.asarray(targets, dtype=np.int64)
-        logits = predict(self.model, points, device=self._device())
+        logits = predict(self.model, points)
         t = torch.as_tensor(targets)
-        judged = (
-            logits
-            if self.judge is self.model
-            else predict(self.judge, points, device=next(self.judge.parameters()).device)
-        )
+        judged = logits if self.judge is self.model else predict(self.judge, points)
         moved = (
             chamfer_distance(points, start, single_directional=False).double().numpy()
             if start is not None
