@@ -192,6 +192,14 @@ def _levels(rows: list[dict], kind: str) -> list[float]:
     return sorted({r["level"] for r in rows if r["damage"] == kind})
 
 
+def _series(rows: list[dict], key: str, kind: str, **match) -> list[float]:
+    """Mean ``key`` for the trained model (level 0), then at each level of ``kind``."""
+    trained = _mean(rows, key, damage="none", **match)
+    return [trained] + [
+        _mean(rows, key, damage=kind, level=lv, **match) for lv in _levels(rows, kind)
+    ]
+
+
 def faithfulness_gaps(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per row label: recognition for the trained and the fully randomized model, and
     their difference."""
@@ -210,20 +218,10 @@ def _curves(rows: list[dict], labels: list[str], path: Path) -> Path:
         levels = [0, *_levels(rows, kind)]
         for label in labels:
             for row_i, key in enumerate(("cd_to_trained", "recognized")):
-                values = [
-                    _mean(rows, key, row=label, damage="none")
-                    if lv == 0
-                    else _mean(rows, key, row=label, damage=kind, level=lv)
-                    for lv in levels
-                ]
+                values = _series(rows, key, kind, row=label)
                 style = ":" if label.startswith("init") else "o-"
                 axes[row_i, col].plot(levels, values, style, label=label)
-        accuracy = [
-            _mean(rows, "model_accuracy", damage="none")
-            if lv == 0
-            else _mean(rows, "model_accuracy", damage=kind, level=lv)
-            for lv in levels
-        ]
+        accuracy = _series(rows, "model_accuracy", kind)
         axes[1, col].plot(levels, accuracy, "k--", label="model accuracy")
         axes[0, col].set_ylabel("CD⇄ to the trained model's explanation")
         axes[1, col].set_ylabel("1-NN recognized / accuracy")
@@ -243,14 +241,10 @@ def _table(rows: list[dict], labels: list[str], kind: str, key: str, fmt: str) -
     name = "P_D" if kind == "dropout" else "layers"
     head = f"| | {name} = 0 | " + " | ".join(f"{lv:g}" for lv in levels) + " |"
     lines = [head, "|---|" + "---:|" * (len(levels) + 1)]
-    acc = [_mean(rows, "model_accuracy", damage="none")] + [
-        _mean(rows, "model_accuracy", damage=kind, level=lv) for lv in levels
-    ]
+    acc = _series(rows, "model_accuracy", kind)
     lines.append("| *model accuracy* | " + " | ".join(f"{a:.0%}" for a in acc) + " |")
     for label in labels:
-        values = [_mean(rows, key, row=label, damage="none")] + [
-            _mean(rows, key, row=label, damage=kind, level=lv) for lv in levels
-        ]
+        values = _series(rows, key, kind, row=label)
         lines.append(f"| {label} | " + " | ".join(fmt.format(v) for v in values) + " |")
     return lines
 

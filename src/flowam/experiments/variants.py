@@ -44,7 +44,7 @@ def _long_rows(outcomes: dict[str, Outcome], **extra: Any) -> list[dict]:
                     **extra,
                     "row": label,
                     "restart": int(r.restarts[i]),
-                    **{"class": r.classes[r.targets[i]]},
+                    "class": r.classes[r.targets[i]],
                     **o.scores.row(i, r.classes),
                 }
             )
