@@ -24,6 +24,7 @@ from rich.table import Table
 from flowam import __version__, cache
 from flowam.demo import METHODS
 from flowam.errors import FlowamError
+from flowam.report import write_config
 from flowam.subject import Subject
 
 app = typer.Typer(
@@ -44,12 +45,6 @@ Format = Annotated[str | None, typer.Option(help="Dataset format; detected when 
 Seed = Annotated[int, typer.Option(help="Seed (for procedural data: the dataset seed).")]
 NumPoints = Annotated[int, typer.Option(help="Points per cloud.")]
 Sampling = Annotated[str, typer.Option(help="first | random | fps (file datasets).")]
-
-
-def write_config(out: Path, command: str, **values: Any) -> None:
-    """Store what produced an output folder as ``out/config.json``."""
-    config = {"command": command, "flowam_version": __version__, **values}
-    cache.write_text(out / "config.json", json.dumps(config, indent=2, default=str) + "\n")
 
 
 def _load(source: str, split: str, fmt: str | None, num_points: int, sampling: str, seed: int):

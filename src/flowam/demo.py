@@ -25,7 +25,7 @@ from flowam.compare import Outcome, compare, randomized_twin, summaries
 from flowam.data import load_dataset
 from flowam.explain import Explainer
 from flowam.models import BUNDLED, load_classifier
-from flowam.report import SCORE_LEGEND, markdown_table
+from flowam.report import SCORE_LEGEND, markdown_table, write_config
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto")
 DEMO_CLASSES = (
@@ -130,7 +130,7 @@ def run_demo(
         "faithfulness": faithfulness,
         "seconds": seconds,
     }
-    cache.write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
+    write_config(out, **config)
     tables_summary = {start: summaries(rows) for start, rows in tables.items()}
     cache.write_text(out / "summary.json", json.dumps(tables_summary, indent=2) + "\n")
     cache.write_text(out / "summary.md", _markdown(tables_summary, config))

@@ -17,12 +17,13 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import trimesh
 from rich.table import Table
 
-from flowam import cache
+from flowam import __version__, cache
 from flowam.engine import Explanations
 from flowam.metrics import Scores
 from flowam.render import render_grid, render_views
@@ -57,6 +58,12 @@ SCORE_LEGEND = (
     "the starting clouds themselves (their gap is 0 by construction)."
 )
 """The Markdown paragraph that explains the columns of :data:`COLUMNS`."""
+
+
+def write_config(out: Path, command: str, **values: Any) -> None:
+    """Store what produced an output folder as ``out/config.json`` (with the version)."""
+    config = {"command": command, "flowam_version": __version__, **values}
+    cache.write_text(out / "config.json", json.dumps(config, indent=2, default=str) + "\n")
 
 
 def explanation_names(result: Explanations) -> list[str]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from flowam import cache
 from flowam.explain import Explainer
+from flowam.report import write_config
 from flowam.subject import Subject
 
 QUICK_CLASSES = ("airplane", "bed", "car", "chair", "guitar", "lamp", "sofa", "table")
@@ -97,4 +97,4 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def write_record(out: Path, name: str, setting: Setting, seconds: float, **extra: Any) -> None:
     """``config.json``: the setting, the experiment's own options and its time."""
     record = {"experiment": name, **setting.to_dict(), **extra, "seconds": round(seconds, 1)}
-    cache.write_text(out / "config.json", json.dumps(record, indent=2, default=str) + "\n")
+    write_config(out, f"experiment {name}", **record)
