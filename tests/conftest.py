@@ -92,3 +92,29 @@ def tiny_config(tiny_data, out, **overrides):
         seed=0,
     )
     return TrainConfig(**{**base, **overrides})
+
+
+SMALL_CLASSES = ["a", "b", "c"]
+
+
+@pytest.fixture(scope="session")
+def small_model():
+    """An untrained PointNet of three classes (seeded), in eval mode."""
+    import torch
+
+    from flowam.models import get_model
+
+    torch.manual_seed(0)
+    return get_model("pointnet", 3).eval()
+
+
+@pytest.fixture(scope="session")
+def small_real():
+    """Nine random 48-point clouds, three per class of :data:`SMALL_CLASSES`."""
+    from flowam.data import PointCloudDataset
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-0.8, 0.8, size=(9, 48, 3)).astype(np.float32)
+    return PointCloudDataset(
+        pts, np.repeat([0, 1, 2], 3), SMALL_CLASSES, description={"format": "test-engine"}
+    )

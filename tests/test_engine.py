@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from tests.conftest import SMALL_CLASSES
 from torch import nn
 
-from flowam.data import PointCloudDataset
 from flowam.engine import optimize
 from flowam.errors import FlowamError
 from flowam.explain import Explainer
@@ -13,23 +13,18 @@ from flowam.models import get_model
 from flowam.objectives import ClassLogit, Continuity, Objective
 from flowam.transforms import Transform
 
-CLASSES = ["a", "b", "c"]
+CLASSES = SMALL_CLASSES
 RUN = {"steps": 12, "lr": 0.01, "optimizer": "adam"}
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return get_model("pointnet", 3).eval()
+def model(small_model):
+    return small_model
 
 
 @pytest.fixture(scope="module")
-def real():
-    rng = np.random.default_rng(0)
-    pts = rng.uniform(-0.8, 0.8, size=(9, 48, 3)).astype(np.float32)
-    return PointCloudDataset(
-        pts, np.repeat([0, 1, 2], 3), CLASSES, description={"format": "test-engine"}
-    )
+def real(small_real):
+    return small_real
 
 
 def init(b, n=48, seed=0):

@@ -135,7 +135,10 @@ def tiny_args(tiny_model, tiny_data, out):
 @pytest.mark.parametrize(
     ("name", "rows"),
     [
-        ("table1", ["init: mean", "init: gaussian", "flow-auto (from class mean)"]),
+        (
+            "table1",
+            ["init: mean", "init: gaussian", "flow-auto (from class mean)", "init: sphere"],
+        ),
         ("ablation", ["init: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
         ("beta", ["init: mean", "β = 0", "β = 0.1", "β = 1"]),
         ("diversity", ["init: mean", "no noise", "init noise, high", "step noise, low"]),
@@ -158,6 +161,29 @@ def test_experiments_run_on_a_tiny_model_and_write_tables(
     assert len(csv_rows) > 2 and "recognized" in csv_rows[0]
     config = json.loads((out / "config.json").read_text())
     assert config["experiment"] == name and config["steps"] == 2
+
+
+def test_faithful_compares_directions_on_trained_and_damaged_models(
+    tiny_model, tiny_data, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "faithful"
+    directions = tmp_path / "directions.toml"
+    directions.write_text('["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n')
+    args = ["experiment", "faithful", *tiny_args(tiny_model, tiny_data, out)]
+    code, _text, err = run_cli([*args, "--directions-file", str(directions)], monkeypatch, capsys)
+    assert code == 0, err
+    table = (out / "faithful.md").read_text()
+    assert "| start |" in table and "| robust-2" in table and "| plain" in table
+    rows = list(csv.DictReader(io.StringIO((out / "faithful.csv").read_text())))
+    assert {r["model"] for r in rows} == {"trained", "randomized", "dropout"}
+    assert {r["direction"] for r in rows} == {"start", "robust-2", "plain"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["init"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
+    assert imread(out / "faithful.png").shape[0] > 100
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[x]\nrobust_copies = -1\n")
+    code, _text, err = run_cli([*args, "--directions-file", str(bad)], monkeypatch, capsys)
+    assert code != 0 and "bad.toml: direction 'x'" in err and "Traceback" not in err
 
 
 def test_sanity_writes_table_s1_the_randomization_test_and_pictures(
@@ -208,7 +234,7 @@ def test_flow_analysis_and_reproduce_on_a_tiny_model(
     )
     assert code == 0, err
     assert "estimated time" in err and "table4 skipped" in err
-    for name in ("table1", "ablation", "beta", "diversity", "sanity"):
+    for name in ("table1", "ablation", "beta", "diversity", "sanity", "faithful"):
         assert (out / name / f"{name}.md").is_file(), name
     assert (out / "flow-analysis" / "flow.png").is_file()
 

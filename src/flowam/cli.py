@@ -153,6 +153,22 @@ def train(
     )
 
 
+@app.command("train-generator")
+def train_generator(
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
+) -> None:
+    """Train a generative baseline: an autoencoder (ae), with a discriminator (aed), with
+    latent noise too (naed)."""
+    from flowam.generative import GeneratorConfig
+    from flowam.generative import train_generator as run
+
+    meta = run(GeneratorConfig(**fields), resume=resume)
+    console.print(
+        f"best test reconstruction CD {meta.get('test_chamfer', float('nan')):.4f} "
+        f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
+    )
+
+
 @app.command("export-model")
 def export_model(
     weights: Annotated[Path, typer.Argument(help="A trained model (best.safetensors).")],
@@ -178,9 +194,11 @@ def export_model(
 
 
 def _bind_train_options() -> None:
+    from flowam.generative import GeneratorConfig
     from flowam.train import TrainConfig
 
     dataclass_options(TrainConfig, skip=("command",))(train)
+    dataclass_options(GeneratorConfig, skip=("command",))(train_generator)
 
 
 _bind_train_options()
@@ -716,6 +734,37 @@ def experiment_sanity(
         log=console.print,
     )
     _wrote(out / "sanity.md")
+
+
+@experiment_app.command("faithful")
+@dataclass_options(Subject)
+def experiment_faithful(
+    out: OutDir = Path("runs/faithful"),
+    directions: Annotated[
+        str, typer.Option(help="Comma-separated directions (see flowam.experiments.faithful).")
+    ] = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,faithful",
+    directions_file: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of directions (a table per label: method and fields)."),
+    ] = None,
+    init: Annotated[str, typer.Option(help="The one start shared by every class.")] = "sphere",
+    classes: ExperimentClasses = None,
+    steps: Steps = None,
+    full: Full = False,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Recognisable and faithful: directions on the trained, randomized and P_D=0.5 models."""
+    from flowam.experiments.faithful import load_directions, run_faithful
+
+    run_faithful(
+        _setting(fields, classes, steps, full, seed),
+        out,
+        directions=load_directions(directions_file) if directions_file else _items(directions),
+        init=init,
+        log=console.print,
+    )
+    _wrote(out / "faithful.md")
 
 
 @experiment_app.command("flow-analysis")

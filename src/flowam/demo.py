@@ -8,7 +8,9 @@ fixtures, a person), so that more classes do not make the first run slower;
 Every method runs from the same starting clouds for the same number of steps, once from
 the class-mean cloud and once from Gaussian noise, and each starting cloud is scored as a
 row of its own. The paper's protocol (baselines from random noise, Flow AM from the class
-mean) is assembled from the same runs and reported as a third, labelled table. Output:
+mean) is assembled from the same runs and reported as a third, labelled table, where a
+preset whose own start is neither (``faithful``: one sphere shared by every class) runs
+once more from it. Output:
 ``grid_mean.png`` and ``grid_gaussian.png`` (rows classes, columns methods),
 ``summary.md``, ``summary.json``, ``config.json`` and one folder per run.
 """
@@ -24,10 +26,11 @@ from flowam import cache
 from flowam.compare import Outcome, compare, randomized_twin, summaries
 from flowam.data import load_dataset
 from flowam.explain import Explainer
+from flowam.methods import load_method
 from flowam.models import BUNDLED, load_classifier
 from flowam.report import SCORE_LEGEND, markdown_table, write_config
 
-METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto")
+METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
 DEMO_CLASSES = (
     "airplane",
     "bathtub",
@@ -154,12 +157,11 @@ def compare_starts(
     ``out/grid_<start>.png``. Returns ``{"mean": ..., "gaussian": ..., "paper protocol":
     ...}``, each ``{label: outcome}`` with the start's own row first.
     """
-    tables: dict[str, dict[str, Outcome]] = {}
-    # noise first: its vanilla run is the raw AM that flow-auto's layer choice reuses
-    for start in sorted(STARTS, key=lambda s: s != "gaussian"):
-        log(f"from the {start} start: {', '.join(methods)}")
-        runs = {m: (m, {**(overrides or {}), "init": start}) for m in methods}
-        tables[start] = compare(
+
+    def from_start(start: str, chosen: Sequence[str]) -> dict[str, Outcome]:
+        """The chosen methods from one start, written to ``out/<start>/``."""
+        runs = {m: (m, {**(overrides or {}), "init": start}) for m in chosen}
+        return compare(
             explainer,
             runs,
             out / start,
@@ -170,12 +172,27 @@ def compare_starts(
             randomized=randomized,
             log=log,
         )
+
+    tables: dict[str, dict[str, Outcome]] = {}
+    # noise first: its vanilla run is the raw AM that flow-auto's layer choice reuses
+    for start in sorted(STARTS, key=lambda s: s != "gaussian"):
+        log(f"from the {start} start: {', '.join(methods)}")
+        tables[start] = from_start(start, methods)
         (out / f"grid_{start}.png").write_bytes((out / start / "grid.png").read_bytes())
     tables = {start: tables[start] for start in STARTS}
+    own = {m: load_method(m).init for m in methods if m not in BASELINES}
     paper = {f"{m} (from noise)": tables["gaussian"][m] for m in methods if m in BASELINES}
     paper.update(
-        {f"{m} (from class mean)": tables["mean"][m] for m in methods if m not in BASELINES}
+        {f"{m} (from class mean)": tables["mean"][m] for m, i in own.items() if i == "mean"}
     )
+    # a preset whose own start is none of STARTS (faithful: one shared sphere) also runs
+    # from it, so the protocol table shows every preset as it is meant to be used
+    for init in sorted({i for i in own.values() if i not in STARTS}):
+        chosen = [m for m, i in own.items() if i == init]
+        log(f"from their own {init} start: {', '.join(chosen)}")
+        outcomes = from_start(init, chosen)
+        paper[f"init: {init}"] = outcomes[f"init: {init}"]
+        paper.update({f"{m} (from the {init})": outcomes[m] for m in chosen})
     tables["paper protocol"] = paper
     return tables
 
@@ -184,7 +201,8 @@ def _markdown(summaries: dict[str, dict[str, dict[str, float]]], config: dict) -
     titles = {
         "mean": "From the class-mean cloud (every method, same start, same steps)",
         "gaussian": "From Gaussian noise (every method, same start, same steps)",
-        "paper protocol": "The paper's protocol: baselines from noise, Flow AM from the class mean",
+        "paper protocol": "The paper's protocol (baselines from noise, Flow AM from the class "
+        "mean), and every other preset from its own start",
     }
     lines = [
         "# flowam demo",

@@ -23,10 +23,18 @@ from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError
+from flowam.generative import Generator, load_generator, resolve_generator
 from flowam.hooks import INPUT_SUFFIX
-from flowam.methods import AUTO, MethodConfig, build, load_method
+from flowam.methods import (
+    AUTO,
+    MethodConfig,
+    build,
+    load_method,
+    parameterization,
+    robustness,
+)
 from flowam.metrics import Evaluator
-from flowam.stats import class_means, init_clouds
+from flowam.stats import class_means, init_clouds, norm_statistics
 
 
 class Explainer:
@@ -43,6 +51,7 @@ class Explainer:
         self.classes = list(real.classes)
         self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
         self._evaluators: dict[int, Evaluator] = {}
+        self._generators: dict[str, Generator] = {}
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
@@ -53,6 +62,21 @@ class Explainer:
         if seed not in self._evaluators:
             self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed)
         return self._evaluators[seed]
+
+    def generator(self, spec: str) -> Generator:
+        """The generator of latent AM (``bundled:<kind>`` or a file), loaded once, frozen,
+        on the model's device; its number of points must be the real objects'."""
+        if spec not in self._generators:
+            device = next(self.model.parameters()).device
+            generator, _ = load_generator(resolve_generator(spec), device=str(device))
+            if generator.num_points != self.real.num_points:
+                raise FlowamError(
+                    f"generator {spec}: makes clouds of {generator.num_points} points, the "
+                    f"model's real objects have {self.real.num_points}"
+                )
+            generator.requires_grad_(False)
+            self._generators[spec] = generator
+        return self._generators[spec]
 
     def targets(self, names: Sequence[str | int] | None) -> list[int]:
         """Class indices for names (or indices); None means every class."""
@@ -151,7 +175,9 @@ class Explainer:
         layers = list(config.align)  # a table of layer weights once resolved
         stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
-        objective, transforms = build(config, sizes)
+        norms = norm_statistics(self.model) if config.norm_stats else None
+        generator = self.generator(config.generator) if config.generator else None
+        objective, transforms = build(config, sizes, norms, generator)
         batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)
         init = torch.from_numpy(
             init_clouds(config.init, self.real.num_points, self.real, batch_targets, seeds)
@@ -185,6 +211,9 @@ class Explainer:
             self.classes,
             run,
             transforms=transforms,
+            augment=robustness(config),
+            param=parameterization(config, generator),
+            keep_best=config.keep_best,
             stats=stats,
             restarts=batch_restarts,
             seed=seed,

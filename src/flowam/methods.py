@@ -21,7 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from flowam.errors import FlowamError
+from flowam.generative.networks import Generator
 from flowam.objectives import (
     ClassLogit,
     Continuity,
@@ -29,10 +32,14 @@ from flowam.objectives import (
     LatentAlignment,
     Legality,
     LogProbability,
+    NormStatistics,
     Objective,
+    Realness,
     Sum,
     TotalVariation,
 )
+from flowam.param import Latent, Parameterization, Smooth
+from flowam.robustness import Robustness
 from flowam.stats import INITS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
@@ -70,6 +77,18 @@ class MethodConfig:
     l2: float = 0.0
     tv: float = 0.0
     tv_k: int = 8
+    norm_stats: float = 0.0  # batch-norm statistics of the model itself (NormStatistics)
+    robust_copies: int = 0  # transformation robustness: copies per cloud and step; 0 = off
+    robust_yaw: float = 15.0  # degrees about the up axis
+    robust_scale: float = 0.15  # factor in [1 - s, 1 + s]
+    robust_shift: float = 0.1
+    robust_jitter: float = 0.01
+    robust_dropout: float = 0.0  # share of points dropped in each copy
+    smooth: float = 0.0  # λ of the Laplacian-smoothed parameterization (flowam.param); 0 = off
+    smooth_k: int = 8
+    generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
+    realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
+    keep_best: bool = False  # return each cloud at its step of highest target logit
     blur_every: int = 0  # blur every that many steps; 0 = no blur
     blur_k: int = 8
     blur_sigma: float = 1.0
@@ -84,7 +103,7 @@ class MethodConfig:
         """Raise one line naming the option if a value cannot work; return self."""
         if self.beta is not None and not 0.0 <= self.beta <= 1.0:
             raise FlowamError(f"beta={self.beta} must be in [0, 1]")
-        weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv")
+        weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv", "norm_stats")
         for name in weights:
             if getattr(self, name) < 0:
                 raise FlowamError(f"weight {name}={getattr(self, name)} must not be negative")
@@ -97,6 +116,23 @@ class MethodConfig:
         for name in (*NOISES, "lr"):
             if getattr(self, name) < 0:
                 raise FlowamError(f"{name}={getattr(self, name)} must not be negative")
+        if self.robust_copies < 0:
+            raise FlowamError(f"robust_copies={self.robust_copies} must not be negative")
+        robustness(self)  # checks the ranges
+        Smooth(self.smooth, self.smooth_k)
+        if self.generator is not None:
+            moved = [
+                n for n in ("project", "blur_every", "step_noise", "smooth") if getattr(self, n)
+            ]
+            if moved:
+                raise FlowamError(
+                    f"{moved[0]} cannot act on a latent code: latent AM (generator="
+                    f"{self.generator!r}) takes no step transforms and no smoothing"
+                )
+        elif self.realness:
+            raise FlowamError("realness needs a generator with a discriminator (generator=...)")
+        if self.realness < 0:
+            raise FlowamError(f"weight realness={self.realness} must not be negative")
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:
@@ -190,7 +226,8 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
         return {key: raw}
     if key in NOISES and raw in NOISE_LEVELS:
         return {key: NOISE_LEVELS[raw]}
-    kind = type(current) if current is not None else float
+    declared = str(fields[key].type)  # "str | None" or "float | None" where unset
+    kind = type(current) if current is not None else (str if declared.startswith("str") else float)
     try:
         value = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")
     except ValueError:
@@ -198,14 +235,46 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
     return {key: value}
 
 
+def robustness(config: MethodConfig) -> Robustness | None:
+    """The method's transformation robustness, or None when ``robust_copies`` is 0."""
+    if not config.robust_copies:
+        return None
+    return Robustness(
+        copies=config.robust_copies,
+        yaw=config.robust_yaw,
+        scale=config.robust_scale,
+        shift=config.robust_shift,
+        jitter=config.robust_jitter,
+        dropout=config.robust_dropout,
+    )
+
+
+def parameterization(
+    config: MethodConfig, generator: Generator | None = None
+) -> Parameterization | None:
+    """What the method optimises: a generator's latent code (``generator``, loaded from
+    ``config.generator``), smoothed coordinates (``smooth``), or None: the coordinates."""
+    if config.generator is not None:
+        if generator is None:
+            raise FlowamError(f"method {config.name!r} needs its generator loaded")
+        return Latent(generator.ae)
+    return Smooth(config.smooth, config.smooth_k) if config.smooth else None
+
+
 def build(
-    config: MethodConfig, sizes: dict[str, int] | None = None
+    config: MethodConfig,
+    sizes: dict[str, int] | None = None,
+    norms: dict[str, tuple[Tensor, Tensor]] | None = None,
+    generator: Generator | None = None,
 ) -> tuple[Objective, list[Transform]]:
     """The objective and step transforms of a method.
 
     Args:
         config: the method (``align`` must be a table here, not ``"auto"``).
         sizes: number of activations of each aligned layer (for ``c*N`` weights).
+        norms: the model's batch-norm running statistics (for ``norm_stats``; see
+            :func:`flowam.stats.norm_statistics`).
+        generator: the loaded generator (for ``realness``: its discriminator).
     """
     config.check()
     if not isinstance(config.align, dict):
@@ -231,6 +300,14 @@ def build(
         parts.append((config.l2, L2Penalty(config.reduce)))
     if config.tv:
         parts.append((config.tv, TotalVariation(config.tv_k, config.reduce)))
+    if config.norm_stats:
+        parts.append((config.norm_stats, NormStatistics(norms or {})))
+    if config.realness:
+        if generator is None or generator.discriminator is None:
+            raise FlowamError(
+                f"realness needs a generator with a discriminator; {config.generator!r} has none"
+            )
+        parts.append((config.realness, Realness(generator.discriminator)))
     if not parts:
         raise FlowamError(f"method {config.name!r} has no objective term with a positive weight")
     transforms: list[Transform] = []

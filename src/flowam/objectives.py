@@ -18,6 +18,16 @@ The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud)
 - :class:`L2Penalty` (image L2 decay, supplement S1-A): ``Σ_i ‖p_i‖²``, penalised. In images
   L2 shrinks extreme pixel intensities; a point's "intensity" is its position, so the
   point-set analogue pulls extreme points towards the origin.
+- :class:`NormStatistics` (model-only statistics, after DeepInversion, Yin et al. 2020):
+  for every batch-norm layer whose input has a point (or neighbourhood) axis, the
+  per-channel mean ``μ`` and standard deviation ``σ`` of the cloud's input over that
+  axis, against the layer's running mean ``m`` and variance ``v`` — statistics the model
+  itself holds, not real objects:
+  ``mean_l mean_ch [(μ - m)² + (σ - √v)²] / v``, penalised: the squared 2-Wasserstein
+  distance between the two per-channel Gaussians, in units of the running variance, so
+  every layer counts alike whatever its scale.
+- :class:`Realness` (the generative baselines AED/NAED): a discriminator's log-probability
+  that the cloud is real.
 - :class:`TotalVariation` (S1-A): ``Σ_i mean_{j∈kNN(i)} ‖p_i - p_j‖₁``, penalised. Image TV
   sums absolute differences between neighbouring pixels; a point set has no grid, so the
   neighbours of a point are its k nearest neighbours, recomputed every step.
@@ -65,22 +75,41 @@ class Batch:
 class Context:
     """The state of one step, as the objectives see it.
 
+    Under transformation robustness (:mod:`flowam.robustness`) the model sees ``copies``
+    rows per cloud (the cloud itself first, then its transformed copies), so ``logits``
+    and ``activations`` have ``B * copies`` rows, grouped by cloud; terms that read the
+    model (``reads_model``) score every row and the engine averages each cloud's rows
+    (:meth:`per_cloud`); terms on the points score the clouds themselves.
+
     Attributes:
         points: ``(B, N, 3)`` clouds being optimised.
-        logits: ``(B, C)`` model output.
-        activations: recorded layer activations by name (graph attached).
+        logits: ``(B * copies, C)`` model output.
+        activations: recorded layer activations by name (graph attached), ``B * copies``
+            rows each.
         batch: targets and seeds.
+        copies: rows of the model's batch per cloud (1 without transformation robustness).
     """
 
     points: Tensor
     logits: Tensor
     activations: dict[str, Tensor] | Any
     batch: Batch
+    copies: int = 1
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def targets(self) -> Tensor:
-        return self.batch.targets
+        """``(B * copies,)`` the target of every row the model saw."""
+        return self.batch.targets.repeat_interleave(self.copies)
+
+    @property
+    def own_logits(self) -> Tensor:
+        """``(B, C)`` logits of the clouds themselves (row 0 of each group)."""
+        return self.logits[:: self.copies]
+
+    def per_cloud(self, values: Tensor) -> Tensor:
+        """``(B * copies,)`` row values to ``(B,)``: the mean over each cloud's rows."""
+        return values.view(-1, self.copies).mean(1) if self.copies > 1 else values
 
     def nearest_distance(self) -> Tensor:
         """``(B, N)`` distance of every point to its nearest other point (shared by terms)."""
@@ -99,9 +128,10 @@ class Objective:
 
     name: str = "objective"
     layers: tuple[str, ...] = ()
+    reads_model: bool = True  # scores the model's rows (False: the points themselves)
 
     def value(self, ctx: Context) -> Tensor:
-        """``(B,)`` score of each cloud."""
+        """One score per model row (``reads_model``) or per cloud (``(B,)``)."""
         raise NotImplementedError
 
     def setup(self, batch: Batch) -> None:
@@ -217,7 +247,8 @@ class LatentAlignment(Objective):
 
     def value(self, ctx: Context) -> Tensor:
         act = ctx.activations[self.layer].flatten(1)
-        return F.cosine_similarity(act, self._targets.to(act.dtype), dim=1, eps=1e-8)
+        targets = self._targets.to(act.dtype).repeat_interleave(ctx.copies, 0)
+        return F.cosine_similarity(act, targets, dim=1, eps=1e-8)
 
 
 class Continuity(Objective):
@@ -234,6 +265,7 @@ class Continuity(Objective):
     """
 
     name = "continuity"
+    reads_model = False
 
     def __init__(self, boundary: float = 1.0, reduce: str = "sum", target: str = "boundary"):
         if target not in ("boundary", "spacing"):
@@ -259,6 +291,7 @@ class Legality(Objective):
     """Eq. 5's legal restriction, as a penalty: ``-Σ_i Σ_axis ReLU(|p_i,axis| - C)``."""
 
     name = "legality"
+    reads_model = False
 
     def __init__(self, bound: float = 1.0, reduce: str = "sum") -> None:
         self.bound, self.reduce = bound, _check_reduce(reduce)
@@ -272,6 +305,7 @@ class L2Penalty(Objective):
     """Squared distance of the points from the origin, penalised (see the module docstring)."""
 
     name = "l2"
+    reads_model = False
 
     def __init__(self, reduce: str = "sum") -> None:
         self.reduce = _check_reduce(reduce)
@@ -280,10 +314,59 @@ class L2Penalty(Objective):
         return -_reduce((ctx.points**2).sum(-1), self.reduce)
 
 
+class NormStatistics(Objective):
+    """Batch-norm statistics of the cloud against the model's running ones (see above).
+
+    Args:
+        norms: ``{layer: (running_mean, running_var)}`` of the model's batch-norm layers
+            (:func:`flowam.stats.norm_statistics`); layers whose input has no axis beyond
+            the channels (fully connected ones) are skipped, one cloud has no spread there.
+    """
+
+    name = "norm_stats"
+
+    def __init__(self, norms: dict[str, tuple[Tensor, Tensor]]) -> None:
+        if not norms:
+            raise FlowamError("norm statistics need a model with batch-norm layers")
+        self.norms = norms
+        self.layers = tuple(f"{layer}:input" for layer in norms)
+
+    def value(self, ctx: Context) -> Tensor:
+        total, used = 0, 0
+        for layer, (mean, var) in self.norms.items():
+            act = ctx.activations[f"{layer}:input"]
+            if act.ndim < 3:
+                continue
+            flat = act.flatten(2)  # (R, C, points)
+            mu, sigma = flat.mean(-1), flat.std(-1)
+            var = var.to(act)
+            gap = (mu - mean.to(act)) ** 2 + (sigma - var.sqrt()) ** 2
+            total = total + (gap / (var + 1e-5)).mean(-1)
+            used += 1
+        if not used:
+            raise FlowamError("norm statistics: no batch-norm layer sees a point axis")
+        return -total / used
+
+
+class Realness(Objective):
+    """A discriminator's log-probability that the cloud is real, ``log σ(D(x))`` (at most
+    0): the generative baselines' AED/NAED prior (:mod:`flowam.generative`)."""
+
+    name = "realness"
+    reads_model = False
+
+    def __init__(self, discriminator: torch.nn.Module) -> None:
+        self.discriminator = discriminator
+
+    def value(self, ctx: Context) -> Tensor:
+        return F.logsigmoid(self.discriminator.to(ctx.points.device)(ctx.points))
+
+
 class TotalVariation(Objective):
     """L1 differences to the k nearest neighbours, penalised (see the module docstring)."""
 
     name = "tv"
+    reads_model = False
 
     def __init__(self, k: int = 8, reduce: str = "sum") -> None:
         if k < 1:

@@ -172,9 +172,46 @@ def train_step(
     return loss.item(), logits.detach()
 
 
-def _log(out: Path, line: str) -> None:
+def epoch_batches(count: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
+    """Shuffled index batches of one epoch; a last batch of one is dropped (batch norm)."""
+    order = torch.randperm(count, generator=gen)
+    batches = [order[i : i + batch_size] for i in range(0, count, batch_size)]
+    return [b for b in batches if len(b) > 1]
+
+
+def epoch_bar(batches: list[Tensor], epoch: int, epochs: int, progress: bool) -> tqdm:
+    """The progress bar of one epoch (``epoch`` counted from 0)."""
+    return tqdm(
+        batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False, unit="batch"
+    )
+
+
+def log_epoch(out: Path, record: dict[str, Any], progress: bool, digits: int = 4) -> None:
+    """Append one ``key=value`` line for an epoch to ``out/train.log`` (and show it)."""
+    line = " ".join(
+        f"{k}={v:.{digits}f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
+    )
     with open(out / "train.log", "a") as f:
         f.write(line + "\n")
+    if progress:
+        tqdm.write(line)
+
+
+def provenance(epoch: int, data: PointCloudDataset, config: Any) -> dict[str, Any]:
+    """What produced a saved model: its epoch (``epoch`` counted from 0), training data,
+    command and full config (a dataclass with a ``command`` field)."""
+    return {
+        "epoch": epoch + 1,
+        "dataset": data.description,
+        "command": config.command,
+        "config": asdict(config),
+    }
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a resumable state (tensors and plain containers only) atomically."""
+    with cache.atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -226,18 +263,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     for epoch in range(state["epoch"], config.epochs):
         start = time.perf_counter()
         model.train()
-        order = torch.randperm(len(points), generator=gen)
-        batches = [
-            order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)
-        ]
-        batches = [b for b in batches if len(b) > 1]  # batch norm needs two samples
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        )
+        batches = epoch_batches(len(points), config.batch_size, gen)
+        bar = epoch_bar(batches, epoch, config.epochs, progress)
         loss_sum, correct, seen = 0.0, 0, 0
         for idx in bar:
             x = augment(points[idx], config, gen).to(config.device)
@@ -259,12 +286,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             "seconds": time.perf_counter() - start,
         }
         state["history"].append(record)
-        line = " ".join(
-            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
-        )
-        _log(out, line)
-        if progress:
-            tqdm.write(line)
+        log_epoch(out, record, progress)
         if result.overall > state["best_accuracy"]:
             state["best_accuracy"] = result.overall
             best_meta = {
@@ -274,10 +296,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
                 "num_points": config.num_points,
                 "test_accuracy": result.overall,
                 "test_class_accuracy": result.mean_class,
-                "epoch": epoch + 1,
-                "dataset": train_set.description,
-                "command": config.command,
-                "config": asdict(config),
+                **provenance(epoch, train_set, config),
             }
             save_model(model, out / "best.safetensors", best_meta)
         state["epoch"] = epoch + 1
@@ -290,8 +309,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             "config": asdict(config),
             **state,
         }
-        with cache.atomic_path(last) as tmp:
-            torch.save(ckpt, tmp)
+        save_checkpoint(last, ckpt)
     if not best_meta:
         meta_path = out / "best.json"
         best_meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}

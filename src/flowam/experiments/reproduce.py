@@ -10,17 +10,21 @@ the bundled models know). Scoring and statistics add to it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
+from flowam.demo import METHODS as DEMO_METHODS
+from flowam.demo import STARTS
 from flowam.experiments.common import Setting
+from flowam.experiments.faithful import DIRECTIONS, run_faithful
 from flowam.experiments.flow_analysis import run_flow_analysis
 from flowam.experiments.sanity import METHODS, RATES, cascade_stages, run_sanity
 from flowam.experiments.table4 import run_table4
 from flowam.experiments.variants import BETAS, NOISES, run_table1, run_variants
 from flowam.faithfulness import randomization_order
+from flowam.methods import load_method
 from flowam.models import bundled_models, load_classifier
 
 
@@ -37,28 +41,41 @@ def seconds_per_cloud_step(model: torch.nn.Module, num_points: int, batch: int =
     return min(times) / batch
 
 
+def rows(methods: Sequence[str]) -> int:
+    """Clouds the model sees per explanation step, summed over methods (transformation
+    robustness adds its copies)."""
+    return sum(1 + load_method(m).robust_copies for m in methods)
+
+
 def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:
     """Cloud-steps each experiment runs on the setting's model (Table IV: per model)."""
     steps = setting.overrides().get("steps", 300)
     damaged = (len(RATES) - 1) * len(setting.seeds) + len(
         cascade_stages(layers, 2 if setting.scale == "full" else 4)
     )
+    # the demo's table: every method from both starts, a preset with its own start once more
+    own = [m for m in DEMO_METHODS if load_method(m).init not in STARTS]
+    compared = (2 * rows(DEMO_METHODS) + rows(own)) * classes * steps * 2
+    directions = sum(
+        1 + o.get("robust_copies", load_method(m).robust_copies) for m, o in DIRECTIONS.values()
+    )
     return {
         "flow-analysis": all_classes * 100,
-        "table1": 2 * len(METHODS) * classes * steps * 2,
+        "table1": compared,
         "ablation": 4 * classes * steps * 2,
         "beta": len(BETAS) * classes * steps * 2,
         "diversity": (1 + 2 * len(NOISES)) * 3 * classes * steps * 2,
-        "sanity": len(METHODS) * classes * steps * (1 + damaged),
-        "table4": 2 * len(METHODS) * classes * steps * 2,
+        "sanity": rows(METHODS) * classes * steps * (1 + damaged),
+        "faithful": (1 + 3 * directions) * classes * steps,  # vanilla's reference, 3 models
+        "table4": compared,
     }
 
 
 def run_reproduce(
     setting: Setting, out: Path, log: Callable[[str], None] = print, dry_run: bool = False
 ) -> dict[str, float]:
-    """Estimate, then run flow-analysis, table1, ablation, beta, diversity, sanity and
-    table4 into ``out/<name>/``.
+    """Estimate, then run flow-analysis, table1, ablation, beta, diversity, sanity,
+    faithful and table4 into ``out/<name>/``.
 
     Returns the estimated seconds per experiment; ``dry_run`` stops after the estimate.
     """
@@ -85,6 +102,7 @@ def run_reproduce(
     for name in ("ablation", "beta", "diversity"):
         run_variants(name, setting, out / name, log=log)
     run_sanity(setting, out / "sanity", log=log)
+    run_faithful(setting, out / "faithful", log=log)
     if setting.subject.data != "procedural":
         log("table4 skipped: it compares the bundled architectures on the procedural data")
         return estimate

@@ -43,7 +43,7 @@ from flowam.render import render_grid, save_figure
 from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto")
+METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
 
 
 @dataclass(frozen=True)

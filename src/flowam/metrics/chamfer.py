@@ -43,20 +43,24 @@ def chamfer_distance(
             f"chamfer_distance: expected (B, N, D) and (B, M, D), got "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
-    d = torch.cdist(x, y)
-    if squared:
-        d = d**2
-    forward = d.min(dim=2).values.mean(dim=1)
-    if single_directional:
-        return forward
-    return forward + d.min(dim=1).values.mean(dim=1)
+    # squared distances as ‖x‖² + ‖y‖² - 2 x·y (one batched matmul, as torch.cdist does for
+    # large clouds); the minima are taken before the square root, so only B × (N + M)
+    # roots are computed instead of B × N × M
+    d2 = torch.baddbmm((y**2).sum(-1)[:, None, :], x, y.transpose(1, 2), alpha=-2)
+    d2 = d2 + (x**2).sum(-1)[:, :, None]
+
+    def nearest(dim: int) -> Tensor:
+        m = d2.amin(dim=dim).clamp_min(0)  # out of place: differentiable (generator training)
+        return (m if squared else m.sqrt()).mean(dim=1)
+
+    return nearest(2) if single_directional else nearest(2) + nearest(1)
 
 
 def pairwise_chamfer(
     x: np.ndarray | Tensor,
     y: np.ndarray | Tensor,
     single_directional: bool = False,
-    chunk: int = 64,
+    chunk: int | None = None,
 ) -> Tensor:
     """Chamfer distance of every cloud of ``x`` to every cloud of ``y``.
 
@@ -64,13 +68,16 @@ def pairwise_chamfer(
         x: ``(A, N, 3)``.
         y: ``(R, M, 3)``.
         single_directional: as in :func:`chamfer_distance` (default: symmetric).
-        chunk: clouds of ``y`` compared at once (memory ``chunk × N × M`` floats).
+        chunk: clouds of ``y`` compared at once (memory ``chunk × N × M`` floats); default
+            4 on the CPU, where small chunks stay in the cache (measured 4× faster than 64
+            on 512 points), 256 elsewhere.
 
     Returns:
         ``(A, R)`` float tensor on ``x``'s device.
     """
     x = _as_batch(x)
     y = _as_batch(y).to(x.device)
+    chunk = chunk or (4 if x.device.type == "cpu" else 256)
     out = torch.empty(len(x), len(y), device=x.device)
     for a in range(len(x)):
         for r in range(0, len(y), chunk):

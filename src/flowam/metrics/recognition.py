@@ -78,9 +78,13 @@ class ReferenceSet:
         self.num_classes = len(real.classes)
         self.k, self.seed = k, seed
 
-    def recognize(self, points: np.ndarray | Tensor, targets: np.ndarray) -> Recognition:
-        """The nearest real object of each ``(B, N, 3)`` cloud, by symmetric Chamfer."""
-        d = pairwise_chamfer(points, self.points).cpu()
+    def recognize(
+        self, points: np.ndarray | Tensor, targets: np.ndarray, device: str | None = None
+    ) -> Recognition:
+        """The nearest real object of each ``(B, N, 3)`` cloud, by symmetric Chamfer
+        (computed on ``device``, default the points' own)."""
+        points = torch.as_tensor(points, dtype=torch.float32)
+        d = pairwise_chamfer(points.to(device) if device else points, self.points).cpu()
         nearest = d.argmin(dim=1).numpy()
         return Recognition(
             taken_for=self.labels[nearest],

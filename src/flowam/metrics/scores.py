@@ -130,6 +130,11 @@ class Evaluator:
         self.layers = layers
         self._real_features: dict[int, dict[str, np.ndarray]] = {}
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model is, and where the 1-NN distances are computed."""
+        return next(self.model.parameters()).device
+
     def features(self, points: np.ndarray) -> dict[str, np.ndarray]:
         """``{name: (B, D)}`` features of clouds at :attr:`layers`."""
         acts = record(self.model, points, list(self.layers.values()))
@@ -203,7 +208,7 @@ class Evaluator:
                 points, targets, self.real, self.k_chamfer, self.seed, single_directional=False
             ),
             legal=legal(points, bound),
-            taken_for=self.references.recognize(points, targets).taken_for,
+            taken_for=self.references.recognize(points, targets, self.device).taken_for,
             moved=moved,
             sets={
                 **self.fid(points, targets),

@@ -1,0 +1,246 @@
+"""Directions towards explanations that are both recognisable and faithful.
+
+Every direction (:data:`DIRECTIONS`: a method and overrides) explains the classes from
+one shared, class-agnostic start (``sphere`` unless told otherwise: the start carries no
+class information), on the trained model and on two damaged copies of it:
+
+- ``randomized``: every layer with parameters re-initialised (cascading randomization
+  down to the input, :func:`flowam.faithfulness.fully_randomized`);
+- ``dropout``: parameter dropout with ``P_D = 0.5``.
+
+Per direction: the 1-NN recognition rate for each model (20 real test objects per class,
+symmetric Chamfer), the trained model's mean target logit as a share of vanilla AM's from
+the same start, legal and success rates, and the
+Chamfer distance to real objects (Eq. 7). A direction meets the targets
+(:data:`TARGETS`) when, for the trained model, recognition ≥ 80 %, logit ≥ 80 % of
+vanilla's, 100 % legal and 100 % successful, and for both damaged models recognition
+≤ 25 %. The starting cloud is a row of its own.
+
+Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
+model), ``faithful.png`` (rows directions, columns a few classes under each model) and
+``config.json``.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from flowam import cache
+from flowam.engine import Explanations
+from flowam.errors import FlowamError
+from flowam.experiments.common import Setting, write_csv, write_record
+from flowam.explain import Explainer
+from flowam.faithfulness import fully_randomized, parameter_dropout
+from flowam.methods import load_method
+from flowam.render import render_grid
+
+MODELS = ("trained", "randomized", "dropout")
+DROPOUT = 0.5
+TARGETS = {"recognized": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.25}
+
+DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "vanilla": ("vanilla", {}),
+    "flow-auto": ("flow-auto", {}),
+    "flow": ("flow", {}),
+    "flow-beta0.05": ("flow", {"beta": 0.05}),
+    "robust": ("vanilla", {"robust_copies": 2, "lr": 0.02, "project": True}),
+    "smooth": ("vanilla", {"smooth": 3.0, "project": True}),
+    "norm-stats": ("vanilla", {"norm_stats": 1.0, "project": True}),
+    "faithful": ("faithful", {}),
+}
+"""One direction of each kind (method, overrides) and the ``faithful`` preset that combines
+them; ``docs/faithful-sweep.toml`` holds every variant measured (RESULTS.md §11)."""
+
+
+def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
+    """The trained model's explainer and its two damaged twins (same real objects)."""
+    example = torch.from_numpy(explainer.real.points[:2])
+    return {
+        "trained": explainer,
+        "randomized": Explainer(fully_randomized(explainer.model, example, seed), explainer.real),
+        "dropout": Explainer(parameter_dropout(explainer.model, DROPOUT, seed), explainer.real),
+    }
+
+
+def meets(row: Mapping[str, float]) -> bool:
+    """Whether a direction's summary row reaches every target of :data:`TARGETS`."""
+    return bool(
+        row["recognized_trained"] >= TARGETS["recognized"]
+        and row["logit_ratio"] >= TARGETS["logit_ratio"]
+        and row["legal"] >= TARGETS["legal"]
+        and row["success"] >= TARGETS["success"]
+        and row["recognized_randomized"] <= TARGETS["damaged"]
+        and row["recognized_dropout"] <= TARGETS["damaged"]
+    )
+
+
+def run_faithful(
+    setting: Setting,
+    out: Path,
+    *,
+    directions: Mapping[str, tuple[str, dict[str, Any]]] | Sequence[str] = tuple(DIRECTIONS),
+    init: str = "sphere",
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run every direction on the three models; write the outputs; return the summary
+    rows (the start first)."""
+    begin = time.perf_counter()
+    chosen = _directions(directions)
+    explainer, info = setting.load()
+    names = setting.names(explainer)
+    seed = setting.seed
+    overrides = {**setting.overrides(), "init": init}
+    # a direction's own fields win over the scale's default steps, an explicit --steps wins
+    explicit = {"steps": setting.steps} if setting.steps is not None else {}
+    configs = {
+        label: explainer.resolve(m, **{**overrides, **o, **explicit})
+        for label, (m, o) in chosen.items()
+    }
+    models = damaged_models(explainer, seed)
+    evaluator = explainer.evaluator(seed)
+    start = explainer.initial(names, init, seed=seed)
+    vanilla = explainer.explain(names, "vanilla", seed=seed, progress=False, **overrides)
+    reference = evaluator.score(vanilla.points, vanilla.targets).logit
+    log(f"{info.source}: {len(chosen)} directions × {len(names)} classes × {len(MODELS)} models")
+
+    results: dict[str, dict[str, Explanations]] = {}
+    rows: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+
+    def measure(label: str, by_model: dict[str, Explanations], seconds: float) -> None:
+        row: dict[str, Any] = {"direction": label, "seconds": seconds}
+        for kind, result in by_model.items():
+            bound = result.config.get("method", {}).get("bound", 1.0)
+            s = evaluator.score(result.points, result.targets, bound=bound)
+            recognized = s.recognized
+            row[f"recognized_{kind}"] = float(recognized.mean())
+            if kind == "trained":
+                row["logit_ratio"] = float(s.logit.mean() / reference.mean())
+                row["legal"] = float(s.legal.mean())
+                row["success"] = float(s.success.mean())
+                row["chamfer_to_real"] = float(s.chamfer.mean())
+            for i, t in enumerate(result.targets):
+                rows.append(
+                    {
+                        "direction": label,
+                        "model": kind,
+                        "class": result.classes[t],
+                        "recognized": bool(recognized[i]),
+                        "taken_for": result.classes[s.taken_for[i]],
+                        "logit": float(s.logit[i]),
+                        "legal": bool(s.legal[i]),
+                        "success": bool(s.success[i]),
+                        "chamfer_to_real": float(s.chamfer[i]),
+                    }
+                )
+        row["gap"] = row["recognized_trained"] - max(
+            row["recognized_randomized"], row["recognized_dropout"]
+        )
+        row["meets_targets"] = meets(row)
+        results[label] = by_model
+        summary.append(row)
+        log(_line(row))
+
+    measure("start", {m: start for m in MODELS}, 0.0)
+    for label, config in configs.items():
+        tick = time.perf_counter()
+        by_model = {
+            kind: ex.explain(names, config, seed=seed, progress=False)
+            for kind, ex in models.items()
+        }
+        measure(label, by_model, (time.perf_counter() - tick) / len(MODELS))
+
+    write_csv(out / "faithful.csv", rows)
+    shown = names[:: max(1, len(names) // 3)][:3]
+    picks = [names.index(c) for c in shown]
+    render_grid(
+        [[results[label][kind].points[i] for i in picks for kind in MODELS] for label in results],
+        out / "faithful.png",
+        row_labels=list(results),
+        col_labels=[f"{names[i]}, {kind}" for i in picks for kind in MODELS],
+    )
+    took = time.perf_counter() - begin
+    cache.write_text(out / "faithful.md", _markdown(summary, info, names, init, setting, took))
+    write_record(
+        out,
+        "faithful",
+        setting,
+        took,
+        init=init,
+        directions={label: [m, o] for label, (m, o) in chosen.items()},
+    )
+    return summary
+
+
+def load_directions(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Directions from a TOML file: one table per label, ``method`` (default ``vanilla``)
+    and any method fields as overrides."""
+    if not path.is_file():
+        raise FlowamError(f"{path}: directions file not found")
+    try:
+        tables = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise FlowamError(f"{path}: cannot be parsed ({e})") from None
+    out = {}
+    for label, table in tables.items():
+        if not isinstance(table, dict):
+            raise FlowamError(f"{path}: {label!r} must be a table of method fields")
+        fields = dict(table)
+        method = str(fields.pop("method", "vanilla"))
+        try:
+            load_method(method).replace(**fields)
+        except FlowamError as e:
+            raise FlowamError(f"{path}: direction {label!r}: {e}") from None
+        out[label] = (method, fields)
+    return out
+
+
+def _directions(
+    directions: Mapping[str, tuple[str, dict[str, Any]]] | Sequence[str],
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    if isinstance(directions, Mapping):
+        return dict(directions)
+    unknown = [d for d in directions if d not in DIRECTIONS]
+    if unknown:
+        raise FlowamError(f"unknown direction {unknown[0]!r}; choose among {', '.join(DIRECTIONS)}")
+    return {d: DIRECTIONS[d] for d in directions}
+
+
+def _line(r: dict[str, Any]) -> str:
+    """One direction's numbers, as the table shows them."""
+    mark = " ✓" if r["meets_targets"] else ""
+    return (
+        f"| {r['direction']}{mark} | {r['recognized_trained']:.0%} | "
+        f"{r['recognized_randomized']:.0%} | {r['recognized_dropout']:.0%} | "
+        f"{r['gap']:+.0%} | {r['logit_ratio']:.0%} | {r['legal']:.0%} | "
+        f"{r['success']:.0%} | {r['chamfer_to_real']:.4f} | {r['seconds']:.0f} |"
+    )
+
+
+def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> str:
+    lines = [
+        "# Recognisable and faithful: directions",
+        "",
+        f"{info.architecture} `{info.source}`, {len(names)} classes, {setting.scale} scale "
+        f"({setting.overrides() or 'each method its own steps'}), one shared start "
+        f"`{init}`, seed {setting.seed}; {seconds:.0f} s on {setting.subject.device}. "
+        "1-NN: nearest of 20 real test objects per class (symmetric Chamfer) is of the "
+        "class; *randomized*: every layer re-initialised; *dropout*: parameter dropout "
+        f"P_D = {DROPOUT}; logit: the trained model's target logit as a share of vanilla "
+        "AM's from the same start; gap: trained recognition minus the larger damaged one; "
+        "s: seconds per model. ✓: meets every target (trained ≥ 80 % recognised, logit ≥ "
+        "80 %, all legal and successful; both damaged models ≤ 25 %).",
+        "",
+        "| direction | 1-NN trained | 1-NN randomized | 1-NN dropout | gap | logit | legal "
+        "| success | CD | s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [_line(r) for r in summary]
+    lines += ["", "![directions](faithful.png)", ""]
+    return "\n".join(lines)

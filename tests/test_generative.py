@@ -1,0 +1,165 @@
+"""The generative baselines: shapes, training lowers the loss, seeds, resume, loading."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest import run_cli
+
+from flowam.errors import FlowamError
+from flowam.generative import Generator, GeneratorConfig, load_generator, train_generator
+from flowam.generative.training import reconstruction_loss
+from flowam.models.checkpoint import CheckpointError
+
+
+def config(tiny_data, out, **overrides):
+    base = dict(
+        data=str(tiny_data), num_points=64, latent=16, epochs=3, batch_size=4, lr=2e-3, out=str(out)
+    )
+    return GeneratorConfig(**{**base, **overrides})
+
+
+@pytest.mark.parametrize("kind", ["ae", "aed", "naed"])
+def test_shapes(kind):
+    g = Generator(kind, num_points=64, latent=16).eval()
+    x = torch.rand(3, 64, 3)
+    assert g.ae.encode(x).shape == (3, 16)
+    assert g.ae(x).shape == (3, 64, 3)
+    assert (g.discriminator is None) == (kind == "ae")
+    if g.discriminator is not None:
+        assert g.discriminator(x).shape == (3,)
+    # the encoder is a max over points: the order of the points does not matter
+    assert torch.allclose(g.ae.encode(x), g.ae.encode(x[:, torch.randperm(64)]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["ae", "naed"])
+def test_training_lowers_the_reconstruction_loss_and_is_seeded(kind, tiny_data, tmp_path):
+    meta = train_generator(config(tiny_data, tmp_path / "a", kind=kind, epochs=4), progress=False)
+    log = [
+        dict(kv.split("=") for kv in line.split())
+        for line in (tmp_path / "a" / "train.log").read_text().splitlines()
+    ]
+    assert float(log[-1]["cd_loss"]) < float(log[0]["cd_loss"])
+    best = min(float(e["test_chamfer"]) for e in log)
+    assert meta["kind"] == kind and meta["test_chamfer"] == pytest.approx(best, abs=1e-5)
+    if kind == "naed":
+        assert "d_loss" in log[0]
+    again = train_generator(config(tiny_data, tmp_path / "b", kind=kind, epochs=4), progress=False)
+    assert again["test_chamfer"] == meta["test_chamfer"]
+    other = train_generator(
+        config(tiny_data, tmp_path / "c", kind=kind, epochs=4, seed=1), progress=False
+    )
+    assert other["test_chamfer"] != meta["test_chamfer"]
+
+
+def test_resume_continues_exactly(tiny_data, tmp_path):
+    whole = train_generator(config(tiny_data, tmp_path / "whole", kind="aed"), progress=False)
+    train_generator(config(tiny_data, tmp_path / "part", kind="aed", epochs=2), progress=False)
+    resumed = train_generator(
+        config(tiny_data, tmp_path / "part", kind="aed"), resume=True, progress=False
+    )
+
+    def losses(run):  # every logged number but the seconds
+        text = (tmp_path / run / "train.log").read_text()
+        return [line.rsplit(" seconds=", 1)[0] for line in text.splitlines()]
+
+    assert losses("part") == losses("whole")
+    assert resumed["test_chamfer"] == pytest.approx(whole["test_chamfer"], rel=1e-5)
+    with pytest.raises(FlowamError, match="another --kind"):
+        train_generator(
+            config(tiny_data, tmp_path / "part", kind="ae"), resume=True, progress=False
+        )
+
+
+def test_loading_a_trained_generator_reconstructs_as_measured(tiny_data, tmp_path):
+    meta = train_generator(config(tiny_data, tmp_path / "g"), progress=False)
+    g, loaded = load_generator(tmp_path / "g" / "best.safetensors")
+    assert loaded == json.loads((tmp_path / "g" / "best.json").read_text()) and not g.training
+    from flowam.data import load_dataset
+    from flowam.generative.training import reconstruction_distance
+
+    test = load_dataset(str(tiny_data), "test", num_points=64)
+    assert reconstruction_distance(g, test) == pytest.approx(meta["test_chamfer"], rel=1e-5)
+    (tmp_path / "g" / "best.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="no generator metadata"):
+        load_generator(tmp_path / "g" / "best.safetensors")
+
+
+def test_loss_is_zero_for_a_perfect_reconstruction():
+    x = torch.rand(2, 32, 3)
+    assert reconstruction_loss(x, x[:, torch.randperm(32)]).item() == pytest.approx(0, abs=1e-6)
+    assert reconstruction_loss(x, x + 0.1).item() > 0
+
+
+def test_cli_trains_and_refuses_bad_options(tiny_data, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cli"
+    args = ["train-generator", "--data", str(tiny_data), "--num-points", "64", "--latent", "8"]
+    code, text, err = run_cli(
+        [*args, "--epochs", "1", "--batch-size", "4", "--out", str(out)], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert "best test reconstruction CD" in text + err and (out / "best.safetensors").is_file()
+    code, _text, err = run_cli([*args, "--kind", "vae", "--out", str(out)], monkeypatch, capsys)
+    assert code != 0 and "--kind 'vae'" in err and "Traceback" not in err
+    assert np.isfinite(json.loads((out / "best.json").read_text())["test_chamfer"])
+
+
+# --- latent-space AM ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_aed(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("aed")
+    train_generator(config(tiny_data, out, kind="aed", epochs=2), progress=False)
+    return out / "best.safetensors"
+
+
+def test_latent_am_keeps_the_best_step_of_decoded_clouds(tiny_model, tiny_data, tiny_aed):
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import load_classifier
+
+    model, _ = load_classifier(tiny_model)
+    explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
+    common = dict(init="mean", steps=8, lr=0.05, generator=str(tiny_aed), progress=False)
+    result = explainer.explain(None, "vanilla", keep_best=True, **common)
+    generator = explainer.generator(str(tiny_aed))
+    assert not any(p.requires_grad for p in generator.parameters())
+    # the explanation is a decoded code: the decoder's image of its own encoding's code
+    with torch.no_grad():
+        logits = model(torch.from_numpy(result.points))
+    chosen = logits.gather(1, torch.as_tensor(result.targets)[:, None])[:, 0].numpy()
+    assert np.allclose(chosen, result.history["logit"].max(0), atol=1e-4)  # the best step
+    last = explainer.explain(None, "vanilla", **common)
+    assert np.allclose(last.history["logit"][-1], result.history["logit"][-1], atol=1e-5)
+    with_d = explainer.explain(None, "vanilla", realness=1.0, **common)
+    assert "realness" in with_d.history and (with_d.history["realness"] <= 0).all()
+
+
+def test_latent_am_refuses_what_cannot_act_on_a_code(tiny_model, tiny_data, tmp_path):
+    from flowam.methods import load_method
+
+    with pytest.raises(FlowamError, match="project cannot act on a latent code"):
+        load_method("flow-auto").replace(generator="x.safetensors")
+    with pytest.raises(FlowamError, match="realness needs a generator"):
+        load_method("vanilla").replace(realness=1.0)
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import load_classifier
+
+    model, _ = load_classifier(tiny_model)
+    explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
+    with pytest.raises(CheckpointError, match="no bundled generator"):
+        explainer.explain(None, "vanilla", generator="bundled:vae", steps=1, progress=False)
+
+
+def test_generator_options_parse_from_the_command_line():
+    from flowam.methods import coerce, load_method
+
+    vanilla = load_method("vanilla")
+    assert coerce(vanilla, "generator=runs/ae/best.safetensors") == {
+        "generator": "runs/ae/best.safetensors"
+    }
+    assert coerce(vanilla, "keep_best=true") == {"keep_best": True}
+    assert coerce(vanilla, "realness=0.5") == {"realness": 0.5}
