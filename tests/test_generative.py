@@ -8,7 +8,13 @@ import torch
 from tests.conftest import run_cli
 
 from flowam.errors import FlowamError
-from flowam.generative import Generator, GeneratorConfig, load_generator, train_generator
+from flowam.generative import (
+    Generator,
+    GeneratorConfig,
+    load_generator,
+    resolve_generator,
+    train_generator,
+)
 from flowam.generative.training import reconstruction_loss
 from flowam.models.checkpoint import CheckpointError
 
@@ -163,3 +169,32 @@ def test_generator_options_parse_from_the_command_line():
     }
     assert coerce(vanilla, "keep_best=true") == {"keep_best": True}
     assert coerce(vanilla, "realness=0.5") == {"realness": 0.5}
+
+
+def test_bundled_autoencoder_reconstructs_the_test_split_as_stated():
+    from flowam.data import load_dataset
+    from flowam.generative.training import reconstruction_distance
+
+    generator, meta = load_generator(resolve_generator("bundled:ae"))
+    assert meta["kind"] == "ae" and meta["stored_dtype"] == "float16"
+    test = load_dataset("procedural", "test", num_points=meta["num_points"])
+    assert len(test) == meta["test_objects"]
+    assert reconstruction_distance(generator, test) == pytest.approx(meta["test_chamfer"], rel=1e-4)
+
+
+def test_the_ae_preset_explains_through_the_bundled_autoencoder():
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import load_classifier
+
+    model, info = load_classifier()
+    real = load_dataset("procedural", "test", num_points=info.num_points, per_class=2)
+    explainer = Explainer(model, real)
+    result = explainer.explain(["chair", "table"], "ae", steps=4, progress=False)
+    decoded = explainer.generator("bundled:ae").ae
+    assert result.points.shape == (2, info.num_points, 3)
+    best = result.history["logit"].max(0)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(result.points)).gather(1, torch.tensor([[8], [31]]))
+    assert np.allclose(logits[:, 0].numpy(), best, atol=1e-3)
+    assert decoded.num_points == info.num_points

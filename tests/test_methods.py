@@ -111,3 +111,20 @@ def test_noise_placements_with_low_and_high_amplitudes():
     )
     assert [t.noise for _, t in objective.terms() if isinstance(t, LatentAlignment)] == [0.1]
     assert [t.name for t in transforms] == ["step_noise"]
+
+
+def test_every_preset_and_bundled_file_is_declared_as_package_data():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["flowam"]
+    package = root / "src" / "flowam"
+    data = [*package.glob("configs/**/*.toml"), *package.glob("weights/*")]
+    assert len(data) > len(preset_names())
+    for path in data:
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, g) for g in globs), f"{relative} not in the wheel"

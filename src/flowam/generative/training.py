@@ -229,9 +229,8 @@ BUNDLED_PREFIX = "bundled:"
 
 def bundled_generator_path(kind: str) -> Path:
     """Where the bundled generator of ``kind`` lies inside the installed package."""
-    return Path(
-        str(resources.files("flowam") / "weights" / f"generator_{kind}_procedural.safetensors")
-    )
+    # not "<arch>_procedural.safetensors": that name is the bundled classifiers'
+    return Path(str(resources.files("flowam") / "weights" / f"generator_{kind}.safetensors"))
 
 
 def resolve_generator(spec: str | Path) -> Path:
@@ -242,13 +241,37 @@ def resolve_generator(spec: str | Path) -> Path:
     path = bundled_generator_path(text.removeprefix(BUNDLED_PREFIX))
     if not path.is_file():
         known = sorted(
-            f"{BUNDLED_PREFIX}{p.name.split('_')[1]}"
-            for p in path.parent.glob("generator_*_procedural.safetensors")
+            f"{BUNDLED_PREFIX}{p.stem.removeprefix('generator_')}"
+            for p in path.parent.glob("generator_*.safetensors")
         )
         raise CheckpointError(
             f"{text}: no bundled generator of that name; bundled: {', '.join(known) or 'none'}"
         )
     return path
+
+
+def export_generator(weights: Path, out: Path, half: bool = True) -> dict[str, Any]:
+    """Copy a trained generator to ``out`` (optionally float16) with the reconstruction
+    Chamfer distance of the stored copy on the full test split it was trained against."""
+    generator, meta = load_generator(weights)
+    save_model(generator, out, meta, half=half)
+    copy, _ = load_generator(out)
+    config = meta.get("config", {})
+    test = load_dataset(
+        config.get("data", "procedural"),
+        "test",
+        format=config.get("format"),
+        num_points=int(meta["num_points"]),
+    )
+    meta = {
+        **meta,
+        "test_chamfer_float32": meta.get("test_chamfer"),
+        "test_chamfer": reconstruction_distance(copy, test),
+        "test_objects": len(test),
+        "stored_dtype": "float16" if half else "float32",
+    }
+    save_model(copy, out, meta, half=half)
+    return meta
 
 
 def load_generator(path: str | Path, device: str = "cpu") -> tuple[Generator, dict[str, Any]]:
