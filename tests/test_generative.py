@@ -108,6 +108,10 @@ def test_cli_trains_and_refuses_bad_options(tiny_data, tmp_path, monkeypatch, ca
     assert "best test reconstruction CD" in text + err and (out / "best.safetensors").is_file()
     code, _text, err = run_cli([*args, "--kind", "vae", "--out", str(out)], monkeypatch, capsys)
     assert code != 0 and "--kind 'vae'" in err and "Traceback" not in err
+    code, _text, err = run_cli(
+        [*args, "--train-per-class", "0", "--out", str(out)], monkeypatch, capsys
+    )
+    assert code != 0 and "--train-per-class must be at least 1" in err and "Traceback" not in err
     assert np.isfinite(json.loads((out / "best.json").read_text())["test_chamfer"])
 
 

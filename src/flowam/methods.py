@@ -104,6 +104,7 @@ class MethodConfig:
         if self.beta is not None and not 0.0 <= self.beta <= 1.0:
             raise FlowamError(f"beta={self.beta} must be in [0, 1]")
         weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv", "norm_stats")
+        weights += ("realness",)
         for name in weights:
             if getattr(self, name) < 0:
                 raise FlowamError(f"weight {name}={getattr(self, name)} must not be negative")
@@ -131,8 +132,6 @@ class MethodConfig:
                 )
         elif self.realness:
             raise FlowamError("realness needs a generator with a discriminator (generator=...)")
-        if self.realness < 0:
-            raise FlowamError(f"weight realness={self.realness} must not be negative")
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:

@@ -358,8 +358,11 @@ class Realness(Objective):
     def __init__(self, discriminator: torch.nn.Module) -> None:
         self.discriminator = discriminator
 
+    def setup(self, batch: Batch) -> None:
+        self.discriminator.to(batch.targets.device)  # once per chunk, not every step
+
     def value(self, ctx: Context) -> Tensor:
-        return F.logsigmoid(self.discriminator.to(ctx.points.device)(ctx.points))
+        return F.logsigmoid(self.discriminator(ctx.points))
 
 
 class TotalVariation(Objective):

@@ -40,6 +40,22 @@ from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
 
 
+def invoked_command() -> str:
+    """The ``flowam ...`` command line of this process, as a run's configs record it."""
+    return shlex.join(["flowam", *sys.argv[1:]])
+
+
+def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tuple[str, ...]):
+    """One-line errors naming the option: fields that must be ≥ 1 (None allowed: unset)
+    and fields that must not be negative."""
+    for name in at_least_one:
+        if getattr(config, name) is not None and getattr(config, name) < 1:
+            raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in non_negative:
+        if getattr(config, name) < 0:
+            raise FlowamError(f"--{name.replace('_', '-')} must not be negative")
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (defaults: the reference recipe)."""
@@ -67,18 +83,16 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/train"
-    command: str = field(default_factory=lambda: shlex.join(["flowam", *sys.argv[1:]]))
+    command: str = field(default_factory=invoked_command)
 
     def check(self) -> None:
         """One-line errors for values that cannot work."""
-        positive = ("num_points", "epochs", "batch_size", "step_size", "eval_batch_size")
-        optional = ("train_per_class", "test_per_class")
-        for name in positive + optional:
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("lr", "weight_decay", "gamma", "feature_transform_weight", "shift"):
-            if getattr(self, name) < 0:
-                raise FlowamError(f"--{name.replace('_', '-')} must not be negative")
+        check_options(
+            self,
+            at_least_one=("num_points", "epochs", "batch_size", "step_size", "eval_batch_size")
+            + ("train_per_class", "test_per_class"),
+            non_negative=("lr", "weight_decay", "gamma", "feature_transform_weight", "shift"),
+        )
         if not 0 <= self.point_dropout < 1:
             raise FlowamError("--point-dropout must be in [0, 1)")
         if not 0 < self.scale_low <= self.scale_high:

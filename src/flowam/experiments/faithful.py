@@ -38,6 +38,7 @@ from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized, parameter_dropout
 from flowam.methods import load_method
+from flowam.metrics import Scores
 from flowam.render import render_grid
 
 MODELS = ("trained", "randomized", "dropout")
@@ -115,9 +116,12 @@ def run_faithful(
 
     def measure(label: str, by_model: dict[str, Explanations], seconds: float) -> None:
         row: dict[str, Any] = {"direction": label, "seconds": seconds}
+        scored: dict[int, Scores] = {}  # the start is one result for all three models
         for kind, result in by_model.items():
             bound = result.config.get("method", {}).get("bound", 1.0)
-            s = evaluator.score(result.points, result.targets, bound=bound)
+            if id(result) not in scored:
+                scored[id(result)] = evaluator.score(result.points, result.targets, bound=bound)
+            s = scored[id(result)]
             recognized = s.recognized
             row[f"recognized_{kind}"] = float(recognized.mean())
             if kind == "trained":
@@ -157,8 +161,7 @@ def run_faithful(
         measure(label, by_model, (time.perf_counter() - tick) / len(MODELS))
 
     write_csv(out / "faithful.csv", rows)
-    shown = names[:: max(1, len(names) // 3)][:3]
-    picks = [names.index(c) for c in shown]
+    picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]
     render_grid(
         [[results[label][kind].points[i] for i in picks for kind in MODELS] for label in results],
         out / "faithful.png",

@@ -41,10 +41,11 @@ def seconds_per_cloud_step(model: torch.nn.Module, num_points: int, batch: int =
     return min(times) / batch
 
 
-def rows(methods: Sequence[str]) -> int:
-    """Clouds the model sees per explanation step, summed over methods (transformation
-    robustness adds its copies)."""
-    return sum(1 + load_method(m).robust_copies for m in methods)
+def rows(methods: Sequence[str | tuple[str, dict]]) -> int:
+    """Clouds the model sees per explanation step, summed over methods (names, or
+    ``(method, overrides)`` pairs; transformation robustness adds its copies)."""
+    pairs = [(m, {}) if isinstance(m, str) else m for m in methods]
+    return sum(1 + o.get("robust_copies", load_method(m).robust_copies) for m, o in pairs)
 
 
 def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:
@@ -56,9 +57,6 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
     # the demo's table: every method from both starts, a preset with its own start once more
     own = [m for m in DEMO_METHODS if load_method(m).init not in STARTS]
     compared = (2 * rows(DEMO_METHODS) + rows(own)) * classes * steps * 2
-    directions = sum(
-        1 + o.get("robust_copies", load_method(m).robust_copies) for m, o in DIRECTIONS.values()
-    )
     return {
         "flow-analysis": all_classes * 100,
         "table1": compared,
@@ -66,7 +64,8 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
         "beta": len(BETAS) * classes * steps * 2,
         "diversity": (1 + 2 * len(NOISES)) * 3 * classes * steps * 2,
         "sanity": rows(METHODS) * classes * steps * (1 + damaged),
-        "faithful": (1 + 3 * directions) * classes * steps,  # vanilla's reference, 3 models
+        # vanilla's reference once, then every direction on three models
+        "faithful": (1 + 3 * rows(list(DIRECTIONS.values()))) * classes * steps,
         "table4": compared,
     }
 

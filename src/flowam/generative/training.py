@@ -27,8 +27,6 @@ distance, dataset, command).
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -51,7 +49,15 @@ from flowam.models.checkpoint import (
     read_state_dict,
     save_model,
 )
-from flowam.train import epoch_bar, epoch_batches, log_epoch, provenance, save_checkpoint
+from flowam.train import (
+    check_options,
+    epoch_bar,
+    epoch_batches,
+    invoked_command,
+    log_epoch,
+    provenance,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -73,19 +79,19 @@ class GeneratorConfig:
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/generator"
-    command: str = field(default_factory=lambda: shlex.join(["flowam", *sys.argv[1:]]))
+    command: str = field(default_factory=invoked_command)
 
     def check(self) -> GeneratorConfig:
         if self.kind not in KINDS:
             raise FlowamError(f"--kind {self.kind!r}: choose one of {', '.join(KINDS)}")
-        for name in ("epochs", "batch_size", "num_points", "latent"):
-            if getattr(self, name) < 1:
-                raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
+        check_options(
+            self,
+            at_least_one=("epochs", "batch_size", "num_points", "latent")
+            + ("train_per_class", "test_per_class"),
+            non_negative=("lr", "adversarial", "latent_noise"),
+        )
         if self.batch_size < 2:
             raise FlowamError("--batch-size must be at least 2 (batch norm)")
-        for name in ("lr", "adversarial", "latent_noise"):
-            if getattr(self, name) < 0:
-                raise FlowamError(f"--{name.replace('_', '-')} must not be negative")
         return self
 
 
