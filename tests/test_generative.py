@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.conftest import run_cli
 
+from conftest import run_cli
 from flowam.errors import FlowamError
 from flowam.generative import (
     Generator,
@@ -147,6 +147,39 @@ def test_latent_am_keeps_the_best_step_of_decoded_clouds(tiny_model, tiny_data, 
     assert "realness" in with_d.history and (with_d.history["realness"] <= 0).all()
 
 
+def test_the_decoded_start_is_where_latent_am_begins(tiny_model, tiny_data, tiny_aed):
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import load_classifier
+
+    model, _ = load_classifier(tiny_model)
+    explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
+    plain = explainer.initial(["box", "cone"], "mean")
+    decoded = explainer.initial(["box", "cone"], "mean", generator=str(tiny_aed))
+    ae = explainer.generator(str(tiny_aed)).ae
+    with torch.no_grad():
+        expected = ae.decode(ae.encode(torch.from_numpy(plain.points))).numpy()
+    assert np.allclose(decoded.points, expected, atol=1e-6)
+    assert not np.allclose(decoded.points, plain.points, atol=1e-2)
+    run = explainer.explain(
+        ["box", "cone"],
+        "vanilla",
+        init="mean",
+        steps=1,
+        lr=0.0,
+        generator=str(tiny_aed),
+        progress=False,
+    )
+    assert np.allclose(
+        run.history["logit"][0],
+        model(torch.from_numpy(expected))
+        .gather(1, torch.tensor([[0], [1]]))[:, 0]
+        .detach()
+        .numpy(),
+        atol=1e-4,
+    )
+
+
 def test_latent_am_refuses_what_cannot_act_on_a_code(tiny_model, tiny_data, tmp_path):
     from flowam.methods import load_method
 
@@ -175,18 +208,21 @@ def test_generator_options_parse_from_the_command_line():
     assert coerce(vanilla, "realness=0.5") == {"realness": 0.5}
 
 
-def test_bundled_autoencoder_reconstructs_the_test_split_as_stated():
+@pytest.mark.parametrize("kind", ["ae", "aed", "naed"])
+def test_bundled_generator_reconstructs_the_test_split_as_stated(kind):
     from flowam.data import load_dataset
     from flowam.generative.training import reconstruction_distance
 
-    generator, meta = load_generator(resolve_generator("bundled:ae"))
-    assert meta["kind"] == "ae" and meta["stored_dtype"] == "float16"
+    generator, meta = load_generator(resolve_generator(f"bundled:{kind}"))
+    assert meta["kind"] == kind and meta["stored_dtype"] == "float16"
+    assert (generator.discriminator is None) == (kind == "ae")
     test = load_dataset("procedural", "test", num_points=meta["num_points"])
     assert len(test) == meta["test_objects"]
     assert reconstruction_distance(generator, test) == pytest.approx(meta["test_chamfer"], rel=1e-4)
 
 
-def test_the_ae_preset_explains_through_the_bundled_autoencoder():
+@pytest.mark.parametrize("preset", ["ae", "aed", "naed"])
+def test_each_generative_preset_explains_through_its_bundled_generator(preset):
     from flowam.data import load_dataset
     from flowam.explain import Explainer
     from flowam.models import load_classifier
@@ -194,11 +230,113 @@ def test_the_ae_preset_explains_through_the_bundled_autoencoder():
     model, info = load_classifier()
     real = load_dataset("procedural", "test", num_points=info.num_points, per_class=2)
     explainer = Explainer(model, real)
-    result = explainer.explain(["chair", "table"], "ae", steps=4, progress=False)
-    decoded = explainer.generator("bundled:ae").ae
+    result = explainer.explain(["chair", "table"], preset, steps=4, progress=False)
+    decoded = explainer.generator(f"bundled:{preset}").ae
+    assert ("realness" in result.history) == (preset != "ae")
     assert result.points.shape == (2, info.num_points, 3)
     best = result.history["logit"].max(0)
     with torch.no_grad():
         logits = model(torch.from_numpy(result.points)).gather(1, torch.tensor([[8], [31]]))
     assert np.allclose(logits[:, 0].numpy(), best, atol=1e-3)
     assert decoded.num_points == info.num_points
+
+
+def test_latent_am_runs_through_explain_and_every_experiment(
+    tiny_model, tiny_data, tiny_aed, tmp_path, monkeypatch, capsys
+):
+    method = tmp_path / "aed-tiny.toml"
+    method.write_text(
+        f'init = "mean"\nsteps = 3\ngenerator = "{tiny_aed}"\nrealness = 1.0\nkeep_best = true\n'
+    )
+    subject = ["--model", str(tiny_model), "--data", str(tiny_data)]
+    code, _text, err = run_cli(
+        ["explain", *subject, "--method", str(method), "--out", str(tmp_path / "explain")],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    assert (tmp_path / "explain" / "aed-tiny" / "box_0.npy").exists()
+
+    sanity = tmp_path / "sanity"
+    args = [*subject, "--steps", "2", "--methods", f"vanilla,{method}", "--rates", "0,0.5"]
+    code, _text, err = run_cli(
+        ["experiment", "sanity", *args, "--out", str(sanity)], monkeypatch, capsys
+    )
+    assert code == 0, err
+    rows = (sanity / "sanity.csv").read_text()
+    assert rows.count(str(method)) > 2  # the trained model and every damaged one
+    short = f"{tiny_aed.parent.name}/best"
+    assert f"init: mean → {short}" in rows  # where latent AM really starts
+
+    faithful = tmp_path / "faithful"
+    directions = tmp_path / "directions.toml"
+    directions.write_text(f'[latent]\ngenerator = "{tiny_aed}"\nkeep_best = true\n')
+    code, _text, err = run_cli(
+        [
+            "experiment",
+            "faithful",
+            *subject,
+            "--steps",
+            "2",
+            "--directions-file",
+            str(directions),
+            "--out",
+            str(faithful),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    table = (faithful / "faithful.md").read_text()
+    assert f"| start → {short}" in table and "| latent" in table
+
+    diversity = tmp_path / "diversity"
+    code, _text, err = run_cli(
+        [
+            "experiment",
+            "diversity",
+            *subject,
+            "--steps",
+            "2",
+            "--method",
+            str(method),
+            "--out",
+            str(diversity),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    table = (diversity / "diversity.md").read_text()
+    assert "Skipped step noise, low: step_noise cannot act on a latent code" in table
+    assert "| init noise, high" in table and "| step noise" not in table
+
+    # a model whose clouds the bundled generators do not make: the generative presets are
+    # skipped with the reason, the rest of Table I runs
+    table1 = tmp_path / "table1"
+    code, _text, err = run_cli(
+        [
+            "experiment",
+            "table1",
+            *subject,
+            "--steps",
+            "2",
+            "--methods",
+            "vanilla,ae",
+            "--out",
+            str(table1),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    assert "skipped ae: its generator makes clouds of 512 points, this model's have 64" in err
+    assert "| vanilla" in (table1 / "table1.md").read_text()
+
+
+def test_a_preset_name_is_a_direction_of_the_faithful_experiment():
+    from flowam.experiments.faithful import DIRECTIONS, _directions
+
+    assert _directions(["ae", "faithful"]) == {"ae": ("ae", {}), "faithful": DIRECTIONS["faithful"]}
+    with pytest.raises(FlowamError, match="unknown direction 'nope'"):
+        _directions(["nope"])

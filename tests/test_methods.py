@@ -8,11 +8,16 @@ from flowam.transforms import GaussianBlur, LegalProjection
 
 def test_every_preset_loads_and_builds():
     assert {"vanilla", "l2", "blur", "tv", "flow", "flow-auto"} <= set(preset_names())
+    from flowam.generative import load_generator, resolve_generator
+
     for name in preset_names():
         config = load_method(name)
         assert config.name == name and config.description
         if config.align != "auto":
-            objective, _ = build(config, {"feat.stn.fc1": 512})
+            generator = None
+            if config.generator:  # a preset's generator is bundled
+                generator, _ = load_generator(resolve_generator(config.generator))
+            objective, _ = build(config, {"feat.stn.fc1": 512}, generator=generator)
             assert objective.terms()
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,10 +67,17 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(f, **arrays)
 
 
+_READING = threading.Lock()
+"""One ``np.load`` at a time: numpy parses each array header with ``ast.literal_eval``,
+and CPython 3.11's parser is not thread-safe (concurrent calls, as from the threads that
+build class starts, fail with "AST constructor recursion depth mismatch")."""
+
+
 def load_arrays(path: Path, names: list[str]) -> dict[str, np.ndarray] | None:
-    """Load the named arrays from ``path``; None if the file is absent, corrupt or partial."""
+    """Load the named arrays from ``path``; None if the file is absent, corrupt or partial.
+    Safe to call from several threads."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with _READING, np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in names}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowam import __version__, cache
-from flowam.demo import METHODS
+from flowam.demo import ALL_METHODS, METHODS
 from flowam.errors import FlowamError
 from flowam.report import write_config
 from flowam.subject import Subject
@@ -421,7 +421,7 @@ def explain(
         outcomes, f"{info.architecture} ({info.source}), {explainer.real.num_points} points"
     )
     console.print(f"results in {out.resolve()}")
-    failed = [f"{k}: {o.result.status}" for k, o in outcomes.items() if not o.result.finished]
+    failed = [f"{k}: {o.result.status}" for k, o in outcomes.items() if o.result.stopped_early]
     if failed:
         console.print(
             "stopped early (results so far are saved): " + "; ".join(failed), markup=False
@@ -495,7 +495,8 @@ ClassesOption = Annotated[
     typer.Option(help="Comma-separated classes, or 'all' (default: 16 spanning the families)."),
 ]
 MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
-ALL_METHODS = ",".join(METHODS)
+DEMO_METHODS = ",".join(METHODS)
+EVERY_METHOD = ",".join(ALL_METHODS)
 
 
 def _classes(text: str | None) -> list[str] | str | None:
@@ -513,7 +514,7 @@ def demo(
     ] = "bundled",
     steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
     classes: ClassesOption = None,
-    methods: MethodsOption = ALL_METHODS,
+    methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
     faithfulness: Faithfulness = True,
     seed: Seed = 0,
@@ -610,7 +611,7 @@ def experiment_table4(
     out: OutDir = Path("runs/table4"),
     steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
     classes: ClassesOption = None,
-    methods: MethodsOption = ALL_METHODS,
+    methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
     faithfulness: Faithfulness = True,
     seed: Seed = 0,
@@ -674,7 +675,7 @@ def experiment_table1(
     out: OutDir = Path("runs/table1"),
     classes: ExperimentClasses = None,
     steps: Steps = None,
-    methods: MethodsOption = ALL_METHODS,
+    methods: MethodsOption = EVERY_METHOD,
     full: Full = False,
     seed: Seed = 0,
     **fields: Any,
@@ -724,7 +725,7 @@ _variant_command("diversity", "Fig. S4: noise on the start, the latents or every
 @dataclass_options(Subject)
 def experiment_sanity(
     out: OutDir = Path("runs/sanity"),
-    methods: MethodsOption = ALL_METHODS,
+    methods: MethodsOption = EVERY_METHOD,
     rates: Annotated[
         str, typer.Option(help="Parameter dropout rates P_D.")
     ] = "0,0.1,0.2,0.3,0.4,0.5",

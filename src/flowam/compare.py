@@ -85,7 +85,8 @@ def compare(
         classes: class names (default all).
         restarts: explanations per class.
         seed: run seed, shared by all runs.
-        inits: initialisations to score as rows of their own (e.g. ``["mean"]``).
+        inits: initialisations to score as rows of their own (e.g. ``["mean"]``); a run
+            through a generator (latent AM) adds its decoded start as a row too.
         snapshots, chunk_size, progress: passed to the engine.
         pictures: write a multi-view PNG per explanation.
         randomized: an explainer of the same real objects with a randomized model; each
@@ -94,20 +95,27 @@ def compare(
     """
     outcomes: dict[str, Outcome] = {}
     names = classes or explainer.classes
-    for init in inits:
+
+    def start_row(init: str, generator: str | None = None) -> None:
         start = time.perf_counter()
-        result = explainer.initial(names, init, restarts, seed)
+        result = explainer.initial(names, init, restarts, seed, generator)
         scores = _score(explainer, result, seed)
-        outcomes[f"init: {init}"] = Outcome(
+        outcomes[Explainer.start_label(init, generator)] = Outcome(
             result,
             scores,
             time.perf_counter() - start,
             # a start does not depend on the model: the randomized model starts the same
             float(scores.recognized.mean()) if randomized else None,
         )
+
+    for init in inits:
+        start_row(init)
     for label, (method, overrides) in runs.items():
         start = time.perf_counter()
         config = explainer.resolve(method, **overrides)
+        decoded = Explainer.start_label(config.init, config.generator)
+        if config.generator and decoded not in outcomes:
+            start_row(config.init, config.generator)  # where latent AM really starts
         common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
         result = explainer.explain(names, config, snapshots=snapshots, **common)
         outcome = Outcome(result, _score(explainer, result, seed), time.perf_counter() - start)

@@ -31,6 +31,13 @@ from flowam.models import BUNDLED, load_classifier
 from flowam.report import SCORE_LEGEND, markdown_table, write_config
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
+"""The demo's methods: the classic baselines and the Flow AM presets."""
+GENERATIVE = ("ae", "aed", "naed")
+"""The generative baselines (latent AM through the bundled autoencoders). Table I and the
+sanity checks run them by default; the demo runs them when named (``--methods``), which
+keeps its default run within the time its README figures state."""
+ALL_METHODS = (*METHODS, *GENERATIVE)
+"""Every preset the experiments compare."""
 DEMO_CLASSES = (
     "airplane",
     "bathtub",
@@ -98,13 +105,7 @@ def run_demo(
     subset = len(names) < len(info.classes) and classes is None
     hint = " (the demo's default subset; --classes all for every class)" if subset else ""
     log(f"{info.source}: explaining {len(names)} of its {len(info.classes)} classes{hint}")
-    unfit = [m for m in methods if not explainer.fits(m)]
-    if unfit:
-        log(
-            f"skipped {', '.join(unfit)}: the layers it aligns are another architecture's "
-            f"(PointNet's); flow-auto chooses {info.architecture}'s own"
-        )
-        methods = [m for m in methods if m not in unfit]
+    methods = explainer.fitting(methods, log)
     randomized = randomized_twin(explainer, seed) if faithfulness else None
     if randomized:
         log("every run is repeated on the fully randomized model (the faithfulness gap)")
@@ -181,10 +182,17 @@ def compare_starts(
         (out / f"grid_{start}.png").write_bytes((out / start / "grid.png").read_bytes())
     tables = {start: tables[start] for start in STARTS}
     own = {m: load_method(m).init for m in methods if m not in BASELINES}
-    paper = {f"{m} (from noise)": tables["gaussian"][m] for m in methods if m in BASELINES}
-    paper.update(
-        {f"{m} (from class mean)": tables["mean"][m] for m, i in own.items() if i == "mean"}
-    )
+    baselines = [m for m in methods if m in BASELINES]
+    used = (["gaussian"] if baselines else []) + (["mean"] if "mean" in own.values() else [])
+    paper = {f"init: {start}": tables[start][f"init: {start}"] for start in used}
+    paper.update({f"{m} (from noise)": tables["gaussian"][m] for m in baselines})
+    for m, i in own.items():
+        if i == "mean":
+            generator = load_method(m).generator
+            if generator:  # latent AM's own start: the decoded class mean
+                label = Explainer.start_label(i, generator)
+                paper[label] = tables["mean"][label]
+            paper[f"{m} (from class mean)"] = tables["mean"][m]
     # a preset whose own start is none of STARTS (faithful: one shared sphere) also runs
     # from it, so the protocol table shows every preset as it is meant to be used
     for init in sorted({i for i in own.values() if i not in STARTS}):

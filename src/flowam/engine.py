@@ -86,6 +86,11 @@ class Explanations:
     def finished(self) -> bool:
         return self.status == "finished"
 
+    @property
+    def stopped_early(self) -> bool:
+        """Whether an optimisation stopped before its last step (a start row never does)."""
+        return self.status not in ("finished", "initialization")
+
 
 def cloud_seed(seed: int, target: int, restart: int) -> int:
     """The seed of one cloud: a function of the run seed, its class and restart only."""

@@ -12,7 +12,8 @@ initial clouds; their class names must be the model's, in logit order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,20 +64,26 @@ class Explainer:
             self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed)
         return self._evaluators[seed]
 
-    def generator(self, spec: str) -> Generator:
-        """The generator of latent AM (``bundled:<kind>`` or a file), loaded once, frozen,
-        on the model's device; its number of points must be the real objects'."""
+    def _loaded(self, spec: str) -> Generator:
+        """A generator (``bundled:<kind>`` or a file), loaded once, frozen, on the model's
+        device."""
         if spec not in self._generators:
             device = next(self.model.parameters()).device
             generator, _ = load_generator(resolve_generator(spec), device=str(device))
-            if generator.num_points != self.real.num_points:
-                raise FlowamError(
-                    f"generator {spec}: makes clouds of {generator.num_points} points, the "
-                    f"model's real objects have {self.real.num_points}"
-                )
             generator.requires_grad_(False)
             self._generators[spec] = generator
         return self._generators[spec]
+
+    def generator(self, spec: str) -> Generator:
+        """The generator of latent AM (see :meth:`_loaded`); its number of points must be
+        the real objects'."""
+        generator = self._loaded(spec)
+        if generator.num_points != self.real.num_points:
+            raise FlowamError(
+                f"generator {spec}: makes clouds of {generator.num_points} points, the "
+                f"model's real objects have {self.real.num_points}"
+            )
+        return generator
 
     def targets(self, names: Sequence[str | int] | None) -> list[int]:
         """Class indices for names (or indices); None means every class."""
@@ -115,21 +122,61 @@ class Explainer:
             config = config.replace(align=auto_alignment(self).weights)
         return config
 
-    def fits(self, method: str | MethodConfig) -> bool:
-        """Whether every layer the method aligns exists in this model (``auto`` always
-        does: it chooses among the model's own layers)."""
+    def misfit(self, method: str | MethodConfig) -> str | None:
+        """Why the method cannot explain this model, or None when it can: a layer it
+        aligns is not in the model (``auto`` always fits: it chooses among the model's own
+        layers), or its generator makes clouds of another size."""
         config = load_method(method) if isinstance(method, str) else method
-        if config.align == AUTO:
-            return True
-        modules = dict(self.model.named_modules())
-        return all(layer.removesuffix(INPUT_SUFFIX) in modules for layer in config.align)
+        if config.align != AUTO:
+            modules = dict(self.model.named_modules())
+            missing = [a for a in config.align if a.removesuffix(INPUT_SUFFIX) not in modules]
+            if missing:
+                return (
+                    f"it aligns {missing[0]!r}, a layer of another architecture "
+                    f"(this is a {type(self.model).__name__}; flow-auto chooses its own)"
+                )
+        if config.generator is not None:
+            made = self._loaded(config.generator).num_points
+            if made != self.real.num_points:
+                return (
+                    f"its generator makes clouds of {made} points, this model's have "
+                    f"{self.real.num_points}"
+                )
+        return None
+
+    def fitting(self, methods: Sequence[str], log: Callable[[str], None] = print) -> list[str]:
+        """The methods that can explain this model; each other one is logged with why."""
+        chosen = []
+        for m in methods:
+            reason = self.misfit(m)
+            if reason:
+                log(f"skipped {m}: {reason}")
+            else:
+                chosen.append(m)
+        return chosen
 
     def initial(
-        self, classes: Sequence[str | int] | None, init: str, restarts: int = 1, seed: int = 0
+        self,
+        classes: Sequence[str | int] | None,
+        init: str,
+        restarts: int = 1,
+        seed: int = 0,
+        generator: str | None = None,
     ) -> Explanations:
-        """The starting clouds themselves, as a result (no step taken): a baseline row."""
+        """The starting clouds themselves, as a result (no step taken): a baseline row.
+
+        With ``generator`` (latent AM's), the clouds latent AM actually starts from: the
+        decoding of each start's code, ``decode(encode(start))``.
+        """
         targets, runs, seeds = self._batch(classes, restarts, seed)
         clouds = init_clouds(init, self.real.num_points, self.real, targets, seeds)
+        config: dict[str, Any] = {"init": init, "seed": seed, "real_objects": self.real.description}
+        if generator is not None:
+            ae = self.generator(generator).ae
+            device = next(ae.parameters()).device
+            with torch.no_grad():
+                decoded = ae.decode(ae.encode(torch.from_numpy(clouds).to(device)))
+            clouds, config["generator"] = decoded.cpu().numpy(), generator
         return Explanations(
             points=clouds,
             targets=np.array(targets),
@@ -139,9 +186,23 @@ class Explainer:
             history={},
             weights={},
             steps_run=np.zeros(len(targets), dtype=np.int64),
-            config={"init": init, "seed": seed, "real_objects": self.real.description},
+            config=config,
             status="initialization",
         )
+
+    @staticmethod
+    def start_label(init: str, generator: str | None = None) -> str:
+        """The row label of a start: ``init: mean``; for the decoded start of latent AM
+        ``init: mean → ae`` (a bundled generator's kind, or a file's folder/stem)."""
+        if generator is None:
+            return f"init: {init}"
+        path = Path(generator)
+        short = (
+            generator.removeprefix("bundled:")
+            if generator.startswith("bundled:")
+            else (f"{path.parent.name}/{path.stem}")
+        )
+        return f"init: {init} → {short}"
 
     def explain(
         self,

@@ -14,7 +14,8 @@ the same start, legal and success rates, and the
 Chamfer distance to real objects (Eq. 7). A direction meets the targets
 (:data:`TARGETS`) when, for the trained model, recognition ≥ 80 %, logit ≥ 80 % of
 vanilla's, 100 % legal and 100 % successful, and for both damaged models recognition
-≤ 25 %. The starting cloud is a row of its own.
+≤ 25 %. The starting cloud is a row of its own, and so is its decoding through each
+generator a direction explains with (latent AM starts there).
 
 Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
 model), ``faithful.png`` (rows directions, columns a few classes under each model) and
@@ -37,7 +38,7 @@ from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized, parameter_dropout
-from flowam.methods import load_method
+from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.render import render_grid
 
@@ -56,7 +57,8 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "faithful": ("faithful", {}),
 }
 """One direction of each kind (method, overrides) and the ``faithful`` preset that combines
-them; ``docs/faithful-sweep.toml`` holds every variant measured (RESULTS.md §11)."""
+them; ``docs/faithful-sweep.toml`` holds every variant measured (RESULTS.md §11). Any
+preset's name is a direction too (the preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 
 
 def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
@@ -153,6 +155,11 @@ def run_faithful(
 
     measure("start", {m: start for m in MODELS}, 0.0)
     for label, config in configs.items():
+        # where latent AM really starts
+        decoded = Explainer.start_label(init, config.generator).replace(f"init: {init}", "start")
+        if config.generator and decoded not in results:
+            again = explainer.initial(names, init, seed=seed, generator=config.generator)
+            measure(decoded, {m: again for m in MODELS}, 0.0)
         tick = time.perf_counter()
         by_model = {
             kind: ex.explain(names, config, seed=seed, progress=False)
@@ -209,10 +216,14 @@ def _directions(
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     if isinstance(directions, Mapping):
         return dict(directions)
-    unknown = [d for d in directions if d not in DIRECTIONS]
+    known = {**{p: (p, {}) for p in preset_names()}, **DIRECTIONS}
+    unknown = [d for d in directions if d not in known]
     if unknown:
-        raise FlowamError(f"unknown direction {unknown[0]!r}; choose among {', '.join(DIRECTIONS)}")
-    return {d: DIRECTIONS[d] for d in directions}
+        raise FlowamError(
+            f"unknown direction {unknown[0]!r}; choose among {', '.join(known)} (a preset "
+            "name runs the preset as it is)"
+        )
+    return {d: known[d] for d in directions}
 
 
 def _line(r: dict[str, Any]) -> str:

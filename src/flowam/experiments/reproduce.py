@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
+from flowam.demo import ALL_METHODS, STARTS
 from flowam.demo import METHODS as DEMO_METHODS
-from flowam.demo import STARTS
 from flowam.experiments.common import Setting
 from flowam.experiments.faithful import DIRECTIONS, run_faithful
 from flowam.experiments.flow_analysis import run_flow_analysis
-from flowam.experiments.sanity import METHODS, RATES, cascade_stages, run_sanity
+from flowam.experiments.sanity import RATES, cascade_stages, run_sanity
 from flowam.experiments.table4 import run_table4
 from flowam.experiments.variants import BETAS, NOISES, run_table1, run_variants
 from flowam.faithfulness import randomization_order
@@ -54,19 +54,23 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
     damaged = (len(RATES) - 1) * len(setting.seeds) + len(
         cascade_stages(layers, 2 if setting.scale == "full" else 4)
     )
-    # the demo's table: every method from both starts, a preset with its own start once more
-    own = [m for m in DEMO_METHODS if load_method(m).init not in STARTS]
-    compared = (2 * rows(DEMO_METHODS) + rows(own)) * classes * steps * 2
+
+    def compared(methods: Sequence[str]) -> int:
+        """The demo's table: every method from both starts, a preset with its own start
+        once more, on the trained and the randomized model."""
+        own = [m for m in methods if load_method(m).init not in STARTS]
+        return (2 * rows(methods) + rows(own)) * classes * steps * 2
+
     return {
         "flow-analysis": all_classes * 100,
-        "table1": compared,
+        "table1": compared(ALL_METHODS),
         "ablation": 4 * classes * steps * 2,
         "beta": len(BETAS) * classes * steps * 2,
         "diversity": (1 + 2 * len(NOISES)) * 3 * classes * steps * 2,
-        "sanity": rows(METHODS) * classes * steps * (1 + damaged),
+        "sanity": rows(ALL_METHODS) * classes * steps * (1 + damaged),
         # vanilla's reference once, then every direction on three models
         "faithful": (1 + 3 * rows(list(DIRECTIONS.values()))) * classes * steps,
-        "table4": compared,
+        "table4": compared(DEMO_METHODS),
     }
 
 

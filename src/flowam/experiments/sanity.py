@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from flowam import cache
+from flowam.demo import ALL_METHODS
 from flowam.engine import Explanations
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
@@ -43,7 +44,6 @@ from flowam.render import render_grid, save_figure
 from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def run_sanity(
     setting: Setting,
     out: Path,
     *,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = ALL_METHODS,
     rates: Sequence[float] = RATES,
     init: str | None = None,
     eval_per_class: int = 10,
@@ -94,11 +94,15 @@ def run_sanity(
         load_method(m)  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
+    methods = explainer.fitting(methods, log)
     seed = setting.seed
     overrides = {**setting.overrides(), **({"init": init} if init else {})}
     configs = {m: explainer.resolve(m, **overrides) for m in methods}
+    # the starts, and where latent AM really starts (the decoded start): model-independent
     starts = {
-        f"init: {c.init}": explainer.initial(names, c.init, seed=seed) for c in configs.values()
+        Explainer.start_label(c.init, g): explainer.initial(names, c.init, seed=seed, generator=g)
+        for c in configs.values()
+        for g in dict.fromkeys([None, c.generator])
     }
     test = explainer.real.first_per_class(eval_per_class)
     example = torch.from_numpy(explainer.real.points[:2])

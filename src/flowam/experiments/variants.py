@@ -23,7 +23,8 @@ from typing import Any
 
 from flowam import cache
 from flowam.compare import Outcome, compare, randomized_twin, summaries
-from flowam.demo import METHODS, compare_starts
+from flowam.demo import ALL_METHODS, compare_starts
+from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.methods import NOISE_LEVELS, load_method
 from flowam.report import COLUMNS, SCORE_LEGEND, markdown_table
@@ -68,7 +69,7 @@ def run_table1(
     setting: Setting,
     out: Path,
     *,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = ALL_METHODS,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, Outcome]]:
     """Table I: every method from both starts, the paper's protocol, every class."""
@@ -77,6 +78,7 @@ def run_table1(
         load_method(m)  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
+    methods = explainer.fitting(methods, log)
     tables = compare_starts(
         explainer,
         names,
@@ -147,6 +149,9 @@ def run_variants(
 ) -> dict[str, Outcome]:
     """Run one of :data:`VARIANTS` of ``method`` from its own start.
 
+    A variant the method refuses (step noise on a generator's latent code) is skipped,
+    with the reason logged and written under the table.
+
     Args:
         restarts: explanations per class (default 1; 3 for ``diversity``).
     """
@@ -156,10 +161,17 @@ def run_variants(
     start = load_method(method).init  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
-    runs = {
-        label: (m, {**setting.overrides(), **overrides})
-        for label, (m, overrides) in make(method).items()
-    }
+    runs, skipped = {}, []
+    for label, (m, overrides) in make(method).items():
+        merged = {**setting.overrides(), **overrides}
+        try:
+            load_method(m).replace(**merged)
+        except FlowamError as e:  # a variant the method cannot take (step noise on a code)
+            skipped.append(f"{label}: {e}")
+            continue
+        runs[label] = (m, merged)
+    for line in skipped:
+        log(f"skipped {line}")
     outcomes = compare(
         explainer,
         runs,
@@ -178,6 +190,8 @@ def run_variants(
     lines = _header(title, info, names, setting, seconds) + [
         f"Method `{method}` from its own start (`{start}`), {restarts} explanation(s) per class.",
         "",
+        *[f"Skipped {line}" for line in skipped],
+        *([""] if skipped else []),
         markdown_table(summaries(outcomes), columns),
         "",
         "![grid](grid.png)",
