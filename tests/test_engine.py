@@ -161,6 +161,49 @@ def test_non_finite_gradient_names_the_term(model):
     assert np.isfinite(result.points).all()
 
 
+class NaNForFirstCloud(Objective):
+    """Non-finite for the first cloud from the fifth evaluation (step 4) on."""
+
+    name = "one-bad"
+
+    def __init__(self):
+        self.calls = 0
+
+    def value(self, ctx):
+        self.calls += 1
+        v = ctx.points.mean(dim=(1, 2))
+        if self.calls > 4:
+            v = torch.cat([v[:1] * float("nan"), v[1:]])  # no NaN in the others' gradients
+        return v
+
+
+def test_a_non_finite_cloud_stops_alone_and_the_others_run_on(model):
+    result = optimize(
+        model, ClassLogit() + NaNForFirstCloud(), init(2), [0, 1], CLASSES, RUN, progress=False
+    )
+    assert result.status == "non-finite value of objective term 'one-bad' at step 4"
+    assert result.steps_run.tolist() == [4, 12]
+    assert np.isfinite(result.points).all() and np.isfinite(result.history["logit"]).all()
+    logit = result.history["logit"]
+    assert (logit[4:, 0] == logit[4, 0]).all() and logit[-1, 1] > logit[4, 1]
+
+
+@pytest.mark.parametrize("every", [5, 16])
+def test_looking_at_the_stopping_mask_less_often_changes_nothing(model, monkeypatch, every):
+    from flowam import engine
+
+    config = {**RUN, "steps": 40, "converge_steps": 3, "converge_tol": 0.5}
+    args = (model, ClassLogit(), init(3), [0, 1, 2], CLASSES, config)
+    each = optimize(*args, progress=False)
+    assert each.steps_run.max() < 40  # every cloud stopped early: the loop ended early
+    monkeypatch.setitem(engine.HOST_CHECK_EVERY, "cpu", every)
+    seldom = optimize(*args, progress=False)
+    assert np.array_equal(each.points, seldom.points)
+    assert np.array_equal(each.steps_run, seldom.steps_run)
+    for k in each.history:
+        assert np.array_equal(each.history[k], seldom.history[k]), k
+
+
 def test_interruption_returns_what_was_computed(model):
     class CtrlC(Transform):
         def apply(self, points, step, seeds):

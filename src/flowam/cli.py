@@ -23,6 +23,7 @@ from rich.table import Table
 
 from flowam import __version__, cache
 from flowam.demo import ALL_METHODS, METHODS
+from flowam.devices import check_device
 from flowam.errors import FlowamError
 from flowam.report import write_config
 from flowam.subject import Subject
@@ -105,6 +106,13 @@ def data_render(
     console.print(f"wrote {out}")
 
 
+def check_device_option(value: str) -> str:
+    """``--device``, checked while the options are parsed: an unavailable device ends the
+    command in one line before any work."""
+    check_device(value)
+    return value
+
+
 def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Give a command one ``--option`` per field of dataclass ``cls`` (defaults from it).
 
@@ -123,9 +131,12 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
             if f.name in skip or not f.init:
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            checked = {"callback": check_device_option} if f.name == "device" else {}
             annotation = Annotated[
                 f.type if not isinstance(f.type, str) else eval(f.type),
-                typer.Option(f"--{f.name.replace('_', '-')}", help=f.metadata.get("help")),
+                typer.Option(
+                    f"--{f.name.replace('_', '-')}", help=f.metadata.get("help"), **checked
+                ),
             ]
             params.append(
                 inspect.Parameter(
@@ -230,7 +241,7 @@ Arch = Annotated[str | None, typer.Option(help="Architecture, where the file can
 NumClasses = Annotated[
     int | None, typer.Option(help="Number of classes, where the file cannot tell.")
 ]
-Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")]
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...", callback=check_device_option)]
 ModelPoints = Annotated[int | None, typer.Option(help="Points per cloud (default: the model's).")]
 OutDir = Annotated[Path, typer.Option(help="Output folder.")]
 

@@ -149,7 +149,7 @@ def compare(
 def randomized_twin(explainer: Explainer, seed: int = 0) -> Explainer:
     """An explainer of the same real objects whose model has every layer re-initialised."""
     example = torch.from_numpy(explainer.real.points[:2])
-    return Explainer(fully_randomized(explainer.model, example, seed), explainer.real)
+    return explainer.twin(fully_randomized(explainer.model, example, seed))
 
 
 def summaries(outcomes: dict[str, Outcome]) -> dict[str, dict[str, float]]:

@@ -11,14 +11,20 @@ the same seeds (up to floating-point reduction order).
 The result, :class:`Explanations`, is a plain object: final points, targets, the
 per-step history of every objective term and of the target logit and log-probability,
 snapshots at chosen steps, and the configuration, which metrics and pictures take as is.
-Ctrl-C stops the loop and returns what has been computed so far (``status`` says so);
-a non-finite value stops it too, keeping the last finite clouds, with a message naming
-the step and the objective term.
+Ctrl-C stops the loop and returns what has been computed so far (``status`` says so).
+A cloud whose objective value or gradient becomes non-finite stops where it was (its last
+finite state) while the others run on; ``status`` names the first such step and term.
+
+The step loop keeps its state on the model's device: history rows, stopping masks and
+finiteness flags are tensors there, and the host reads them only every
+:data:`HOST_CHECK_EVERY` steps (has every cloud stopped?) and once at the end of a chunk.
+On a GPU this removes the per-step round-trips; on the CPU it changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +40,14 @@ from flowam.hooks import LayerRecorder
 from flowam.objectives import Batch, Context, Objective
 from flowam.param import Parameterization
 from flowam.robustness import Robustness
+from flowam.speed import DEFAULT, Speed, autocast, fold_batch_norm
 from flowam.stats import ClassStatistics
 from flowam.transforms import Transform
 
+HOST_CHECK_EVERY = {"cpu": 1}
+"""Steps between the host's looks at the device-side stopping mask (all stopped: end), by
+device type; a type not listed looks every 16 steps. Reading a flag costs nothing on the
+CPU and a round-trip on a GPU; the results are the same either way."""
 DEFAULT_CHUNK = {"cpu": 4}
 """Clouds per chunk by device type; a type not listed runs the whole batch at once.
 ``benchmarks/chunk_size.py`` measures the best value on a machine (with transformation
@@ -123,16 +134,24 @@ def log_rest(logits: Tensor, targets: Tensor) -> Tensor:
     return torch.logsumexp(others, 1) - torch.logsumexp(logits, 1)
 
 
-class _Stop(Exception):
-    """A non-finite value: carries the message naming step and term."""
+@dataclass
+class _Shaping:
+    """How the clouds are seen and moved: transformation robustness, the
+    parameterization, whether each cloud's best step is kept, and the precision of the
+    model's forward pass (:mod:`flowam.speed`)."""
+
+    augment: Robustness | None = None
+    param: Parameterization | None = None
+    keep_best: bool = False
+    precision: str = "fp32"
 
 
-def _forward(
-    model, points, layers, batch, num_classes, augment: Robustness | None, step: int
-) -> Context:
-    """The model on the clouds (each followed by its transformed copies, with ``augment``)."""
+def _forward(model, points, layers, batch, num_classes, shaping: _Shaping, step: int) -> Context:
+    """The model on the clouds (each followed by its transformed copies under transformation
+    robustness), in the shaping's precision; logits and activations come back in float32."""
+    augment = shaping.augment
     seen = augment(points, step, batch.seeds) if augment else points
-    with LayerRecorder(model, layers) as rec:
+    with LayerRecorder(model, layers) as rec, autocast(points.device, shaping.precision):
         logits = model(seen)
     if not isinstance(logits, Tensor) or logits.shape != (seen.shape[0], num_classes):
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
@@ -141,31 +160,36 @@ def _forward(
             f"{num_classes}); wrap models that return tuples (see flowam.models)"
         )
     copies = augment.group if augment else 1
-    return Context(points, logits, dict(rec.activations), batch, copies)
+    activations = {k: v.float() for k, v in rec.activations.items()}
+    return Context(points, logits.float(), activations, batch, copies)
 
 
-def _evaluate(objective: Objective, ctx: Context, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+def _evaluate(objective: Objective, ctx: Context) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+    """The weighted total ``(B,)``, each term's values, and ``(B,)`` whether every term of
+    each cloud is finite."""
     values = {}
     for _, term in objective.terms():
-        v = ctx.per_cloud(term.value(ctx)) if term.reads_model else term.value(ctx)
-        if not torch.isfinite(v).all():
-            raise _Stop(f"non-finite value of objective term {term.name!r} at step {step}")
-        values[term.name] = v
+        values[term.name] = ctx.per_cloud(term.value(ctx)) if term.reads_model else term.value(ctx)
     total = sum(w * values[t.name] for w, t in objective.terms())
-    return total, values
+    finite = torch.stack([torch.isfinite(v) for v in values.values()]).all(0)
+    return total, values, finite
 
 
-def _culprit(model, points, objective, batch, num_classes, augment, step) -> str:
-    """Name the term whose gradient is non-finite (only called when that happened)."""
+def _culprit(model, points, objective, batch, num_classes, shaping, step) -> str:
+    """Name what became non-finite at ``step`` (only called when that happened): the first
+    term whose value, else whose gradient, is not finite."""
     probe = points.detach().clone().requires_grad_(True)
-    ctx = _forward(model, probe, objective.layers, batch, num_classes, augment, step)
-    for _, term in objective.terms():
-        (grad,) = torch.autograd.grad(
-            term.value(ctx).sum(), probe, retain_graph=True, allow_unused=True
-        )
+    ctx = _forward(model, probe, objective.layers, batch, num_classes, shaping, step)
+    terms = [term for _, term in objective.terms()]
+    values = [term.value(ctx) for term in terms]
+    for term, v in zip(terms, values, strict=True):
+        if not torch.isfinite(v).all():
+            return f"non-finite value of objective term {term.name!r} at step {step}"
+    for term, v in zip(terms, values, strict=True):
+        (grad,) = torch.autograd.grad(v.sum(), probe, retain_graph=True, allow_unused=True)
         if grad is not None and not torch.isfinite(grad).all():
-            return term.name
-    return "objective"
+            return f"non-finite gradient of objective term {term.name!r} at step {step}"
+    return f"non-finite gradient of the objective at step {step}"
 
 
 @dataclass
@@ -179,27 +203,17 @@ class _Chunk:
     status: str
 
 
-@dataclass
-class _Shaping:
-    """How the clouds are seen and moved: transformation robustness, the
-    parameterization, and whether each cloud's best step is kept."""
-
-    augment: Robustness | None = None
-    param: Parameterization | None = None
-    keep_best: bool = False
-
-
 def _run_chunk(
     model, objective, transforms, shaping, init, batch, config, num_classes, snap_steps, bar
 ) -> _Chunk:
     """Optimise one chunk of clouds.
 
-    The history always has ``steps + 1`` rows: clouds that stopped early (stopping rule,
-    all converged, interruption, non-finite value) keep their last row. Points, snapshots
-    and steps run come back on the CPU.
+    The history always has ``steps + 1`` rows: a cloud that stopped (stopping rule,
+    convergence, non-finite value or gradient) repeats its last row, and when every cloud
+    has stopped or the run is interrupted the remaining rows repeat the last one. Points,
+    snapshots and steps run come back on the CPU.
     """
     steps = config["steps"]
-    augment = shaping.augment
     chart = (shaping.param or Parameterization()).chart(init)
     param = chart.param
     # the clouds exactly as the step transforms left them: through a parameterization they
@@ -207,13 +221,15 @@ def _run_chunk(
     transformable = shaping.param is None or shaping.param.transformable
     kept = init.clone() if transformable else chart.cloud().detach().clone()
     best = kept.clone()  # each cloud at its highest target logit so far (keep_best)
-    best_logit = torch.full((len(init),), -torch.inf, device=init.device)
+    device = init.device
+    best_logit = torch.full((len(init),), -torch.inf, device=device)
 
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
     optimizer = opt_cls([param], lr=config["lr"])
     objective.setup(batch)
-    active = torch.ones(len(init), dtype=torch.bool, device=init.device)
-    steps_run = torch.zeros(len(init), dtype=torch.long)
+    active = torch.ones(len(init), dtype=torch.bool, device=device)
+    failed_at = torch.full((len(init),), -1, dtype=torch.long, device=device)
+    steps_run = torch.zeros(len(init), dtype=torch.long, device=device)
     history: dict[str, list[Tensor]] = {}
     snapshots: dict[int, Tensor] = {}
     stop_lp = config.get("stop_log_prob")
@@ -221,14 +237,25 @@ def _run_chunk(
     stop_rest = None if stop_lp is None else float(np.log(-np.expm1(stop_lp)))
     patience, tol = config.get("converge_steps", 0), config.get("converge_tol", 1e-4)
     status, step = "finished", 0
+    check_every = HOST_CHECK_EVERY.get(device.type, 16)
 
-    def observe(step: int) -> tuple[Tensor, Tensor]:
-        """Forward pass, objective terms and history row; returns the total and log(1 - p)."""
+    def per_cloud(mask: Tensor, like: Tensor) -> Tensor:
+        return mask.view(-1, *([1] * (like.dim() - 1)))
+
+    def fail(bad: Tensor) -> None:
+        """Stop the clouds in ``bad`` where they are, remembering the step."""
+        failed_at.copy_(torch.where(bad & (failed_at < 0), step, failed_at))
+        active.copy_(active & ~bad)
+
+    def observe(step: int) -> Tensor:
+        """Forward pass, objective terms and history row; returns the total and updates the
+        stopping masks."""
         points = chart.cloud()
         if step in snap_steps:
             snapshots[step] = kept.cpu().clone()
-        ctx = _forward(model, points, objective.layers, batch, num_classes, augment, step)
-        total, values = _evaluate(objective, ctx, step)
+        ctx = _forward(model, points, objective.layers, batch, num_classes, shaping, step)
+        total, values, finite = _evaluate(objective, ctx)
+        fail(active & ~finite)
         target, logits = batch.targets[:, None], ctx.own_logits
         row = {
             **values,
@@ -237,47 +264,50 @@ def _run_chunk(
             "log_prob": F.log_softmax(logits, 1).gather(1, target)[:, 0],
         }
         for k, v in row.items():
-            history.setdefault(k, []).append(v.detach().float().cpu())
+            v = v.detach().float()
+            rows = history.setdefault(k, [])
+            rows.append(torch.where(active, v, rows[-1]) if rows else v)
         if shaping.keep_best:
-            better = row["logit"].detach() > best_logit
-            best_logit[better] = row["logit"].detach()[better]
-            best[better] = kept[better]
-        return total, log_rest(logits.detach(), batch.targets)
+            logit = row["logit"].detach()
+            better = active & (logit > best_logit)
+            best_logit.copy_(torch.where(better, logit, best_logit))
+            best.copy_(torch.where(per_cloud(better, best), kept, best))
+        if stop_rest is not None:
+            active.copy_(active & (log_rest(logits.detach(), batch.targets) > stop_rest))
+        if patience and step >= patience:
+            gained = history["objective"][-1] - history["objective"][-1 - patience]
+            active.copy_(active & (gained > tol))
+        return torch.where(active, total, torch.zeros_like(total))
 
     try:
         for step in range(steps + 1):
-            total, rest = observe(step)
-            if step == steps:
-                break
-            if stop_rest is not None:
-                active &= rest > stop_rest
-            if patience and step >= patience:
-                gained = history["objective"][-1] - history["objective"][-1 - patience]
-                active &= (gained > tol).to(active.device)
-            if not active.any():
+            total = observe(step)
+            if step == steps or (step % check_every == 0 and not active.any()):
                 break
             optimizer.zero_grad()
-            (-(total * active).sum()).backward()
-            if not torch.isfinite(param.grad).all():
-                name = _culprit(model, kept, objective, batch, num_classes, augment, step)
-                raise _Stop(f"non-finite gradient of objective term {name!r} at step {step}")
+            (-total.sum()).backward()
+            grad = param.grad
+            fail(active & ~torch.isfinite(grad).flatten(1).all(1))
             with torch.no_grad():
+                moving = per_cloud(active, param)
+                grad.copy_(torch.where(moving, grad, torch.zeros_like(grad)))
                 before = param.detach().clone()
                 optimizer.step()
-                param[~active] = before[~active]  # a stopped cloud stays where it is
+                param.copy_(torch.where(moving, param, before))  # a stopped cloud stays
                 new = chart.cloud().detach()
                 for t in transforms:
                     new = t.apply(new, step, batch.seeds)
+                new = torch.where(per_cloud(active, new), new, kept)
                 if transforms:
-                    new = torch.where(active[:, None, None], new, kept)
                     chart.set(new)
                 kept.copy_(new)
-            steps_run += active.cpu().long()
+            steps_run += active.long()
             bar.update(1)
-    except _Stop as e:
-        status = str(e)
     except KeyboardInterrupt:
         status = f"interrupted at step {step}"
+    failed = failed_at[failed_at >= 0]
+    if len(failed):
+        status = _culprit(model, kept, objective, batch, num_classes, shaping, int(failed.min()))
     final = (best if shaping.keep_best else kept).cpu().clone()
     for s in snap_steps:
         if s <= steps:
@@ -285,8 +315,8 @@ def _run_chunk(
     hist = {}
     for k, rows in history.items():
         rows = rows + [rows[-1]] * (steps + 1 - len(rows))
-        hist[k] = torch.stack(rows[: steps + 1]).numpy()
-    return _Chunk(final, hist, snapshots, steps_run, status)
+        hist[k] = torch.stack(rows[: steps + 1]).cpu().numpy()
+    return _Chunk(final, hist, snapshots, steps_run.cpu(), status)
 
 
 def optimize(
@@ -306,6 +336,7 @@ def optimize(
     seed: int = 0,
     snapshots: Sequence[int] = (),
     chunk_size: int | None = None,
+    speed: Speed = DEFAULT,
     progress: bool = True,
 ) -> Explanations:
     """Maximise ``objective`` for every cloud of ``init``.
@@ -331,6 +362,9 @@ def optimize(
         seed: run seed.
         snapshots: steps at which to keep a copy of the clouds.
         chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
+        speed: how the model runs (:mod:`flowam.speed`): by default with its batch norms
+            folded into the preceding layers (the same function up to float32 rounding);
+            ``flowam.speed.PLAIN`` runs it as given.
         progress: show a progress bar.
     """
     device = next(model.parameters()).device
@@ -356,14 +390,15 @@ def optimize(
         leave=False,
     )
     with frozen(model):
+        run = fold_batch_norm(model, objective.layers)[0] if speed.fold_batch_norm else model
         for lo in range(0, b, chunk):
             hi = min(lo + chunk, b)
             batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)
             out = _run_chunk(
-                model,
+                run,
                 objective,
                 transforms,
-                _Shaping(augment, param, keep_best),
+                _Shaping(augment, param, keep_best, speed.precision),
                 start[lo:hi].to(device),
                 batch,
                 config,
@@ -372,8 +407,9 @@ def optimize(
                 bar,
             )
             parts.append(out)
-            if out.status != "finished":
-                status = out.status
+            if out.status != "finished" and status == "finished":
+                status = out.status  # the first chunk's reason; a non-finite cloud stops
+            if out.status.startswith("interrupted"):  # alone, Ctrl-C stops the run
                 break
     bar.close()
     done = sum(len(p.points) for p in parts)
@@ -392,6 +428,12 @@ def optimize(
             for k in sorted(parts[0].snapshots)
         },
         steps_run=torch.cat([p.steps_run for p in parts]).numpy(),
-        config={**config, "seed": seed, "chunk_size": chunk, "objective": repr(objective)},
+        config={
+            **config,
+            "seed": seed,
+            "chunk_size": chunk,
+            "objective": repr(objective),
+            "speed": dataclasses.asdict(speed),
+        },
         status=status,
     )

@@ -12,6 +12,7 @@ initial clouds; their class names must be the model's, in logit order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from flowam.methods import (
     robustness,
 )
 from flowam.metrics import Evaluator
+from flowam.speed import DEFAULT, Speed
 from flowam.stats import class_means, init_clouds, norm_statistics
 
 
@@ -44,15 +46,22 @@ class Explainer:
     Args:
         model: maps ``(B, N, 3)`` to ``(B, C)`` logits.
         real: real objects whose ``classes`` are the model's classes, in logit order.
+        speed: how the engine runs the model (:mod:`flowam.speed`).
     """
 
-    def __init__(self, model: nn.Module, real: PointCloudDataset) -> None:
+    def __init__(self, model: nn.Module, real: PointCloudDataset, speed: Speed = DEFAULT) -> None:
         self.model = model
         self.real = real
+        self.speed = speed
         self.classes = list(real.classes)
         self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
         self._evaluators: dict[int, Evaluator] = {}
         self._generators: dict[str, Generator] = {}
+
+    def twin(self, model: nn.Module) -> Explainer:
+        """An explainer of another model (a damaged copy) with the same real objects and
+        speed settings."""
+        return Explainer(model, self.real, self.speed)
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
@@ -250,6 +259,7 @@ class Explainer:
                 "seed": seed,
                 "snapshots": list(snapshots),
                 "chunk": chunk_size,
+                "speed": dataclasses.asdict(self.speed),
                 "method": config.to_dict(),
             }
         )
@@ -280,6 +290,7 @@ class Explainer:
             seed=seed,
             snapshots=snapshots,
             chunk_size=chunk_size,
+            speed=self.speed,
             progress=progress,
         )
         result.config = {

@@ -36,6 +36,14 @@ class Subject:
         default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
     )
     device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
+    precision: str = dataclasses.field(
+        default="fp32",
+        metadata={"help": "The model's forward pass: fp32, or bf16 (faster on AMX CPUs, GPUs)."},
+    )
+    fold_batch_norm: bool = dataclasses.field(
+        default=True,
+        metadata={"help": "Fold batch norms into the preceding layers (same function, faster)."},
+    )
 
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.
@@ -46,6 +54,7 @@ class Subject:
         from flowam.data import load_dataset
         from flowam.explain import Explainer
         from flowam.models import load_classifier
+        from flowam.speed import Speed
 
         net, info = load_classifier(
             self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
@@ -68,4 +77,5 @@ class Subject:
                 f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
                 "same classes"
             )
-        return Explainer(net, real), info
+        speed = Speed(fold_batch_norm=self.fold_batch_norm, precision=self.precision)
+        return Explainer(net, real, speed), info

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from flowam import cache
 from flowam.data import PointCloudDataset, load_dataset
+from flowam.devices import check_device
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.models import get_model
@@ -46,8 +47,9 @@ def invoked_command() -> str:
 
 
 def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tuple[str, ...]):
-    """One-line errors naming the option: fields that must be ≥ 1 (None allowed: unset)
-    and fields that must not be negative."""
+    """One-line errors naming the option: fields that must be ≥ 1 (None allowed: unset),
+    fields that must not be negative, and the config's device."""
+    check_device(config.device)
     for name in at_least_one:
         if getattr(config, name) is not None and getattr(config, name) < 1:
             raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")

@@ -66,8 +66,8 @@ def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
     example = torch.from_numpy(explainer.real.points[:2])
     return {
         "trained": explainer,
-        "randomized": Explainer(fully_randomized(explainer.model, example, seed), explainer.real),
-        "dropout": Explainer(parameter_dropout(explainer.model, DROPOUT, seed), explainer.real),
+        "randomized": explainer.twin(fully_randomized(explainer.model, example, seed)),
+        "dropout": explainer.twin(parameter_dropout(explainer.model, DROPOUT, seed)),
     }
 
 

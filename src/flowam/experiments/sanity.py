@@ -155,7 +155,7 @@ def run_sanity(
             model = parameter_dropout(explainer.model, damage.level, damage.seed)
         else:
             model = cascading_randomization(explainer.model, int(damage.level), example, seed)
-        measure(damage, Explainer(model, explainer.real))
+        measure(damage, explainer.twin(model))
     labels = list(dict.fromkeys(r["row"] for r in rows))
     write_csv(out / "sanity.csv", rows)
     for kind, columns in (

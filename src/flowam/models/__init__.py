@@ -28,6 +28,7 @@ from typing import Any
 from torch import nn
 
 from flowam.data.modelnet import MODELNET40_CLASSES
+from flowam.devices import check_device
 from flowam.errors import FlowamError
 from flowam.models import dgcnn, pointnet2  # noqa: F401  (register their architectures)
 from flowam.models.checkpoint import CheckpointError, load_state, read_metadata, read_state_dict
@@ -117,8 +118,10 @@ def load_classifier(
         arch, num_classes: override or supply what the metadata or keys cannot tell.
         classes: class names; by default from the metadata, else ModelNet40's names for
             40 classes, else ``class_0 ... class_{C-1}``.
-        device: where to put the model.
+        device: where to put the model (checked first: an unavailable device fails in one
+            line before any file is read).
     """
+    check_device(device)
     path = resolve_spec(spec)
     state = read_state_dict(path)
     meta = read_metadata(path) or {}

@@ -75,10 +75,10 @@ class DGCNN(nn.Module):
         x = points.transpose(1, 2)
         levels = []
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
-            x = conv(graph_feature(x, self.k)).amax(dim=-1)
+            x = conv(graph_feature(x, self.k)).max(dim=-1).values
             levels.append(x)
         x = self.conv5(torch.cat(levels, dim=1))
-        x = torch.cat([x.amax(dim=-1), x.mean(dim=-1)], dim=1)
+        x = torch.cat([x.max(dim=-1).values, x.mean(dim=-1)], dim=1)
         x = self.dp1(F.leaky_relu(self.bn6(self.linear1(x)), 0.2))
         x = self.dp2(F.leaky_relu(self.bn7(self.linear2(x)), 0.2))
         return self.linear3(x)

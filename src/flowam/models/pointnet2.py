@@ -69,7 +69,7 @@ class PointNetSetAbstraction(nn.Module):
                 grouped = torch.cat([grouped, gather_points(points, idx)], -1)
         # (B, S, K, C) -> (B, C, K, S), the reference layout
         features = _apply(self.mlp_convs, self.mlp_bns, grouped.permute(0, 3, 2, 1))
-        return new_xyz.transpose(1, 2), features.amax(dim=2)
+        return new_xyz.transpose(1, 2), features.max(dim=2).values
 
 
 class PointNetSetAbstractionMsg(nn.Module):
@@ -96,7 +96,7 @@ class PointNetSetAbstractionMsg(nn.Module):
             grouped = gather_points(xyz, idx) - new_xyz[:, :, None]
             if points is not None:
                 grouped = torch.cat([gather_points(points, idx), grouped], -1)
-            out.append(_apply(convs, bns, grouped.permute(0, 3, 2, 1)).amax(dim=2))
+            out.append(_apply(convs, bns, grouped.permute(0, 3, 2, 1)).max(dim=2).values)
         return new_xyz.transpose(1, 2), torch.cat(out, dim=1)
 
 

@@ -1,0 +1,171 @@
+"""Faster forward and backward passes of a frozen classifier, each switchable off.
+
+- :func:`fold_batch_norm`: a copy of an eval-mode model in which every batch norm that
+  directly follows a convolution or linear layer (eval-mode dropout between them allowed)
+  is folded into that layer's weights and bias. In eval mode a batch norm is an affine
+  map per channel, so the folded model computes the same function with one pass over the
+  activations less, forward and backward. The batch norm stays in the model as
+  ``nn.Identity`` under its own name, so hooks by name keep working (its output is what
+  it was); a pair whose layer output or batch-norm input is recorded (``keep``) is left
+  as it is, since folding would change what those hooks see.
+- :func:`autocast`: the model's forward pass in bfloat16 where the hardware has fast
+  bfloat16 arithmetic (recent x86 CPUs with AMX or AVX512-BF16, GPUs); the objective
+  terms and the optimiser stay in float32.
+
+Both are options of :class:`Speed`; :func:`flowam.engine.optimize` applies them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from flowam.errors import FlowamError
+from flowam.hooks import INPUT_SUFFIX
+
+PRECISIONS = ("fp32", "bf16")
+_FOLDABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How the engine runs the model.
+
+    Attributes:
+        fold_batch_norm: fold batch norms into the preceding layers (exact up to
+            float32 rounding).
+        precision: ``fp32`` (exact) or ``bf16`` (the model's forward pass under
+            bfloat16 autocast: about 3 significant digits in its activations).
+    """
+
+    fold_batch_norm: bool = True
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise FlowamError(
+                f"precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}"
+            )
+
+
+DEFAULT = Speed()
+"""The engine's default: batch norms folded, float32."""
+PLAIN = Speed(fold_batch_norm=False, precision="fp32")
+"""The plain path: the model as given, in float32."""
+
+
+def _fold(layer: nn.Module, norm: nn.Module) -> None:
+    """Fold ``norm`` (eval mode) into ``layer``'s weight and bias, in place."""
+    with torch.no_grad():
+        gamma = norm.weight if norm.weight is not None else torch.ones_like(norm.running_var)
+        beta = norm.bias if norm.bias is not None else torch.zeros_like(norm.running_mean)
+        scale = gamma / torch.sqrt(norm.running_var + norm.eps)
+        shape = (-1,) + (1,) * (layer.weight.dim() - 1)
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(norm.running_mean)
+        new_bias = (bias - norm.running_mean) * scale + beta
+        layer.weight.mul_(scale.view(shape))
+        if layer.bias is None:
+            layer.bias = nn.Parameter(new_bias, requires_grad=layer.weight.requires_grad)
+        else:
+            layer.bias.copy_(new_bias)
+
+
+def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, module)
+
+
+def fold_batch_norm(model: nn.Module, keep: Iterable[str] = ()) -> tuple[nn.Module, int]:
+    """A copy of ``model`` with its foldable batch norms folded; returns it and how many
+    were folded.
+
+    Args:
+        model: an eval-mode classifier (folding uses the running statistics).
+        keep: recorded layer names (``name`` or ``name:input``): a pair whose layer output
+            or batch-norm input is recorded stays unfolded.
+
+    The pairs are found in the model's ``torch.fx`` graph; where the model cannot be
+    traced (data-dependent control flow: PointNet++'s sampling, DGCNN's neighbours), only
+    consecutive children of an ``nn.Sequential`` are folded (DGCNN's conv blocks), whose
+    order is their data flow.
+    """
+    if model.training:
+        raise FlowamError("fold_batch_norm needs an eval-mode model (it uses running statistics)")
+    folded = copy.deepcopy(model)
+    # folding changes a layer's output (it becomes the batch norm's) and a batch norm's
+    # input: pairs whose hooks would see those stay as they are
+    keep = list(keep)
+    outputs = {n for n in keep if not n.endswith(INPUT_SUFFIX)}
+    inputs = {n.removesuffix(INPUT_SUFFIX) for n in keep if n.endswith(INPUT_SUFFIX)}
+    try:
+        graph = torch.fx.symbolic_trace(folded).graph
+    except Exception:  # any tracing failure: the sequential pairs only
+        return folded, _fold_sequential(folded, outputs, inputs)
+    modules = dict(folded.named_modules())
+    count = 0
+    for node in graph.nodes:
+        norm = modules.get(node.target)
+        if node.op != "call_module" or not isinstance(norm, _NORMS):
+            continue
+        if norm.running_var is None:  # no running statistics: batch statistics always
+            continue
+        source = node.args[0]
+        while (
+            isinstance(source, torch.fx.Node)
+            and source.op == "call_module"
+            and isinstance(modules.get(source.target), nn.Dropout)
+            and len(source.users) == 1
+        ):
+            source = source.args[0]
+        if not (
+            isinstance(source, torch.fx.Node)
+            and source.op == "call_module"
+            and isinstance(modules.get(source.target), _FOLDABLE)
+            and len(source.users) == 1
+            and source.target not in outputs
+            and node.target not in inputs
+        ):
+            continue
+        _fold(modules[source.target], modules[node.target])
+        _set_module(folded, node.target, nn.Identity())
+        count += 1
+    return folded, count
+
+
+def _fold_sequential(model: nn.Module, outputs: set[str], inputs: set[str]) -> int:
+    """Fold (layer, batch norm) pairs that are consecutive children of an ``nn.Sequential``."""
+    count = 0
+    for name, seq in list(model.named_modules()):
+        if not isinstance(seq, nn.Sequential):
+            continue
+        children = list(seq.named_children())
+        for (a, layer), (b, norm) in itertools.pairwise(children):
+            prefix = f"{name}." if name else ""
+            if (
+                isinstance(layer, _FOLDABLE)
+                and isinstance(norm, _NORMS)
+                and norm.running_var is not None
+                and prefix + a not in outputs
+                and prefix + b not in inputs
+            ):
+                _fold(layer, norm)
+                setattr(seq, b, nn.Identity())
+                count += 1
+    return count
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """The model's forward pass in ``precision`` (``fp32``: unchanged)."""
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        yield
