@@ -107,3 +107,21 @@ def test_bf16_explanations_stay_near_fp32():
     gained = plain.history["logit"][-1] - plain.history["logit"][0]
     apart = np.abs(half.history["logit"][-1] - plain.history["logit"][-1])
     assert (apart <= 0.05 * np.abs(gained)).all(), (apart, gained)
+
+
+def test_speed_options_reach_the_engine_from_the_command_line(
+    tiny_model, tiny_data, tmp_path, monkeypatch, capsys
+):
+    import json
+
+    from conftest import run_cli
+
+    out = tmp_path / "explain"
+    args = ["explain", "--model", str(tiny_model), "--data", str(tiny_data), "--method"]
+    args += ["vanilla", "--steps", "2", "--no-fold-batch-norm", "--precision", "bf16"]
+    code, _, err = run_cli([*args, "--out", str(out)], monkeypatch, capsys)
+    assert code == 0, err
+    record = json.loads(next((out / "vanilla").glob("box_0.json")).read_text())
+    assert '"speed": {"fold_batch_norm": false, "precision": "bf16"}' in json.dumps(record)
+    code, _, err = run_cli([*args[:-1], "fp16", "--out", str(out)], monkeypatch, capsys)
+    assert code == 1 and "precision='fp16'" in err and "Traceback" not in err

@@ -132,12 +132,11 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             checked = {"callback": check_device_option} if f.name == "device" else {}
-            annotation = Annotated[
-                f.type if not isinstance(f.type, str) else eval(f.type),
-                typer.Option(
-                    f"--{f.name.replace('_', '-')}", help=f.metadata.get("help"), **checked
-                ),
-            ]
+            kind = f.type if not isinstance(f.type, str) else eval(f.type)
+            flag = f"--{f.name.replace('_', '-')}"
+            if kind is bool:  # a switch both ways: --x/--no-x
+                flag = f"{flag}/--no-{flag[2:]}"
+            annotation = Annotated[kind, typer.Option(flag, help=f.metadata.get("help"), **checked)]
             params.append(
                 inspect.Parameter(
                     f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
