@@ -215,3 +215,15 @@ def test_evaluator_fid_reads_the_global_feature_and_fc2():
     judged = Evaluator(model, real, judge=judge).score(pts, targets).sets["m_is"]
     with torch.no_grad():
         assert judged == pytest.approx(inception_score(judge(torch.from_numpy(pts))), rel=1e-6)
+
+
+def test_chamfer_blocks_do_not_change_the_result():
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.rand(5, 300, 3, generator=gen), torch.rand(5, 200, 3, generator=gen)
+    for one_way in (True, False):
+        whole = chamfer_distance(x, y, one_way, block=(5, 300))
+        for block in ((1, 64), (2, 128), (4, 7)):
+            assert torch.allclose(chamfer_distance(x, y, one_way, block=block), whole, atol=1e-6)
+    x.requires_grad_(True)
+    chamfer_distance(x, y, False, squared=True, block=(2, 64)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
