@@ -58,6 +58,17 @@ def test_folding_leaves_recorded_pairs_alone_and_keeps_hooks_by_name():
         assert torch.allclose(a[name], b[name], rtol=1e-4, atol=1e-5), name
 
 
+def test_a_batch_norm_registered_twice_is_replaced_under_both_names():
+    model = with_running_statistics("dgcnn")  # bn1 is also conv1.1
+    assert model.bn1 is model.conv1[1]
+    folded, _ = fold_batch_norm(model)
+    assert isinstance(folded.bn1, nn.Identity) and folded.bn1 is folded.conv1[1]
+    x = cloud()
+    with torch.no_grad(), LayerRecorder(model, ["bn1"]) as a, LayerRecorder(folded, ["bn1"]) as b:
+        model(x), folded(x)
+    assert torch.allclose(a["bn1"], b["bn1"], rtol=1e-4, atol=1e-5)
+
+
 def test_folding_needs_eval_mode_and_precision_is_checked():
     with pytest.raises(FlowamError, match="eval-mode"):
         fold_batch_norm(get_model("pointnet", 3).train())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError
-from flowam.generative import Generator, load_generator, resolve_generator
+from flowam.generative import Generator, generator_name, load_generator, resolve_generator
 from flowam.hooks import INPUT_SUFFIX
 from flowam.methods import (
     AUTO,
@@ -36,6 +35,7 @@ from flowam.methods import (
     robustness,
 )
 from flowam.metrics import Evaluator
+from flowam.param import Latent
 from flowam.speed import DEFAULT, Speed
 from flowam.stats import class_means, init_clouds, norm_statistics
 
@@ -180,11 +180,11 @@ class Explainer:
         targets, runs, seeds = self._batch(classes, restarts, seed)
         clouds = init_clouds(init, self.real.num_points, self.real, targets, seeds)
         config: dict[str, Any] = {"init": init, "seed": seed, "real_objects": self.real.description}
-        if generator is not None:
+        if generator is not None:  # the same chart latent AM optimises through
             ae = self.generator(generator).ae
-            device = next(ae.parameters()).device
+            start = torch.from_numpy(clouds).to(next(ae.parameters()).device)
             with torch.no_grad():
-                decoded = ae.decode(ae.encode(torch.from_numpy(clouds).to(device)))
+                decoded = Latent(ae).chart(start).cloud()
             clouds, config["generator"] = decoded.cpu().numpy(), generator
         return Explanations(
             points=clouds,
@@ -202,16 +202,8 @@ class Explainer:
     @staticmethod
     def start_label(init: str, generator: str | None = None) -> str:
         """The row label of a start: ``init: mean``; for the decoded start of latent AM
-        ``init: mean → ae`` (a bundled generator's kind, or a file's folder/stem)."""
-        if generator is None:
-            return f"init: {init}"
-        path = Path(generator)
-        short = (
-            generator.removeprefix("bundled:")
-            if generator.startswith("bundled:")
-            else (f"{path.parent.name}/{path.stem}")
-        )
-        return f"init: {init} → {short}"
+        ``init: mean → ae`` (:func:`~flowam.generative.training.generator_name`)."""
+        return f"init: {init}" + (f" → {generator_name(generator)}" if generator else "")
 
     def explain(
         self,

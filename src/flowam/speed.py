@@ -101,64 +101,83 @@ def fold_batch_norm(model: nn.Module, keep: Iterable[str] = ()) -> tuple[nn.Modu
     folded = copy.deepcopy(model)
     # folding changes a layer's output (it becomes the batch norm's) and a batch norm's
     # input: pairs whose hooks would see those stay as they are
+    # (by module, not name: DGCNN registers each batch norm twice, as bn1 and conv1.1)
     keep = list(keep)
-    outputs = {n for n in keep if not n.endswith(INPUT_SUFFIX)}
-    inputs = {n.removesuffix(INPUT_SUFFIX) for n in keep if n.endswith(INPUT_SUFFIX)}
-    try:
-        graph = torch.fx.symbolic_trace(folded).graph
-    except Exception:  # any tracing failure: the sequential pairs only
-        return folded, _fold_sequential(folded, outputs, inputs)
-    modules = dict(folded.named_modules())
+    outputs = _modules(folded, [n for n in keep if not n.endswith(INPUT_SUFFIX)])
+    inputs = _modules(
+        folded, [n.removesuffix(INPUT_SUFFIX) for n in keep if n.endswith(INPUT_SUFFIX)]
+    )
+    pairs = _traced_pairs(folded)
+    if pairs is None:  # not traceable: the sequential pairs only
+        pairs = _sequential_pairs(folded)
     count = 0
-    for node in graph.nodes:
-        norm = modules.get(node.target)
-        if node.op != "call_module" or not isinstance(norm, _NORMS):
-            continue
-        if norm.running_var is None:  # no running statistics: batch statistics always
-            continue
-        source = node.args[0]
-        while (
-            isinstance(source, torch.fx.Node)
-            and source.op == "call_module"
-            and isinstance(modules.get(source.target), nn.Dropout)
-            and len(source.users) == 1
+    for layer, norm in pairs:
+        first, second = folded.get_submodule(layer), folded.get_submodule(norm)
+        if (
+            isinstance(first, _FOLDABLE)
+            and isinstance(second, _NORMS)
+            and second.running_var is not None  # else batch statistics, always
+            and id(first) not in outputs
+            and id(second) not in inputs
         ):
-            source = source.args[0]
-        if not (
-            isinstance(source, torch.fx.Node)
-            and source.op == "call_module"
-            and isinstance(modules.get(source.target), _FOLDABLE)
-            and len(source.users) == 1
-            and source.target not in outputs
-            and node.target not in inputs
-        ):
-            continue
-        _fold(modules[source.target], modules[node.target])
-        _set_module(folded, node.target, nn.Identity())
-        count += 1
+            _fold(first, second)
+            identity = nn.Identity()  # under every name of the norm, so hooks on any fire
+            for name, module in list(folded.named_modules(remove_duplicate=False)):
+                if module is second:
+                    _set_module(folded, name, identity)
+            count += 1
     return folded, count
 
 
-def _fold_sequential(model: nn.Module, outputs: set[str], inputs: set[str]) -> int:
-    """Fold (layer, batch norm) pairs that are consecutive children of an ``nn.Sequential``."""
-    count = 0
-    for name, seq in list(model.named_modules()):
-        if not isinstance(seq, nn.Sequential):
+def _modules(model: nn.Module, names: list[str]) -> set[int]:
+    """Identities of the named submodules (names that are not modules are ignored)."""
+    found = set()
+    for name in names:
+        try:
+            found.add(id(model.get_submodule(name)))
+        except AttributeError:
             continue
-        children = list(seq.named_children())
-        for (a, layer), (b, norm) in itertools.pairwise(children):
+    return found
+
+
+def _traced_pairs(model: nn.Module) -> list[tuple[str, str]] | None:
+    """(module, batch norm) names where the norm's input is that module's only use (eval-
+    mode dropout between them skipped), from the ``torch.fx`` graph; None if untraceable."""
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception:  # any tracing failure
+        return None
+    modules = dict(model.named_modules())
+
+    def module_call(node: object, kind: type | tuple[type, ...] = nn.Module) -> bool:
+        return (
+            isinstance(node, torch.fx.Node)
+            and node.op == "call_module"
+            and isinstance(modules.get(node.target), kind)
+        )
+
+    pairs = []
+    for node in graph.nodes:
+        if not module_call(node, _NORMS):
+            continue
+        source = node.args[0]
+        while module_call(source, nn.Dropout) and len(source.users) == 1:
+            source = source.args[0]
+        if module_call(source) and len(source.users) == 1:
+            pairs.append((source.target, node.target))
+    return pairs
+
+
+def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """Names of consecutive children of every ``nn.Sequential`` (their order is their data
+    flow)."""
+    pairs = []
+    for name, seq in model.named_modules():
+        if isinstance(seq, nn.Sequential):
             prefix = f"{name}." if name else ""
-            if (
-                isinstance(layer, _FOLDABLE)
-                and isinstance(norm, _NORMS)
-                and norm.running_var is not None
-                and prefix + a not in outputs
-                and prefix + b not in inputs
-            ):
-                _fold(layer, norm)
-                setattr(seq, b, nn.Identity())
-                count += 1
-    return count
+            children = [prefix + child for child, _ in seq.named_children()]
+            pairs += list(itertools.pairwise(children))
+    return pairs
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized, parameter_dropout
+from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.render import render_grid
@@ -155,9 +156,9 @@ def run_faithful(
 
     measure("start", {m: start for m in MODELS}, 0.0)
     for label, config in configs.items():
-        # where latent AM really starts
-        decoded = Explainer.start_label(init, config.generator).replace(f"init: {init}", "start")
-        if config.generator and decoded not in results:
+        # where latent AM really starts: a row once per generator
+        decoded = f"start → {generator_name(config.generator)}" if config.generator else None
+        if decoded and decoded not in results:
             again = explainer.initial(names, init, seed=seed, generator=config.generator)
             measure(decoded, {m: again for m in MODELS}, 0.0)
         tick = time.perf_counter()

@@ -3,6 +3,7 @@
 from flowam.generative.networks import KINDS, Discriminator, Generator, PointAutoencoder
 from flowam.generative.training import (
     GeneratorConfig,
+    generator_name,
     load_generator,
     resolve_generator,
     train_generator,
@@ -14,6 +15,7 @@ __all__ = [
     "Generator",
     "GeneratorConfig",
     "PointAutoencoder",
+    "generator_name",
     "load_generator",
     "resolve_generator",
     "train_generator",

@@ -256,6 +256,16 @@ def resolve_generator(spec: str | Path) -> Path:
     return path
 
 
+def generator_name(spec: str | Path) -> str:
+    """A short name of a generator spec for labels: a bundled generator's kind, or a
+    file's folder/stem (``runs/aed/best.safetensors`` → ``aed/best``)."""
+    text = str(spec)
+    if text.startswith(BUNDLED_PREFIX):
+        return text.removeprefix(BUNDLED_PREFIX)
+    path = Path(text)
+    return f"{path.parent.name}/{path.stem}"
+
+
 def export_generator(weights: Path, out: Path, half: bool = True) -> dict[str, Any]:
     """Copy a trained generator to ``out`` (optionally float16) with the reconstruction
     Chamfer distance of the stored copy on the full test split it was trained against."""
