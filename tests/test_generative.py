@@ -90,6 +90,8 @@ def test_loading_a_trained_generator_reconstructs_as_measured(tiny_data, tmp_pat
     (tmp_path / "g" / "best.json").write_text("{}")
     with pytest.raises(CheckpointError, match="no generator metadata"):
         load_generator(tmp_path / "g" / "best.safetensors")
+    with pytest.raises(CheckpointError, match="nope.safetensors: checkpoint file not found"):
+        load_generator(tmp_path / "nope.safetensors")
 
 
 def test_loss_is_zero_for_a_perfect_reconstruction():

@@ -293,11 +293,12 @@ def export_generator(weights: Path, out: Path, half: bool = True) -> dict[str, A
 def load_generator(path: str | Path, device: str = "cpu") -> tuple[Generator, dict[str, Any]]:
     """A trained generator (eval mode) and its metadata, from a ``.safetensors`` file with
     its ``.json`` beside it."""
+    state = read_state_dict(path)  # a missing or unreadable file is named first
     meta = read_metadata(path)
     if not meta or meta.get("kind") not in KINDS or "num_points" not in meta:
         raise CheckpointError(
             f"{path}: no generator metadata (kind, num_points) in {Path(path).with_suffix('.json')}"
         )
     generator = Generator(meta["kind"], int(meta["num_points"]), int(meta.get("latent", 128)))
-    load_state(generator, read_state_dict(path), str(path), f"a {meta['kind']} generator")
+    load_state(generator, state, str(path), f"a {meta['kind']} generator")
     return generator.to(device).eval(), meta
