@@ -12,12 +12,16 @@ all of them alike:
 - ``loop``: a plain eager float32 loop, one class at a time (batch of one): forward with
   the layer hooks, the same objective, Adam, the same step transforms; no engine.
 - ``engine plain``: :func:`flowam.engine.optimize` with ``flowam.speed.PLAIN``.
-- ``engine``: the default (batch norms folded).
-- ``engine bf16``: folded, forward pass in bfloat16.
+- ``engine folded``: batch norms folded, max pooling not fused.
+- ``engine``: the default (batch norms folded, PointNet's widest layer fused with its max
+  pooling, :func:`flowam.ops.conv_max`).
+- ``engine bf16``: the default with the forward pass in bfloat16.
 
 Printed: the best time of each side in ms per cloud-step and its speed-up over ``loop``;
 the FLOPs of one forward + input-gradient backward (``torch.utils.flop_counter``), the
-rate each side achieves, and the float32 and bfloat16 matmul rates measured here.
+rate each side achieves (the plain pass's FLOPs over its time: an effective rate, since
+the fused backward skips most of the widest layer's work), and the float32 and bfloat16
+matmul rates measured here.
 Nothing is asserted; BENCHMARKS.md keeps the figures.
 """
 
@@ -123,6 +127,7 @@ def main() -> None:
     sides = {
         "loop": lambda: plain_loop(model, objective, transforms, start, targets, stats, run),
         "engine plain": engine(PLAIN),
+        "engine folded": engine(Speed(fuse_max_pool=False)),
         "engine": engine(Speed()),
         "engine bf16": engine(Speed(precision="bf16")),
     }

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowam.ops import farthest_point_sample, gather_points, square_distance
+from flowam.ops import conv_max, farthest_point_sample, gather_points, square_distance
 
 
 def naive_fps(points: np.ndarray, k: int, start: int) -> list[int]:
@@ -44,3 +44,46 @@ def test_square_distance_and_gather_match_naive_versions():
     idx = torch.tensor([[0, 2], [4, 4]])
     assert torch.equal(gather_points(a, idx)[1, 0], a[1, 4])
     assert gather_points(a, idx[:, :, None].expand(2, 2, 3)).shape == (2, 2, 3, 3)
+
+
+def naive_conv_max(x, weight, bias):
+    """The plain way: the whole (B, Cout, N) activation, then max over points."""
+    return torch.nn.functional.conv1d(x, weight[:, :, None], bias).max(dim=2).values
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 100, 1000])
+def test_conv_max_matches_the_naive_version_with_gradients(block):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(3, 5, 100, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(11, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(11, generator=g, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(3, 11, generator=g, dtype=torch.float64)
+    fused = conv_max(x, w, b, block=block)
+    naive = naive_conv_max(x, w, b)
+    torch.testing.assert_close(fused, naive)
+    grads = torch.autograd.grad((fused * up).sum(), (x, w, b))
+    for got, want in zip(grads, torch.autograd.grad((naive * up).sum(), (x, w, b)), strict=True):
+        torch.testing.assert_close(got, want)
+    assert torch.autograd.gradcheck(lambda *t: conv_max(*t, block=block), (x, w, b))
+
+
+def test_conv_max_propagates_nan_from_any_block_and_checks_block():
+    x = torch.randn(2, 4, 50)
+    x[1, 2, 40] = float("nan")  # a late block: a running maximum must not drop it
+    out = conv_max(x, torch.randn(6, 4), torch.zeros(6), block=16)
+    assert out[1].isnan().all() and not out[0].isnan().any()
+    with pytest.raises(ValueError, match="block=0"):
+        conv_max(x, torch.randn(6, 4), torch.zeros(6), block=0)
+
+
+def test_conv_max_under_bfloat16_autocast_keeps_the_input_dtypes_in_its_gradients():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 8, 64, generator=g).to(torch.bfloat16).requires_grad_(True)
+    w = torch.randn(16, 8, generator=g, requires_grad=True)
+    b = torch.randn(16, generator=g, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv_max(x, w, b, block=16)
+    gx, gw, gb = torch.autograd.grad(out.float().sum(), (x, w, b))
+    assert (gx.dtype, gw.dtype, gb.dtype) == (torch.bfloat16, torch.float32, torch.float32)
+    want = naive_conv_max(x.detach().float(), w.detach(), b.detach())
+    torch.testing.assert_close(out.float(), want, rtol=0.02, atol=0.05)

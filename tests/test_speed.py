@@ -10,7 +10,7 @@ from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.models import MODELS, get_model
 from flowam.objectives import ClassLogit, Continuity, LatentAlignment
-from flowam.speed import PLAIN, Speed, fold_batch_norm
+from flowam.speed import PLAIN, Speed, fold_batch_norm, fuse_max_pools, prepare
 from flowam.stats import ClassStatistics
 
 FOLDED = {"pointnet": 15, "dgcnn": 5, "pointnet2_ssg": 0, "pointnet2_msg": 0}
@@ -69,6 +69,38 @@ def test_a_batch_norm_registered_twice_is_replaced_under_both_names():
     assert torch.allclose(a["bn1"], b["bn1"], rtol=1e-4, atol=1e-5)
 
 
+def test_fused_max_pooling_keeps_the_function_and_its_input_gradient():
+    model = with_running_statistics("pointnet")
+    folded, _ = fold_batch_norm(model)
+    fused, _ = fold_batch_norm(model)
+    assert fuse_max_pools(fused) == 3  # the input transform, the feature transform, the encoder
+    assert fuse_max_pools(model) == 0  # unfolded: bn3 must run
+    x = cloud().requires_grad_(True)
+    for net in (model, folded, fused):
+        assert not net.training
+    outs = [net(x) for net in (model, folded, fused)]
+    grads = [torch.autograd.grad(out[:, 1].sum(), x)[0] for out in outs]
+    torch.testing.assert_close(outs[2], outs[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(outs[2], outs[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grads[2], grads[1], rtol=1e-3, atol=1e-5)
+
+
+def test_fusion_leaves_recorded_layers_alone_and_follows_the_speed_options():
+    model = with_running_statistics("pointnet")
+    run = prepare(model, ["feat.conv3", "feat.stn.bn3:input"], Speed())
+    fused = [n for n, m in run.named_modules() if getattr(m, "fuse_max_pool", False)]
+    assert fused == ["feat.fstn"]  # the encoder's conv3 and the input T-net's bn3 recorded
+    assert isinstance(run.feat.bn3, nn.BatchNorm1d)  # recorded: not folded either
+    plain = prepare(model, [], Speed(fuse_max_pool=False))
+    assert not any(getattr(m, "fuse_max_pool", False) for m in plain.modules())
+    assert prepare(model, [], PLAIN) is model
+    x = cloud()
+    layer = ["feat.conv3"]
+    with torch.no_grad(), LayerRecorder(run, layer) as a, LayerRecorder(model, layer) as b:
+        run(x), model(x)
+    torch.testing.assert_close(a["feat.conv3"], b["feat.conv3"], rtol=1e-4, atol=1e-4)
+
+
 def test_folding_needs_eval_mode_and_precision_is_checked():
     with pytest.raises(FlowamError, match="eval-mode"):
         fold_batch_norm(get_model("pointnet", 3).train())
@@ -102,9 +134,11 @@ def run(speed, steps, optimizer="adam", lr=0.01):
 
 
 def test_the_folded_engine_takes_the_plain_engines_step():
-    """Terms at the same points and one gradient step (SGD, lr 1: the gradient itself)."""
+    """Terms at the same points and one gradient step (SGD, lr 1: the gradient itself),
+    with batch norms folded and max pooling fused (the default)."""
     plain, fast = run(PLAIN, 1, "sgd", 1.0), run(Speed(), 1, "sgd", 1.0)
-    assert fast.config["speed"] == {"fold_batch_norm": True, "precision": "fp32"}
+    want = {"fold_batch_norm": True, "fuse_max_pool": True, "precision": "fp32"}
+    assert fast.config["speed"] == want
     for name in plain.history:
         np.testing.assert_allclose(fast.history[name][0], plain.history[name][0], rtol=1e-5)
     g_plain, g_fast = plain.points - plain.init, fast.points - fast.init
@@ -129,10 +163,12 @@ def test_speed_options_reach_the_engine_from_the_command_line(
 
     out = tmp_path / "explain"
     args = ["explain", "--model", str(tiny_model), "--data", str(tiny_data), "--method"]
-    args += ["vanilla", "--steps", "2", "--no-fold-batch-norm", "--precision", "bf16"]
+    args += ["vanilla", "--steps", "2", "--no-fold-batch-norm", "--no-fuse-max-pool"]
+    args += ["--precision", "bf16"]
     code, _, err = run_cli([*args, "--out", str(out)], monkeypatch, capsys)
     assert code == 0, err
     record = json.loads(next((out / "vanilla").glob("box_0.json")).read_text())
-    assert '"speed": {"fold_batch_norm": false, "precision": "bf16"}' in json.dumps(record)
+    speed = '"speed": {"fold_batch_norm": false, "fuse_max_pool": false, "precision": "bf16"}'
+    assert speed in json.dumps(record)
     code, _, err = run_cli([*args[:-1], "fp16", "--out", str(out)], monkeypatch, capsys)
     assert code == 1 and "precision='fp16'" in err and "Traceback" not in err

@@ -40,7 +40,7 @@ from flowam.hooks import LayerRecorder
 from flowam.objectives import Batch, Context, Objective
 from flowam.param import Parameterization
 from flowam.robustness import Robustness
-from flowam.speed import DEFAULT, Speed, autocast, fold_batch_norm
+from flowam.speed import DEFAULT, Speed, autocast, prepare
 from flowam.stats import ClassStatistics
 from flowam.transforms import Transform
 
@@ -48,10 +48,11 @@ HOST_CHECK_EVERY = {"cpu": 1}
 """Steps between the host's looks at the device-side stopping mask (all stopped: end), by
 device type; a type not listed looks every 16 steps. Reading a flag costs nothing on the
 CPU and a round-trip on a GPU; the results are the same either way."""
-DEFAULT_CHUNK = {"cpu": 4}
+DEFAULT_CHUNK = {"cpu": 8}
 """Clouds per chunk by device type; a type not listed runs the whole batch at once.
-``benchmarks/chunk_size.py`` measures the best value on a machine (with transformation
-robustness, 4 clouds of 3 rows each measured 1.5× faster per cloud than 1 here)."""
+``benchmarks/chunk_size.py`` measures the best value on a machine (2-core CPU, fused max
+pooling: 11.6, 9.7, 8.2, 8.2 ms per cloud-step at chunks 2, 4, 8, 16; 4 was best before
+the fusion)."""
 
 
 @dataclass
@@ -363,7 +364,8 @@ def optimize(
         snapshots: steps at which to keep a copy of the clouds.
         chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
         speed: how the model runs (:mod:`flowam.speed`): by default with its batch norms
-            folded into the preceding layers (the same function up to float32 rounding);
+            folded into the preceding layers and PointNet's widest layer fused with its
+            max pooling (the same function up to float32 rounding);
             ``flowam.speed.PLAIN`` runs it as given.
         progress: show a progress bar.
     """
@@ -390,7 +392,7 @@ def optimize(
         leave=False,
     )
     with frozen(model):
-        run = fold_batch_norm(model, objective.layers)[0] if speed.fold_batch_norm else model
+        run = prepare(model, objective.layers, speed)
         for lo in range(0, b, chunk):
             hi = min(lo + chunk, b)
             batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)

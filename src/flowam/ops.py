@@ -1,7 +1,8 @@
 """Geometric operations on batched point sets, written in plain PyTorch (CPU and CUDA).
 
-Every function takes ``(B, N, 3)`` tensors (or ``(B, N, C)`` features), follows the
-device and dtype of its input and has a naive reference in ``tests/test_ops.py``.
+Every function takes ``(B, N, 3)`` tensors (or ``(B, N, C)`` features; channels first
+where it says so), follows the device and dtype of its input and has a naive reference
+in ``tests/test_ops.py``.
 """
 
 from __future__ import annotations
@@ -112,3 +113,66 @@ def knn(features: Tensor, k: int) -> Tensor:
     """
     x = features.transpose(1, 2)
     return (-square_distance(x, x)).topk(k, dim=-1).indices
+
+
+class _ConvMax(torch.autograd.Function):
+    """``max`` over points of a pointwise linear map, in blocks of points; see
+    :func:`conv_max`."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, block: int) -> Tensor:
+        w = weight.expand(x.shape[0], -1, -1)
+        best = idx = None
+        for lo in range(0, x.shape[2], block):  # the bias is added after the maximum
+            value, where = torch.bmm(w, x[:, :, lo : lo + block]).max(dim=2)
+            if best is None:
+                best, idx = value, where
+            else:  # strictly greater keeps the first maximum; NaN wins and stays
+                better = (value > best) | value.isnan()
+                best = torch.where(better, value, best)
+                idx = torch.where(better, where + lo, idx)
+        ctx.save_for_backward(x, weight, idx)
+        ctx.bias_dtype = bias.dtype
+        return best + bias
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight, idx = ctx.saved_tensors
+        b, c_in, _ = x.shape
+        at = idx[:, None, :].expand(b, c_in, -1)  # (B, Cin, Cout): the argmax of each output
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:  # each output's gradient goes to its argmax point
+            rows = (grad[:, :, None] * weight[None]).transpose(1, 2).to(x.dtype)
+            grad_x = torch.zeros_like(x).scatter_add_(2, at, rows)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.einsum("bo,bio->oi", grad, x.gather(2, at).to(grad.dtype))
+            grad_w = grad_w.to(weight.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad.sum(0).to(ctx.bias_dtype)
+        return grad_x, grad_w, grad_b, None
+
+
+def conv_max(x: Tensor, weight: Tensor, bias: Tensor, block: int = 256) -> Tensor:
+    """``max`` over points of a 1×1 convolution, without the convolution's full output.
+
+    Equal to ``conv1d(x, weight[..., None], bias).max(dim=2).values`` (the global max
+    pooling after PointNet's widest layer), computed over ``block`` points at a time with
+    a running maximum, so the ``(B, Cout, N)`` activation is never stored: the forward
+    pass stays in cache and the backward pass sends each output's gradient to its argmax
+    point only (``Cout`` rows of the weight per cloud instead of a dense convolution).
+    Differentiable in all three tensors. Where maxima tie, the first point wins (as
+    ``max`` gives the gradient to one point); a NaN anywhere makes its channel NaN.
+
+    Args:
+        x: ``(B, Cin, N)`` features, channels first.
+        weight: ``(Cout, Cin)``.
+        bias: ``(Cout,)``.
+        block: points per block (256 measured fastest on a 2-core CPU for 128 → 1,024
+            channels; any value gives the same result).
+
+    Returns:
+        ``(B, Cout)``.
+    """
+    if block < 1:
+        raise ValueError(f"block={block}: must be at least 1")
+    return _ConvMax.apply(x, weight, bias, block)

@@ -8,11 +8,18 @@
   ``nn.Identity`` under its own name, so hooks by name keep working (its output is what
   it was); a pair whose layer output or batch-norm input is recorded (``keep``) is left
   as it is, since folding would change what those hooks see.
+- :func:`fuse_max_pools`: on a folded copy, a layer followed by global max pooling over
+  points (PointNet's widest layer, 128 → 1,024 channels, in its two T-nets and its
+  encoder) is computed by :func:`flowam.ops.conv_max`: the pooled features without the
+  ``(B, 1024, N)`` activation, and a backward pass that touches only the argmax points.
+  Models opt in by exposing ``fuse_max_pool`` and ``MAX_POOL_LAYERS`` (see
+  ``flowam.models.pointnet``); recorded layers among them keep the plain path.
 - :func:`autocast`: the model's forward pass in bfloat16 where the hardware has fast
   bfloat16 arithmetic (recent x86 CPUs with AMX or AVX512-BF16, GPUs); the objective
   terms and the optimiser stay in float32.
 
-Both are options of :class:`Speed`; :func:`flowam.engine.optimize` applies them.
+All are options of :class:`Speed`; :func:`prepare` applies them for
+:func:`flowam.engine.optimize`.
 """
 
 from __future__ import annotations
@@ -41,11 +48,14 @@ class Speed:
     Attributes:
         fold_batch_norm: fold batch norms into the preceding layers (exact up to
             float32 rounding).
+        fuse_max_pool: compute a folded layer and the global max pooling after it
+            together (exact up to rounding; needs ``fold_batch_norm``).
         precision: ``fp32`` (exact) or ``bf16`` (the model's forward pass under
             bfloat16 autocast: about 3 significant digits in its activations).
     """
 
     fold_batch_norm: bool = True
+    fuse_max_pool: bool = True
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -56,8 +66,8 @@ class Speed:
 
 
 DEFAULT = Speed()
-"""The engine's default: batch norms folded, float32."""
-PLAIN = Speed(fold_batch_norm=False, precision="fp32")
+"""The engine's default: batch norms folded, max pooling fused, float32."""
+PLAIN = Speed(fold_batch_norm=False, fuse_max_pool=False, precision="fp32")
 """The plain path: the model as given, in float32."""
 
 
@@ -178,6 +188,40 @@ def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
             children = [prefix + child for child, _ in seq.named_children()]
             pairs += list(itertools.pairwise(children))
     return pairs
+
+
+def fuse_max_pools(model: nn.Module, keep: Iterable[str] = ()) -> int:
+    """Switch on the fused max pooling of every module that offers it, in place; returns
+    how many.
+
+    A module offers it with a ``fuse_max_pool`` attribute and ``MAX_POOL_LAYERS``, the
+    names of its (layer, batch norm) before the pooling. It is switched on where the batch
+    norm has been folded (it is ``nn.Identity``) and neither is recorded (``keep``, as in
+    :func:`fold_batch_norm`): the fused path calls neither module, so their hooks would
+    not fire.
+    """
+    recorded = _modules(model, [n.removesuffix(INPUT_SUFFIX) for n in keep])
+    count = 0
+    for module in model.modules():
+        if not hasattr(module, "fuse_max_pool"):
+            continue
+        layer, norm = (module.get_submodule(n) for n in module.MAX_POOL_LAYERS)
+        if isinstance(norm, nn.Identity) and not {id(layer), id(norm)} & recorded:
+            module.fuse_max_pool = True
+            count += 1
+    return count
+
+
+def prepare(model: nn.Module, keep: Iterable[str], speed: Speed) -> nn.Module:
+    """The model the engine runs: ``model`` itself, or a copy with ``speed``'s batch-norm
+    folding and max-pool fusion (recorded layers, ``keep``, left as they are)."""
+    if not speed.fold_batch_norm:
+        return model
+    keep = list(keep)
+    run, _ = fold_batch_norm(model, keep)
+    if speed.fuse_max_pool:
+        fuse_max_pools(run, keep)
+    return run
 
 
 @contextlib.contextmanager

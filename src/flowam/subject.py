@@ -44,6 +44,13 @@ class Subject:
         default=True,
         metadata={"help": "Fold batch norms into the preceding layers (same function, faster)."},
     )
+    fuse_max_pool: bool = dataclasses.field(
+        default=True,
+        metadata={
+            "help": "Compute PointNet's widest layer and its max pooling together (same "
+            "function, faster; needs --fold-batch-norm)."
+        },
+    )
 
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.
@@ -77,5 +84,9 @@ class Subject:
                 f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
                 "same classes"
             )
-        speed = Speed(fold_batch_norm=self.fold_batch_norm, precision=self.precision)
+        speed = Speed(
+            fold_batch_norm=self.fold_batch_norm,
+            fuse_max_pool=self.fuse_max_pool,
+            precision=self.precision,
+        )
         return Explainer(net, real, speed), info

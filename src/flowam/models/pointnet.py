@@ -14,8 +14,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from flowam.ops import conv_max
 
-class STNkd(nn.Module):
+
+class _WidestLayer:
+    """The widest layer (``conv3``, ``bn3``, 128 → 1,024 channels) and its global max
+    pooling, shared by the T-nets and the encoder.
+
+    ``fuse_max_pool`` (False as built) is switched on by :func:`flowam.speed.fuse_max_pools`
+    on a copy whose ``bn3`` has been folded into ``conv3``: the pooled features then come
+    from :func:`flowam.ops.conv_max`, the same numbers without the ``(B, 1024, N)``
+    activation.
+    """
+
+    fuse_max_pool = False
+    MAX_POOL_LAYERS = ("conv3", "bn3")
+    conv3: nn.Conv1d
+    bn3: nn.Module
+
+    def pooled(self, x: Tensor, relu: bool) -> Tensor:
+        """``(B, 128, N)`` → ``(B, 1024)``: max over points of ``[relu](bn3(conv3(x)))``."""
+        if self.fuse_max_pool:  # bn3 is the identity; max then ReLU = ReLU then max
+            x = conv_max(x, self.conv3.weight[:, :, 0], self.conv3.bias)
+            return F.relu(x) if relu else x
+        x = self.bn3(self.conv3(x))
+        x = F.relu(x) if relu else x
+        return x.max(dim=2).values  # its backward scatters to the argmax: amax's masks cost 40 %
+
+
+class STNkd(_WidestLayer, nn.Module):
     """A T-net: predicts a ``k × k`` transform from ``(B, k, N)`` features.
 
     Returns ``(B, k, k)``: the predicted matrix plus the identity.
@@ -40,8 +67,7 @@ class STNkd(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
-        x = F.relu(self.bn3(self.conv3(x)))
-        x = x.max(dim=2).values  # its backward scatters to the argmax: amax's masks cost 40 %
+        x = self.pooled(x, relu=True)
         x = F.relu(self.bn4(self.fc1(x)))
         x = F.relu(self.bn5(self.fc2(x)))
         x = self.fc3(x).view(-1, self.k, self.k)
@@ -55,7 +81,7 @@ class STN3d(STNkd):
         super().__init__(k=3)
 
 
-class PointNetEncoder(nn.Module):
+class PointNetEncoder(_WidestLayer, nn.Module):
     """Input transform, shared point MLP with feature transform, and global max pooling.
 
     Maps ``(B, 3, N)`` to the ``(B, 1024)`` global feature.
@@ -79,8 +105,7 @@ class PointNetEncoder(nn.Module):
         trans_feat = self.fstn(x)
         x = torch.bmm(trans_feat.transpose(1, 2), x)
         x = F.relu(self.bn2(self.conv2(x)))
-        x = self.bn3(self.conv3(x))
-        return x.max(dim=2).values
+        return self.pooled(x, relu=False)
 
 
 class PointNet(nn.Module):
