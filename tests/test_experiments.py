@@ -74,6 +74,7 @@ def test_realism_command_writes_table_picture_and_config(
     assert sum(r["objects"] for r in summary["per_class"].values()) == 24  # train + test
     assert imread(out / "confusion.png").shape[0] > 100
     assert json.loads((out / "config.json").read_text())["seed"] == 2
+    assert '"title":"confusion.png"' in (out / "report.html").read_text()  # pictures only
 
 
 def test_realism_refuses_a_dataset_without_shared_classes(tiny_model, tmp_path):
@@ -161,6 +162,8 @@ def test_experiments_run_on_a_tiny_model_and_write_tables(
     assert len(csv_rows) > 2 and "recognized" in csv_rows[0]
     config = json.loads((out / "config.json").read_text())
     assert config["experiment"] == name and config["steps"] == 2
+    page = (out / "report.html").read_text()  # written by default, with the run's tables
+    assert f'"title":"{name}.md"' in page and '"methods":[' in page
 
 
 def test_faithful_compares_directions_on_trained_and_damaged_models(
@@ -192,9 +195,12 @@ def test_sanity_writes_table_s1_the_randomization_test_and_pictures(
     out = tmp_path / "sanity"
     args = ["experiment", "sanity", *tiny_args(tiny_model, tiny_data, out)]
     code, _text, err = run_cli(
-        [*args, "--methods", "vanilla,flow-auto", "--rates", "0,0.5"], monkeypatch, capsys
+        [*args, "--methods", "vanilla,flow-auto", "--rates", "0,0.5", "--no-report"],
+        monkeypatch,
+        capsys,
     )
     assert code == 0, err
+    assert not (out / "report.html").exists()
     table = (out / "sanity.md").read_text()
     assert "## Faithfulness gap" in table and "Table S1" in table and "CD⇄ to the trained" in table
     assert "| init: gaussian" in table and "| flow-auto" in table
@@ -237,6 +243,8 @@ def test_flow_analysis_and_reproduce_on_a_tiny_model(
     for name in ("table1", "ablation", "beta", "diversity", "sanity", "faithful"):
         assert (out / name / f"{name}.md").is_file(), name
     assert (out / "flow-analysis" / "flow.png").is_file()
+    page = (out / "report.html").read_text()  # one page of every experiment's tables
+    assert all(f'"title":"{n}/{n}.md"' in page for n in ("table1", "sanity", "faithful"))
 
 
 def test_evaluate_rescores_an_explain_folder_exactly(

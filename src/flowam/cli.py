@@ -493,6 +493,45 @@ def evaluate(
     console.print(f"wrote {folder / 'evaluation.md'}")
 
 
+@app.command()
+def report(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by explain, demo or an experiment.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the page (default FOLDER/report.html).")
+    ] = None,
+    display_points: Annotated[
+        int, typer.Option(help="Points shown per cloud (a random subset; 0 = all).")
+    ] = 512,
+    real: Annotated[int, typer.Option(help="Real objects shown per class.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the points shown (a random subset).")] = 0,
+) -> None:
+    """One self-contained HTML page of a run: 3-D views, histories, tables, configuration."""
+    from flowam.page import write_report
+
+    if display_points < 0 or real < 0:
+        raise FlowamError("--display-points and --real must be at least 0")
+    console.print(f"wrote {write_report(folder, out, display_points, real, seed)}")
+
+
+Report = Annotated[
+    bool, typer.Option(help="Write FOLDER/report.html (the interactive page) at the end.")
+]
+
+
+def _report(out: Path, wanted: bool) -> None:
+    """The page of a finished command's folder; a failure here loses no result."""
+    if not wanted:
+        return
+    from flowam.page import write_report
+
+    try:
+        console.print(f"wrote {write_report(out)}")
+    except FlowamError as e:
+        console.print(f"report not written: {e}", markup=False)
+
+
 DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 
@@ -527,6 +566,7 @@ def demo(
     methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
     faithfulness: Faithfulness = True,
+    report: Report = True,
     seed: Seed = 0,
 ) -> None:
     """The main job: explain the bundled model's classes with every method, compared fairly."""
@@ -556,6 +596,7 @@ def demo(
         f"done in {time.perf_counter() - start:.0f} s; results in {out.resolve()} "
         f"(summary.md, grid_mean.png, grid_gaussian.png)"
     )
+    _report(out, report)
 
 
 @experiment_app.command("realism")
@@ -570,6 +611,7 @@ def experiment_realism(
     num_classes: NumClasses = None,
     out: OutDir = Path("runs/realism"),
     device: Device = "cpu",
+    report: Report = True,
     seed: Seed = 0,
 ) -> None:
     """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
@@ -610,6 +652,7 @@ def experiment_realism(
         seed=seed,
     )
     console.print(f"wrote {out / 'confusion.png'}")
+    _report(out, report)
 
 
 @experiment_app.command("table4")
@@ -624,6 +667,7 @@ def experiment_table4(
     methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
     faithfulness: Faithfulness = True,
+    report: Report = True,
     seed: Seed = 0,
 ) -> None:
     """The paper's Table IV: every method on every (bundled) architecture."""
@@ -653,6 +697,7 @@ def experiment_table4(
         log=console.print,
     )
     console.print(f"wrote {out / 'table4.md'}")
+    _report(out, report)
 
 
 ExperimentClasses = Annotated[
@@ -687,6 +732,7 @@ def experiment_table1(
     steps: Steps = None,
     methods: MethodsOption = EVERY_METHOD,
     full: Full = False,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -700,6 +746,7 @@ def experiment_table1(
         log=console.print,
     )
     _wrote(out / "table1.md")
+    _report(out, report)
 
 
 def _variant_command(name: str, doc: str) -> None:
@@ -714,6 +761,7 @@ def _variant_command(name: str, doc: str) -> None:
         classes: ExperimentClasses = None,
         steps: Steps = None,
         full: Full = False,
+        report: Report = True,
         seed: Seed = 0,
         **fields: Any,
     ) -> None:
@@ -724,6 +772,7 @@ def _variant_command(name: str, doc: str) -> None:
         setting = _setting(fields, classes, steps, full, seed)
         run_variants(name, setting, out, method=method, restarts=restarts, log=console.print)
         _wrote(out / f"{name}.md")
+        _report(out, report)
 
 
 _variant_command("ablation", "Table III: the method without L_LA, L_C and L_LR (Fig. 8).")
@@ -745,6 +794,7 @@ def experiment_sanity(
     classes: ExperimentClasses = None,
     steps: Steps = None,
     full: Full = False,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -764,6 +814,7 @@ def experiment_sanity(
         log=console.print,
     )
     _wrote(out / "sanity.md")
+    _report(out, report)
 
 
 @experiment_app.command("faithful")
@@ -781,6 +832,7 @@ def experiment_faithful(
     classes: ExperimentClasses = None,
     steps: Steps = None,
     full: Full = False,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -795,6 +847,7 @@ def experiment_faithful(
         log=console.print,
     )
     _wrote(out / "faithful.md")
+    _report(out, report)
 
 
 @experiment_app.command("flow-analysis")
@@ -802,6 +855,7 @@ def experiment_faithful(
 def experiment_flow_analysis(
     out: OutDir = Path("runs/flow-analysis"),
     steps: Annotated[int, typer.Option(help="Steps of the raw (vanilla) AM.")] = 100,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -811,6 +865,7 @@ def experiment_flow_analysis(
 
     run_flow_analysis(Setting(Subject(**fields), seed=seed), out, steps)
     _wrote(out / "flow-analysis.md")
+    _report(out, report)
 
 
 @experiment_app.command("reproduce")
@@ -821,6 +876,7 @@ def experiment_reproduce(
     steps: Steps = None,
     full: Full = False,
     dry_run: Annotated[bool, typer.Option(help="Print the time estimate and stop.")] = False,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -833,6 +889,7 @@ def experiment_reproduce(
     run_reproduce(setting, out, log=console.print, dry_run=dry_run)
     if not dry_run:
         _wrote(out)
+        _report(out, report)
 
 
 @app.callback()

@@ -28,10 +28,11 @@ def find_runs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise FlowamError(f"{folder}: no such folder")
     candidates = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]
-    return [p for p in candidates if any(_records(p))]
+    return [p for p in candidates if any(records(p))]
 
 
-def _records(run: Path):
+def records(run: Path):
+    """``(json path, record)`` of every explanation in ``run``, by file name."""
     for path in sorted(run.glob("*.json")):
         if path.with_suffix(".npy").is_file():
             record = json.loads(path.read_text())
@@ -69,7 +70,7 @@ def evaluate_folder(
     for run in runs:
         points, targets, starts = [], [], []
         saved = np.load(run / "starts.npz") if (run / "starts.npz").is_file() else {}
-        for path, record in _records(run):
+        for path, record in records(run):
             if record["class"] not in explainer.classes:
                 raise FlowamError(f"{path}: class {record['class']!r} is not one of the model's")
             points.append(np.load(path.with_suffix(".npy")))

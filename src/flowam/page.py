@@ -1,0 +1,289 @@
+"""``flowam report RUN_DIR``: one self-contained HTML page of a run, to turn the
+explanations around in 3D.
+
+Any folder that ``flowam explain``, ``flowam demo`` or an experiment wrote holds runs
+(folders of ``<class>_<restart>.npy`` + ``.json``, ``history.npz``, ``starts.npz``; see
+:mod:`flowam.report`), Markdown tables (``summary.md``, ``table1.md``, ``sanity.md``, ...),
+pictures and ``config.json``. The page shows, for the chosen group of runs (e.g. the
+demo's ``mean`` and ``gaussian`` starts) and class: the starting cloud, each method's
+explanation and a few real objects of the class in rotatable 3-D views whose cameras move
+together, each run's per-term history, the run's tables (sortable), its pictures and its
+configuration.
+
+Everything is embedded (plotly.js, the data, the pictures): the file opens from disk with
+no network. Plotly's offline bundle is the choice because it draws 3-D scatter plots in
+WebGL with camera events to link views, and its 2-D charts cover the history curves, in
+one library. Clouds are stored in the page as 16-bit integers and subsampled to
+``display_points`` for display only (never the stored data); a class's views are built
+when it is chosen, so a 40-class × 8-method page loads in about the time of one class
+(``benchmarks/report_load.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowam import cache
+from flowam.errors import FlowamError
+from flowam.evaluation import find_runs, records, subject_of
+
+PAGE = "report.html"
+"""The page's file name inside the run folder (default of ``flowam report``)."""
+HISTORY_POINTS = 200
+"""At most this many steps of each history curve are shown (evenly spaced)."""
+QUANT = 32767
+
+
+@dataclass
+class _Group:
+    """Runs that share a parent folder (the demo's ``mean``/``gaussian``, an
+    experiment's damage levels, ...)."""
+
+    name: str
+    methods: list[str] = field(default_factory=list)
+    clouds: dict[str, dict[str, str]] = field(default_factory=dict)
+    starts: dict[str, dict[str, str]] = field(default_factory=dict)
+    scores: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    history: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+
+
+def _subsample(points: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """At most ``count`` of the ``(N, 3)`` points, drawn without replacement (display only)."""
+    if count <= 0 or len(points) <= count:
+        return points
+    pick = np.random.default_rng(seed).choice(len(points), count, replace=False)
+    return points[np.sort(pick)]
+
+
+def _encode(points: np.ndarray, scale: float) -> str:
+    """``(N, 3)`` points as base64 little-endian int16, ``x1 y1 z1 x2 ...`` of ``scale``."""
+    q = np.clip(np.round(np.asarray(points, np.float64) / scale * QUANT), -QUANT, QUANT)
+    return base64.b64encode(q.astype("<i2").tobytes()).decode("ascii")
+
+
+def _curves(values: np.ndarray) -> list[float]:
+    """A history column at ``HISTORY_POINTS`` evenly spaced steps (NaN as null)."""
+    steps = np.unique(np.linspace(0, len(values) - 1, min(len(values), HISTORY_POINTS)).astype(int))
+    return [None if not np.isfinite(v) else float(f"{v:.5g}") for v in values[steps]]
+
+
+def _read_group(
+    root: Path, runs: list[Path], display_points: int, scale: float, seed: int
+) -> _Group:
+    group = _Group(name=str(runs[0].parent.relative_to(root)) if runs[0] != root else ".")
+    for run in runs:
+        method = run.name if run != root else root.name
+        group.methods.append(method)
+        clouds, starts, scores = {}, {}, {}
+        saved = np.load(run / "starts.npz") if (run / "starts.npz").is_file() else {}
+        for path, record in records(run):
+            key = path.stem
+            points = np.load(path.with_suffix(".npy"))
+            clouds[key] = _encode(_subsample(points, display_points, seed), scale)
+            if key in saved:
+                starts[key] = _encode(_subsample(saved[key], display_points, seed), scale)
+            scores[key] = {**record.get("scores", {}), "steps_run": record.get("steps_run")}
+        group.clouds[method], group.starts[method], group.scores[method] = clouds, starts, scores
+        group.history[method] = _history(run, list(saved.keys()) if saved else [])
+    return group
+
+
+def _history(run: Path, names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """``{cloud name: {term: values}}`` from ``history.npz``, whose columns follow the order
+    of ``starts.npz`` (the result's order); empty where either is missing."""
+    path = run / "history.npz"
+    if not path.is_file() or not names:
+        return {}
+    with np.load(path) as history:
+        terms = {k: history[k] for k in history.files}
+    out: dict[str, dict[str, list[float]]] = {}
+    for i, name in enumerate(names):
+        out[name] = {
+            t: _curves(v[:, i]) for t, v in terms.items() if v.ndim == 2 and i < v.shape[1]
+        }
+    return out
+
+
+def _markdown(text: str, root: Path) -> str:
+    """Markdown (headings, paragraphs, pipe tables, pictures) as HTML: every table
+    sortable, pictures beside the file embedded (a page moved elsewhere still shows them)."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+    def embed(match: re.Match) -> str:
+        path = root / html.unescape(match[1])
+        if path.suffix.lower() == ".png" and path.is_file():
+            return f'src="data:image/png;base64,{_base64(path)}"'
+        return match[0]
+
+    rendered = re.sub(r'src="([^"]+)"', embed, rendered)
+    return rendered.replace("<table>", '<table class="sortable">')
+
+
+def _base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _top(root: Path, runs: list[Path], pattern: str) -> list[Path]:
+    """Files matching ``pattern`` in ``root`` and its sub-folders one level down, outside
+    run folders (``reproduce`` keeps each experiment's tables in its own folder)."""
+    found = [*root.glob(pattern), *root.glob(f"*/{pattern}")]
+    return sorted(p for p in found if p.parent not in runs)
+
+
+def _tables(root: Path, runs: list[Path]) -> list[dict[str, str]]:
+    """The run's Markdown files (tables and their notes) as HTML; for a run with only
+    ``summary.json`` (``flowam explain``), its table."""
+    from flowam.report import SCORE_LEGEND, markdown_table
+
+    pages = [
+        {"title": str(p.relative_to(root)), "html": _markdown(p.read_text(), p.parent)}
+        for p in _top(root, runs, "*.md")
+    ]
+    summary = root / "summary.json"
+    if not pages and summary.is_file():
+        rows = json.loads(summary.read_text())
+        if isinstance(rows, dict) and all(isinstance(v, dict) for v in rows.values()):
+            text = f"{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
+            pages.append({"title": "summary.json", "html": _markdown(text, root)})
+    return pages
+
+
+def _pictures(root: Path, runs: list[Path], shown: str, limit: int = 6 << 20) -> list[dict]:
+    """The run's PNG pictures (grids, curves; not those of single explanations) that its
+    tables do not already show (``shown``: their HTML), embedded; larger ones named only."""
+    out = []
+    for p in _top(root, runs, "*.png"):
+        data = _base64(p)
+        if data not in shown:
+            out.append(
+                {"title": str(p.relative_to(root)), "png": data if len(data) <= limit else ""}
+            )
+    return out
+
+
+def _real_objects(
+    runs: list[Path], classes: list[str], count: int, scale: float, display_points: int, seed: int
+) -> tuple[dict[str, list[str]], str]:
+    """``count`` real objects per class from the data named by the run's config, and a
+    note (why there are none, where there are none)."""
+    if not classes:
+        return {}, ""
+    if count <= 0:
+        return {}, "real objects: none asked for (--real 0)"
+    first = next(records(runs[0]))[0].with_suffix(".npy")
+    try:
+        subject = subject_of(runs[0])
+        from flowam.data import load_dataset
+
+        real = load_dataset(
+            subject.data,
+            subject.split,
+            format=subject.format,
+            num_points=subject.num_points or len(np.load(first)),
+        )
+    except FlowamError as e:
+        return {}, f"real objects: not shown ({e})"
+    out = {}
+    for name in classes:
+        if name not in real.classes:
+            continue
+        which = np.flatnonzero(real.labels == real.classes.index(name))[:count]
+        out[name] = [
+            _encode(_subsample(real.points[i], display_points, seed), scale) for i in which
+        ]
+    return out, f"real objects: the first {count} of each class in {subject.data} ({subject.split})"
+
+
+def page_data(
+    root: Path, display_points: int = 512, real: int = 3, seed: int = 0
+) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready values.
+
+    Args:
+        root: a folder written by ``explain``, ``demo`` or an experiment.
+        display_points: points per cloud shown (a random subset where a cloud has more;
+            0 = all).
+        real: real objects shown per class.
+        seed: seed of the subsets of points shown.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FlowamError(f"{root}: no such folder")
+    runs = find_runs(root)
+    tables = _tables(root, runs)
+    pictures = _pictures(root, runs, "".join(t["html"] for t in tables))
+    if not (runs or tables or pictures):
+        raise FlowamError(f"{root}: holds no explanations, tables (.md) or pictures to report")
+    scale = 1.0
+    for run in runs:  # the largest coordinate of any cloud, so that none is clipped
+        for path, _ in records(run):
+            scale = max(scale, float(np.abs(np.load(path.with_suffix(".npy"))).max()))
+    config_path = root / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    order = [str(m) for m in config.get("methods") or []]  # the command's order, if it says
+    runs.sort(key=lambda r: (r.parent, order.index(r.name) if r.name in order else len(order)))
+    by_parent: dict[Path, list[Path]] = {}
+    for run in runs:
+        by_parent.setdefault(run.parent if run != root else root, []).append(run)
+    groups = [
+        _read_group(root, members, display_points, scale, seed) for members in by_parent.values()
+    ]
+    classes: list[str] = []
+    for group in groups:
+        for method in group.methods:
+            for key in group.clouds[method]:
+                name = key.rsplit("_", 1)[0]
+                if name not in classes:
+                    classes.append(name)
+    objects, note = _real_objects(runs, classes, real, scale, display_points, seed)
+    return {
+        "title": f"flowam report: {root.resolve().name}",
+        "scale": scale,
+        "quant": QUANT,
+        "classes": classes,
+        "groups": [group.__dict__ for group in groups],
+        "real": objects,
+        "real_note": note,
+        "tables": tables,
+        "pictures": pictures,
+        "config": config,
+    }
+
+
+def _asset(name: str) -> str:
+    return resources.files("flowam").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def write_report(
+    root: Path, out: Path | None = None, display_points: int = 512, real: int = 3, seed: int = 0
+) -> Path:
+    """Write the page of the run in ``root`` (to ``root/report.html`` by default),
+    atomically; returns its path. Arguments as :func:`page_data`."""
+    from plotly.offline import get_plotlyjs
+
+    root = Path(root)
+    data = page_data(root, display_points, real, seed)
+    out = Path(out) if out is not None else root / PAGE
+    parts = {
+        "TITLE": html.escape(data["title"]),
+        "STYLE": _asset("report.css"),
+        "PLOTLY": get_plotlyjs(),
+        "DATA": json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+        "SCRIPT": _asset("report.js"),
+    }  # one pass: nothing inserted is searched again
+    text = re.sub(
+        r"/\*(TITLE|STYLE|PLOTLY|DATA|SCRIPT)\*/", lambda m: parts[m[1]], _asset("report.html")
+    )
+    cache.write_text(out, text)
+    return out
