@@ -494,6 +494,84 @@ def evaluate(
 
 
 @app.command()
+@dataclass_options(Subject)
+def sweep(
+    method: Annotated[str, typer.Option(help="The method to tune (a preset or .toml).")] = "flow",
+    param: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME=LOW:HIGH, NAME=log:LOW:HIGH, NAME=int:LOW:HIGH or NAME=A|B; NAME is "
+            "any method field or align.LAYER. Repeat for several."
+        ),
+    ] = [],  # noqa: B006
+    objective: Annotated[
+        str, typer.Option(help="Comma-separated: logit, recognized, cd, gap (several: Pareto).")
+    ] = "recognized,gap",
+    trials: Annotated[int, typer.Option(help="Trials in the study, over all workers.")] = 20,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (default: the method's); workers join it.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL (postgresql://...); default OUT/study.db (SQLite)."),
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated class names (default all).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
+    worker: Annotated[
+        int, typer.Option(help="This worker's index: parallel workers give different ones.")
+    ] = 0,
+    heartbeat: Annotated[
+        int, typer.Option(help="Seconds between a running trial's heartbeats.")
+    ] = 30,
+    grace: Annotated[
+        int, typer.Option(help="Seconds without a heartbeat after which a trial has failed.")
+    ] = 90,
+    out: OutDir = Path("runs/sweep"),
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """Tune a method's fields with Optuna (one objective, or a Pareto front of several)."""
+    from flowam.sweep import (
+        SweepSettings,
+        parse_objectives,
+        parse_param,
+        run_sweep,
+        settings_record,
+        storage_url,
+    )
+
+    if not param:
+        raise FlowamError("--param: give at least one field to sweep, e.g. --param beta=0:1")
+    if trials < 1 or heartbeat < 1 or grace <= heartbeat:
+        raise FlowamError("--trials and --heartbeat must be at least 1, --grace above --heartbeat")
+    settings = SweepSettings(
+        method=method,
+        params=[parse_param(p) for p in param],
+        objectives=parse_objectives(objective),
+        classes=_items(classes) if classes else None,
+        steps=steps,
+        trials=trials,
+        study=study or Path(method).stem,
+        storage=storage_url(storage, out),
+        seed=seed,
+        worker=worker,
+        heartbeat=heartbeat,
+        grace=grace,
+    )
+    subject = Subject(**fields)
+    explainer, _ = subject.load(seed, settings.classes or ())
+    out.mkdir(parents=True, exist_ok=True)
+    write_config(out, "sweep", **dataclasses.asdict(subject), **settings_record(settings))
+    done = run_sweep(explainer, settings, out, log=console.print)
+    console.print(
+        f"{len(done.trials)} trials in study {settings.study}; wrote {out / 'pareto.md'}, "
+        f"{out / 'pareto.png'}, {out / 'trials.csv'}"
+    )
+
+
+@app.command()
 def report(
     folder: Annotated[
         Path, typer.Argument(help="A folder written by explain, demo or an experiment.")

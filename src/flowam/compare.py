@@ -99,7 +99,7 @@ def compare(
     def start_row(init: str, generator: str | None = None) -> None:
         start = time.perf_counter()
         result = explainer.initial(names, init, restarts, seed, generator)
-        scores = _score(explainer, result, seed)
+        scores = score_result(explainer, result, seed)
         outcomes[Explainer.start_label(init, generator)] = Outcome(
             result,
             scores,
@@ -118,7 +118,9 @@ def compare(
             start_row(config.init, config.generator)  # where latent AM really starts
         common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
         result = explainer.explain(names, config, snapshots=snapshots, **common)
-        outcome = Outcome(result, _score(explainer, result, seed), time.perf_counter() - start)
+        outcome = Outcome(
+            result, score_result(explainer, result, seed), time.perf_counter() - start
+        )
         if randomized is not None and result.finished:
             again = randomized.explain(names, config, **common)
             recognition = explainer.evaluator(seed).references.recognize(
@@ -161,6 +163,8 @@ def _folder(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
-def _score(explainer: Explainer, result: Explanations, seed: int) -> Scores:
+def score_result(explainer: Explainer, result: Explanations, seed: int) -> Scores:
+    """Every score of ``result`` against ``explainer``'s real objects (legality within the
+    method's bound)."""
     bound = result.config.get("method", {}).get("bound", 1.0)
     return explainer.evaluator(seed).score(result.points, result.targets, result.init, bound)
