@@ -179,7 +179,7 @@ def test_two_workers_on_postgresql_lose_no_trial_and_a_killed_one_is_marked_fail
     )
     deadline = time.time() + 120
     while True:
-        running = [t for t in _study(postgres).trials if t.state.name == "RUNNING"]
+        running = [t for t in _study(postgres).trials if t.state.name == "RUNNING" and t.params]
         if running or time.time() > deadline:
             break
         time.sleep(0.5)
@@ -197,7 +197,7 @@ def test_two_workers_on_postgresql_lose_no_trial_and_a_killed_one_is_marked_fail
     assert trials[killed.number].state == optuna.trial.TrialState.FAIL
     retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.COMPLETE
-    assert retries[0].params == killed.params
+    assert retries[0].params == trials[killed.number].params == killed.params
     assert not [t for t in trials.values() if t.state.name == "RUNNING"]
     rows = list(csv.DictReader(io.StringIO((tmp_path / "after" / "trials.csv").read_text())))
     assert any(r["retry_of"] == str(killed.number) for r in rows)
