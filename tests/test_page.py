@@ -25,13 +25,14 @@ def decode(blob: str, scale: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def explain_run(tiny_model, tiny_data, tmp_path_factory):
-    """``flowam explain`` with two methods on both tiny classes, 4 steps."""
+    """``flowam explain`` with two methods on both tiny classes, two restarts, 4 steps."""
     import subprocess
     import sys
 
     out = tmp_path_factory.mktemp("explain") / "run"
     args = ["explain", "--model", str(tiny_model), "--data", str(tiny_data)]
-    args += ["--method", "vanilla,l2", "--steps", "4", "--no-pictures", "--out", str(out)]
+    args += ["--method", "vanilla,l2", "--steps", "4", "--restarts", "2", "--no-pictures"]
+    args += ["--out", str(out)]
     code = "import sys; from flowam.cli import main; sys.argv[0] = 'flowam'; main()"
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -157,6 +158,12 @@ def test_the_page_in_a_real_browser(explain_run, tmp_path):
         x_after = page.evaluate("document.querySelectorAll('#views .plot')[1].data[0].x[0]")
         assert x_after != x_before
         assert np.abs(_pixels(view.screenshot()) - before).sum() > 0
+        page.select_option("#restart", "1")  # and another restart of it
+        page.wait_for_function(
+            "document.getElementById('views-title').textContent.includes('restart 1')"
+        )
+        x_restart = page.evaluate("document.querySelectorAll('#views .plot')[1].data[0].x[0]")
+        assert x_restart not in (x_before, x_after)
 
         # the cameras are linked: turning one view turns the others
         eye = "document.querySelectorAll('#views .plot')[{}]._fullLayout.scene.camera.eye.x"

@@ -84,7 +84,7 @@ def _read_group(
         method = run.name if run != root else root.name
         group.methods.append(method)
         clouds, starts, scores = {}, {}, {}
-        saved = np.load(run / "starts.npz") if (run / "starts.npz").is_file() else {}
+        saved = _arrays(run / "starts.npz")
         for path, record in records(run):
             key = path.stem
             points = np.load(path.with_suffix(".npy"))
@@ -97,14 +97,20 @@ def _read_group(
     return group
 
 
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file by name (empty where it is missing), file closed."""
+    if not path.is_file():
+        return {}
+    with np.load(path) as arrays:
+        return {k: arrays[k] for k in arrays.files}
+
+
 def _history(run: Path, names: list[str]) -> dict[str, dict[str, list[float]]]:
     """``{cloud name: {term: values}}`` from ``history.npz``, whose columns follow the order
     of ``starts.npz`` (the result's order); empty where either is missing."""
-    path = run / "history.npz"
-    if not path.is_file() or not names:
+    terms = _arrays(run / "history.npz")
+    if not terms or not names:
         return {}
-    with np.load(path) as history:
-        terms = {k: history[k] for k in history.files}
     out: dict[str, dict[str, list[float]]] = {}
     for i, name in enumerate(names):
         out[name] = {
