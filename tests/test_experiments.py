@@ -195,12 +195,16 @@ def test_sanity_writes_table_s1_the_randomization_test_and_pictures(
     out = tmp_path / "sanity"
     args = ["experiment", "sanity", *tiny_args(tiny_model, tiny_data, out)]
     code, _text, err = run_cli(
-        [*args, "--methods", "vanilla,flow-auto", "--rates", "0,0.5", "--no-report"],
-        monkeypatch,
-        capsys,
+        [*args, "--methods", "vanilla,flow-auto", "--rates", "0,0.5"], monkeypatch, capsys
     )
     assert code == 0, err
-    assert not (out / "report.html").exists()
+    # every damaged model's explanations are kept for the report, which groups them
+    for damage in ("trained", "P_D_0.5__seed_0", "top_33__seed_0"):
+        for method in ("vanilla", "flow-auto"):
+            record = json.loads((out / "clouds" / damage / method / "cone_0.json").read_text())
+            assert record["scores"]["taken_for"] in ("box", "cone"), (damage, method)
+    page = (out / "report.html").read_text()
+    assert '"name":"clouds/P_D_0.5__seed_0"' in page and '"name":"clouds/trained"' in page
     table = (out / "sanity.md").read_text()
     assert "## Faithfulness gap" in table and "Table S1" in table and "CD⇄ to the trained" in table
     assert "| init: gaussian" in table and "| flow-auto" in table
@@ -223,10 +227,11 @@ def test_flow_analysis_and_reproduce_on_a_tiny_model(
     out = tmp_path / "flow"
     args = ["--model", str(tiny_model), "--data", str(tiny_data), "--out", str(out)]
     code, _text, err = run_cli(
-        ["experiment", "flow-analysis", *args, "--steps", "2"], monkeypatch, capsys
+        ["experiment", "flow-analysis", *args, "--steps", "2", "--no-report"], monkeypatch, capsys
     )
     assert code == 0, err
     assert "| fc2 |" in (out / "flow-analysis.md").read_text()
+    assert not (out / "report.html").exists()
     out = tmp_path / "dry"
     code, _text, err = run_cli(
         ["experiment", "reproduce", "--dry-run", *tiny_args(tiny_model, tiny_data, out)],

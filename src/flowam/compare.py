@@ -30,7 +30,7 @@ from flowam.engine import Explanations
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized
 from flowam.metrics import Scores
-from flowam.report import write_explanations, write_grid
+from flowam.report import folder_name, write_explanations, write_grid
 
 FLAG_RATE = 0.25
 """Recognition of the randomized model's explanations from which a run is flagged."""
@@ -129,7 +129,7 @@ def compare(
             outcome.randomized_rate = recognition.rate
             outcome.seconds = time.perf_counter() - start
         outcomes[label] = outcome
-        write_explanations(result, outcome.scores, out / _folder(label), pictures=pictures)
+        write_explanations(result, outcome.scores, out / folder_name(label), pictures=pictures)
         log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
         if result.status.startswith("interrupted"):
             break  # Ctrl-C stops the whole comparison; what was computed is written below
@@ -157,10 +157,6 @@ def randomized_twin(explainer: Explainer, seed: int = 0) -> Explainer:
 def summaries(outcomes: dict[str, Outcome]) -> dict[str, dict[str, float]]:
     """Each outcome's summary by label; flagged runs get " ⚠" after their label."""
     return {f"{k} ⚠" if o.flagged else k: o.summary() for k, o in outcomes.items()}
-
-
-def _folder(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
 def score_result(explainer: Explainer, result: Explanations, seed: int) -> Scores:

@@ -79,28 +79,41 @@ def write_ply(points: np.ndarray, path: Path) -> None:
         trimesh.PointCloud(np.asarray(points, dtype=np.float32)).export(tmp, file_type="ply")
 
 
-def write_explanations(result: Explanations, scores: Scores, folder: Path, pictures: bool = True):
-    """Every explanation of ``result`` with its scores into ``folder`` (layout above)."""
+def folder_name(label: str) -> str:
+    """A run label as a folder name (letters, digits, ``-_.``; the rest ``_``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[str, Any]]):
+    """The points (``.npy``, ``.ply``), a JSON record per explanation with its ``scores``,
+    the history and the starts of ``result`` into ``folder`` (layout above)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(explanation_names(result)):
+    names = explanation_names(result)
+    for i, name in enumerate(names):
         with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as f:
             np.save(f, result.points[i].astype(np.float32))
         write_ply(result.points[i], folder / f"{name}.ply")
         record = {
             "class": result.classes[result.targets[i]],
             "restart": int(result.restarts[i]),
-            "scores": scores.row(i, result.classes),
+            "scores": dict(scores[i]),
             "steps_run": int(result.steps_run[i]),
             "status": result.status,
             "config": result.config,
         }
         cache.write_text(folder / f"{name}.json", json.dumps(record, indent=2, default=str) + "\n")
-        if pictures:
+    cache.save_arrays(folder / "history.npz", result.history)
+    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
+
+
+def write_explanations(result: Explanations, scores: Scores, folder: Path, pictures: bool = True):
+    """Every explanation of ``result`` with all its scores into ``folder`` (layout above),
+    and a picture of each."""
+    write_clouds(result, folder, [scores.row(i, result.classes) for i in range(len(result))])
+    if pictures:
+        for i, name in enumerate(explanation_names(result)):
             title = f"{name}: logit {scores.logit[i]:.1f}, CD {scores.chamfer[i]:.3f}"
             render_views(result.points[i], folder / f"{name}.png", title=title)
-    cache.save_arrays(folder / "history.npz", result.history)
-    names = explanation_names(result)
-    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
 
 
 def write_grid(columns: Mapping[str, Explanations], path: Path, classes: list[str]) -> Path:

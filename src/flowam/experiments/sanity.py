@@ -41,6 +41,7 @@ from flowam.faithfulness import cascading_randomization, parameter_dropout, rand
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
 from flowam.render import render_grid, save_figure
+from flowam.report import folder_name, write_clouds
 from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -122,10 +123,21 @@ def run_sanity(
         results = dict(starts)
         for m, config in configs.items():
             results[m] = damaged.explain(names, config, seed=seed, progress=False)
+        what = f"{damage.label}, seed {damage.seed}" if damage else "trained"
         for label, result in results.items():
             if damage is None:
                 trained[label] = result
             clouds[label, damage] = result.points[0]
+            recognition = gallery.recognize(result.points, result.targets)
+            to_real = chamfer_to_real(result.points, result.targets, explainer.real, seed=seed)
+            if label not in starts:  # the clouds, for the report (starts: in starts.npz)
+                taken = [result.classes[t] for t in recognition.taken_for]
+                per_cloud = [
+                    {"chamfer_to_real": float(d), "recognized": bool(r), "taken_for": t}
+                    for d, r, t in zip(to_real, recognition.recognized, taken, strict=True)
+                ]
+                folder = out / "clouds" / folder_name(what) / folder_name(label)
+                write_clouds(result, folder, per_cloud)
             rows.append(
                 {
                     "row": label,
@@ -138,15 +150,10 @@ def run_sanity(
                     else float(
                         chamfer_distance(result.points, trained[label].points, False).mean()
                     ),
-                    "recognized": gallery.recognize(result.points, result.targets).rate,
-                    "chamfer_to_real": float(
-                        chamfer_to_real(
-                            result.points, result.targets, explainer.real, seed=seed
-                        ).mean()
-                    ),
+                    "recognized": recognition.rate,
+                    "chamfer_to_real": float(to_real.mean()),
                 }
             )
-        what = f"{damage.label}, seed {damage.seed}" if damage else "trained"
         log(f"{what}: model accuracy {accuracy:.0%}")
 
     measure(None, explainer)
