@@ -60,6 +60,9 @@ def test_page_data_holds_every_cloud_start_history_and_table(explain_run):
         history["logit"][-1, names.index("cone_0")], rel=1e-4
     )
     assert len(data["real"]["box"]) == 3 and "first 3" in data["real_note"]
+    every = [np.load(p) for p in explain_run.glob("*/*.npy")]
+    every += [v for p in explain_run.glob("*/starts.npz") for v in np.load(p).values()]
+    assert data["scale"] == max(1.0, max(float(np.abs(c).max()) for c in every))  # no clipping
     (table,) = data["tables"]  # explain writes summary.json only: its table
     assert '<table class="sortable">' in table["html"] and "vanilla" in table["html"]
     assert data["config"]["command"] == "explain"

@@ -232,9 +232,11 @@ def page_data(
     if not (runs or tables or pictures):
         raise FlowamError(f"{root}: holds no explanations, tables (.md) or pictures to report")
     scale = 1.0
-    for run in runs:  # the largest coordinate of any cloud, so that none is clipped
+    for run in runs:  # the largest coordinate of any cloud or start, so that none is clipped
         for path, _ in records(run):
             scale = max(scale, float(np.abs(np.load(path.with_suffix(".npy"))).max()))
+        for start in _arrays(run / "starts.npz").values():
+            scale = max(scale, float(np.abs(start).max()))
     config_path = root / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     order = [str(m) for m in config.get("methods") or []]  # the command's order, if it says
