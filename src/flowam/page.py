@@ -76,24 +76,48 @@ def _curves(values: np.ndarray) -> list[float]:
     return [None if not np.isfinite(v) else float(f"{v:.5g}") for v in values[steps]]
 
 
+@dataclass
+class _Run:
+    """One run folder, read once: its explanations by name (``<class>_<restart>``), their
+    records and starting clouds."""
+
+    folder: Path
+    points: dict[str, np.ndarray]
+    records: dict[str, dict[str, Any]]
+    starts: dict[str, np.ndarray]
+
+    @classmethod
+    def read(cls, folder: Path) -> _Run:
+        found = list(records(folder))
+        points = {p.stem: np.load(p.with_suffix(".npy")) for p, _ in found}
+        return cls(folder, points, {p.stem: r for p, r in found}, _arrays(folder / "starts.npz"))
+
+    def largest(self) -> float:
+        """The largest absolute coordinate of its explanations and starts."""
+        return max(float(np.abs(c).max()) for c in [*self.points.values(), *self.starts.values()])
+
+
 def _read_group(
-    root: Path, runs: list[Path], display_points: int, scale: float, seed: int
+    root: Path, runs: list[_Run], display_points: int, scale: float, seed: int
 ) -> _Group:
-    group = _Group(name=str(runs[0].parent.relative_to(root)) if runs[0] != root else ".")
+    first = runs[0].folder
+    group = _Group(name=str(first.parent.relative_to(root)) if first != root else ".")
     for run in runs:
-        method = run.name if run != root else root.name
+        method = run.folder.name
         group.methods.append(method)
-        clouds, starts, scores = {}, {}, {}
-        saved = _arrays(run / "starts.npz")
-        for path, record in records(run):
-            key = path.stem
-            points = np.load(path.with_suffix(".npy"))
-            clouds[key] = _encode(_subsample(points, display_points, seed), scale)
-            if key in saved:
-                starts[key] = _encode(_subsample(saved[key], display_points, seed), scale)
-            scores[key] = {**record.get("scores", {}), "steps_run": record.get("steps_run")}
-        group.clouds[method], group.starts[method], group.scores[method] = clouds, starts, scores
-        group.history[method] = _history(run, list(saved.keys()) if saved else [])
+        group.clouds[method] = {
+            k: _encode(_subsample(p, display_points, seed), scale) for k, p in run.points.items()
+        }
+        group.starts[method] = {
+            k: _encode(_subsample(run.starts[k], display_points, seed), scale)
+            for k in run.points
+            if k in run.starts
+        }
+        group.scores[method] = {
+            k: {**r.get("scores", {}), "steps_run": r.get("steps_run")}
+            for k, r in run.records.items()
+        }
+        group.history[method] = _history(run.folder, list(run.starts))
     return group
 
 
@@ -179,7 +203,7 @@ def _pictures(root: Path, runs: list[Path], shown: str, limit: int = 6 << 20) ->
 
 
 def _real_objects(
-    runs: list[Path], classes: list[str], count: int, scale: float, display_points: int, seed: int
+    runs: list[_Run], classes: list[str], count: int, scale: float, display_points: int, seed: int
 ) -> tuple[dict[str, list[str]], str]:
     """``count`` real objects per class from the data named by the run's config, and a
     note (why there are none, where there are none)."""
@@ -187,16 +211,15 @@ def _real_objects(
         return {}, ""
     if count <= 0:
         return {}, "real objects: none asked for (--real 0)"
-    first = next(records(runs[0]))[0].with_suffix(".npy")
     try:
-        subject = subject_of(runs[0])
+        subject = subject_of(runs[0].folder)
         from flowam.data import load_dataset
 
         real = load_dataset(
             subject.data,
             subject.split,
             format=subject.format,
-            num_points=subject.num_points or len(np.load(first)),
+            num_points=subject.num_points or len(next(iter(runs[0].points.values()))),
         )
     except FlowamError as e:
         return {}, f"real objects: not shown ({e})"
@@ -224,36 +247,25 @@ def page_data(
         seed: seed of the subsets of points shown.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise FlowamError(f"{root}: no such folder")
-    runs = find_runs(root)
-    tables = _tables(root, runs)
-    pictures = _pictures(root, runs, "".join(t["html"] for t in tables))
-    if not (runs or tables or pictures):
+    folders = find_runs(root)  # a missing root fails here, in one line
+    tables = _tables(root, folders)
+    pictures = _pictures(root, folders, "".join(t["html"] for t in tables))
+    if not (folders or tables or pictures):
         raise FlowamError(f"{root}: holds no explanations, tables (.md) or pictures to report")
-    scale = 1.0
-    for run in runs:  # the largest coordinate of any cloud or start, so that none is clipped
-        for path, _ in records(run):
-            scale = max(scale, float(np.abs(np.load(path.with_suffix(".npy"))).max()))
-        for start in _arrays(run / "starts.npz").values():
-            scale = max(scale, float(np.abs(start).max()))
     config_path = root / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     order = [str(m) for m in config.get("methods") or []]  # the command's order, if it says
-    runs.sort(key=lambda r: (r.parent, order.index(r.name) if r.name in order else len(order)))
-    by_parent: dict[Path, list[Path]] = {}
+    folders.sort(key=lambda r: (r.parent, order.index(r.name) if r.name in order else len(order)))
+    runs = [_Run.read(folder) for folder in folders]
+    # the largest coordinate of any cloud or start, so that none is clipped
+    scale = max([1.0, *(run.largest() for run in runs)])
+    by_parent: dict[Path, list[_Run]] = {}
     for run in runs:
-        by_parent.setdefault(run.parent if run != root else root, []).append(run)
+        by_parent.setdefault(run.folder.parent if run.folder != root else root, []).append(run)
     groups = [
         _read_group(root, members, display_points, scale, seed) for members in by_parent.values()
     ]
-    classes: list[str] = []
-    for group in groups:
-        for method in group.methods:
-            for key in group.clouds[method]:
-                name = key.rsplit("_", 1)[0]
-                if name not in classes:
-                    classes.append(name)
+    classes = list(dict.fromkeys(r["class"] for run in runs for r in run.records.values()))
     objects, note = _real_objects(runs, classes, real, scale, display_points, seed)
     return {
         "title": f"flowam report: {root.resolve().name}",
