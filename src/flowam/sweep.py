@@ -10,7 +10,7 @@ machine, nothing to set up); any SQLAlchemy URL, e.g. PostgreSQL, lets workers o
 machines join one study (same ``--study`` and ``--storage``). Each trial sends a heartbeat;
 a trial whose worker died (killed, machine lost) is marked failed by the next worker that
 starts a trial once ``grace`` seconds have passed without one, and its parameters are
-tried again once (Optuna's ``RetryFailedTrialCallback``), so no trial is lost. The study
+tried again once (Optuna's ``RetryHeartbeatStaleTrialCallback``), so no trial is lost. The study
 stops taking new trials once it holds ``trials`` of them; a worker that is running one
 then finishes it.
 
@@ -20,8 +20,6 @@ Range syntax (``--param NAME=RANGE``): ``LOW:HIGH`` (uniform float), ``log:LOW:H
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -206,7 +204,6 @@ def run_sweep(
     settings: SweepSettings,
     out: Path,
     log: Callable[[str], None] = print,
-    progress: bool = True,
 ) -> Any:
     """Run trials of ``settings.study`` until it holds ``settings.trials``; write the
     tables and pictures of the whole study (:func:`write_results`). Returns the study."""
@@ -249,11 +246,11 @@ def run_sweep(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(settings)
-    states = None  # every trial counts, finished or running, so workers stop together
     if len(study.trials) < settings.trials:
         study.optimize(
             objective,
-            callbacks=[MaxTrialsCallback(settings.trials, states=states)],
+            # every trial counts, finished or running, so workers stop together
+            callbacks=[MaxTrialsCallback(settings.trials, states=None)],
             catch=(FlowamError,),
             show_progress_bar=False,
         )
@@ -273,8 +270,7 @@ def trial_rows(study: Any, settings: SweepSettings) -> list[dict[str, Any]]:
         row.update({p.name: t.params.get(p.name) for p in settings.params})
         values = t.values or [math.nan] * len(settings.objectives)
         row.update(dict(zip(settings.objectives, values, strict=True)))
-        if "failed_trial" in t.system_attrs:  # a retry of a trial whose worker died
-            row["retry_of"] = t.system_attrs["failed_trial"]
+        row["retry_of"] = t.system_attrs.get("failed_trial")  # a retry: its worker died
         rows.append(row)
     return rows
 
@@ -284,15 +280,10 @@ def write_results(study: Any, settings: SweepSettings, out: Path) -> None:
     for one objective) and ``pareto.png`` into ``out``, from the whole study."""
     import optuna
 
+    from flowam.experiments.common import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    rows = trial_rows(study, settings)
-    columns = ["number", "state", "worker", *(p.name for p in settings.params)]
-    columns += [*settings.objectives, "retry_of"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    cache.write_text(out / "trials.csv", buffer.getvalue())
+    write_csv(out / "trials.csv", trial_rows(study, settings))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     front = study.best_trials if complete else []
     heads = [*(p.name for p in settings.params), *settings.objectives]
@@ -326,10 +317,9 @@ def _cell(value: Any) -> str:
 def _picture(complete: list, front: list, settings: SweepSettings, path: Path) -> None:
     """Two objectives: every complete trial, the front highlighted; one: the objective
     per trial and the best so far."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from flowam.render import save_figure
 
     fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=120)
     objectives = settings.objectives
@@ -372,10 +362,7 @@ def _picture(complete: list, front: list, settings: SweepSettings, path: Path) -
         ax.set_ylabel(f"{objectives[0]} ({OBJECTIVES[objectives[0]][0]})")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with cache.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def settings_record(settings: SweepSettings) -> dict[str, Any]:
