@@ -103,6 +103,10 @@ def test_sweep_on_sqlite_writes_the_front_and_resumes(
     bad = sweep_args(tiny_model, tiny_data, tmp_path / "bad", "--storage", "postgresql://u:pw@")
     code, _, err = run_cli(bad, monkeypatch, capsys)
     assert code == 1 and "cannot open it" in err and "pw" not in err and len(err.splitlines()) == 1
+    bad = sweep_args(tiny_model, tiny_data, tmp_path / "bad", "--storage", "mysql://u@h/db")
+    code, _, err = run_cli(bad, monkeypatch, capsys)  # a driver that is not installed
+    assert code == 1 and "--storage mysql://u@h/db: cannot open it" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
 
 
 @pytest.fixture(scope="module")

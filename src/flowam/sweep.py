@@ -184,7 +184,7 @@ def _open_study(settings: SweepSettings, attempts: int = 5):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1) * (1 + settings.worker))
-        except (ArgumentError, NoSuchModuleError, OperationalError) as e:
+        except (ArgumentError, ImportError, NoSuchModuleError, OperationalError) as e:
             shown = _hidden(settings.storage)
             reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
             raise FlowamError(f"--storage {shown}: cannot open it ({reason})") from None
