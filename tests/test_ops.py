@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from flowam.ops import conv_max, farthest_point_sample, gather_points, square_distance
+from flowam.ops import (
+    ball_query,
+    conv_max,
+    farthest_point_sample,
+    gather_max,
+    gather_points,
+    grouped_mlp_max,
+    knn,
+    square_distance,
+)
 
 
 def naive_fps(points: np.ndarray, k: int, start: int) -> list[int]:
@@ -21,6 +30,34 @@ def test_fps_matches_naive_version_and_starts_farthest_from_centroid():
         p = pts[b].numpy()
         start = int(np.argmax(((p - p.mean(0)) ** 2).sum(1)))
         assert idx[b].tolist() == naive_fps(p, 17, start)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_planar_fps_gives_the_reference_loops_indices(dtype, scale):
+    """The same indices, not merely close ones: each distance is computed with the same
+    operations in the same order. Duplicated points make exact ties."""
+    g = torch.Generator().manual_seed(7)
+    pts = torch.randn(5, 257, 3, generator=g, dtype=dtype) * scale
+    pts[:, 100:140] = pts[:, :40]  # duplicates: ties that argmax must break alike
+    for k in (1, 2, 64, 257):
+        fast = farthest_point_sample(pts, k)
+        assert torch.equal(fast, farthest_point_sample(pts, k, planar=False)), k
+    start = torch.tensor([3, 0, 256, 9, 9])
+    assert torch.equal(
+        farthest_point_sample(pts, 50, start), farthest_point_sample(pts, 50, start, False)
+    )
+
+
+def test_sampling_and_neighbour_indices_record_no_graph():
+    pts = torch.rand(2, 64, 3, requires_grad=True)
+    centers = pts[:, :8]
+    for idx in (
+        farthest_point_sample(pts, 8),
+        ball_query(0.3, 4, pts, centers),
+        knn(pts.transpose(1, 2), 5),
+    ):
+        assert idx.dtype == torch.long and idx.grad_fn is None
 
 
 def test_fps_ignores_storage_order():
@@ -94,3 +131,75 @@ def test_conv_max_under_bfloat16_autocast_keeps_the_input_dtypes_in_its_gradient
     assert (gx.dtype, gw.dtype, gb.dtype) == (torch.bfloat16, torch.float32, torch.float32)
     want = naive_conv_max(x.detach().float(), w.detach(), b.detach())
     torch.testing.assert_close(out.float(), want, rtol=0.02, atol=0.05)
+
+
+def test_gather_max_matches_the_naive_version_with_gradients_and_ties():
+    g = torch.Generator().manual_seed(8)
+    f = torch.randn(3, 40, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    idx = torch.randint(0, 40, (3, 25, 6), generator=g)
+    idx[:, :, 3] = idx[:, :, 1]  # the same neighbour twice: an exact tie
+    up = torch.randn(3, 25, 7, generator=g, dtype=torch.float64)
+    fused, naive = gather_max(f, idx), gather_points(f, idx).max(dim=2).values
+    assert torch.equal(fused, naive)
+    (got,) = torch.autograd.grad((fused * up).sum(), f)
+    (want,) = torch.autograd.grad((naive * up).sum(), f)
+    assert torch.equal(got, want)  # one neighbour per tie receives the gradient, as max()
+    assert torch.autograd.gradcheck(lambda x: gather_max(x, idx), (f,))
+
+
+def test_gather_max_propagates_nan_and_checks_k():
+    f = torch.randn(1, 10, 3)
+    f[0, 4, 1] = float("nan")
+    idx = torch.tensor([[[0, 4, 2], [1, 2, 3]]])
+    out = gather_max(f, idx)
+    assert out[0, 0, 1].isnan() and not out[0, 1].isnan().any()
+    with pytest.raises(ValueError, match="k=0"):
+        gather_max(f, idx[:, :, :0])
+
+
+def naive_grouped_mlp_max(per_point, per_group, idx, layers):
+    """The plain way: every group's full activations, then max over the group."""
+    h = gather_points(per_point, idx) - per_group[:, :, None]
+    for i, (w, b) in enumerate(layers):
+        h = torch.relu(h) @ w.T
+        h = h + b if i < len(layers) - 1 else h
+    return h.max(dim=2).values + layers[-1][1]
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_grouped_mlp_max_matches_the_naive_version_with_every_gradient(block):
+    g = torch.Generator().manual_seed(9)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+
+    per_point, per_group = rand(2, 30, 5), rand(2, 7, 5)
+    idx = torch.randint(0, 30, (2, 7, 6), generator=g)
+    idx[:, :, 4:] = idx[:, :, :1]  # ball query pads with its first neighbour: ties
+    layers = [(rand(8, 5), rand(8)), (rand(4, 8), rand(4))]
+    inputs = (per_point, per_group, *[t for layer in layers for t in layer])
+    up = torch.randn(2, 7, 4, generator=g, dtype=torch.float64)
+    fused = grouped_mlp_max(per_point, per_group, idx, layers, block=block)
+    naive = naive_grouped_mlp_max(per_point, per_group, idx, layers)
+    torch.testing.assert_close(fused, naive)
+    got = torch.autograd.grad((fused * up).sum(), inputs)
+    want = torch.autograd.grad((naive * up).sum(), inputs)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_grouped_mlp_max_passes_gradcheck_and_checks_its_options():
+    g = torch.Generator().manual_seed(10)
+    per_point = torch.randn(1, 12, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    per_group = torch.randn(1, 4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    idx = torch.randint(0, 12, (1, 4, 5), generator=g)
+    w = torch.randn(6, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda p, q, w, b: grouped_mlp_max(p, q, idx, [(w, b)], block=3),
+        (per_point, per_group, w, b),
+    )
+    with pytest.raises(ValueError, match="at least one layer"):
+        grouped_mlp_max(per_point, per_group, idx, [])
+    with pytest.raises(ValueError, match="block=0"):
+        grouped_mlp_max(per_point, per_group, idx, [(w, b)], block=0)

@@ -1,5 +1,7 @@
 """The faster paths of flowam.speed against the plain one."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -10,21 +12,43 @@ from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.models import MODELS, get_model
 from flowam.objectives import ClassLogit, Continuity, LatentAlignment
-from flowam.speed import PLAIN, Speed, fold_batch_norm, fuse_max_pools, prepare
+from flowam.speed import (
+    PLAIN,
+    TRAINING_PATHS,
+    Speed,
+    fold_batch_norm,
+    prepare,
+    switch_paths,
+)
 from flowam.stats import ClassStatistics
 
-FOLDED = {"pointnet": 15, "dgcnn": 5, "pointnet2_ssg": 0, "pointnet2_msg": 0}
+FOLDED = {"pointnet": 15, "dgcnn": 7, "pointnet2_ssg": 11, "pointnet2_msg": 23}
+# modules running each fast path by default: PointNet's two T-nets and encoder; DGCNN's
+# four EdgeConvs; PointNet++'s set-abstraction levels (split: all but the global one)
+PATHS = {
+    "pointnet": {"fuse_max_pool": 3, "split_grouped_conv": 0, "fast_sampling": 0},
+    "dgcnn": {"fuse_max_pool": 4, "split_grouped_conv": 4, "fast_sampling": 0},
+    "pointnet2_ssg": {"fuse_max_pool": 3, "split_grouped_conv": 2, "fast_sampling": 3},
+    "pointnet2_msg": {"fuse_max_pool": 3, "split_grouped_conv": 2, "fast_sampling": 3},
+}
+ALONE = {
+    "fold": Speed(fuse_max_pool=False, split_grouped_conv=False, fast_sampling=False),
+    "split": Speed(fold_batch_norm=False, fuse_max_pool=False, fast_sampling=False),
+    "sampling": Speed(fold_batch_norm=False, fuse_max_pool=False, split_grouped_conv=False),
+    "default": Speed(),
+}
 
 
-def with_running_statistics(name: str, classes: int = 5) -> nn.Module:
-    """An eval-mode model whose batch norms have non-trivial statistics and affine maps."""
+def with_running_statistics(name: str, classes: int = 5, negative: bool = False) -> nn.Module:
+    """An eval-mode model whose batch norms have non-trivial statistics and affine maps
+    (with ``negative``, scales of both signs: a decreasing map before a max pooling)."""
     torch.manual_seed(0)
     model = get_model(name, classes)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(-1.5 if negative else 0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
     return model.eval()
 
@@ -69,20 +93,88 @@ def test_a_batch_norm_registered_twice_is_replaced_under_both_names():
     assert torch.allclose(a["bn1"], b["bn1"], rtol=1e-4, atol=1e-5)
 
 
-def test_fused_max_pooling_keeps_the_function_and_its_input_gradient():
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("option", sorted(ALONE))
+def test_every_fast_path_keeps_the_function_and_its_input_gradient(name, option):
+    """Each path alone and all together against the plain path, in float64 (so that only
+    the paths' algebra is compared, not float32 rounding): logits and the input gradient
+    within 1e-10 relative; batch-norm scales of both signs."""
+    model = with_running_statistics(name, negative=True).double()
+    x = cloud().double().requires_grad_(True)
+    runs = {"plain": prepare(model, [], PLAIN), option: prepare(model, [], ALONE[option])}
+    assert runs["plain"] is model
+    outs = {k: net(x) for k, net in runs.items()}
+    grads = {k: torch.autograd.grad(out[:, 1].sum(), x)[0] for k, out in outs.items()}
+    torch.testing.assert_close(outs[option], outs["plain"], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grads[option], grads["plain"], rtol=1e-10, atol=1e-12)
+    if option == "default":
+        counts = {
+            p: sum(bool(getattr(m, p, False)) for m in runs[option].modules()) for p in PATHS[name]
+        }
+        assert counts == PATHS[name]
+
+
+@pytest.mark.parametrize("name", ["dgcnn", "pointnet2_ssg", "pointnet2_msg"])
+def test_the_training_paths_keep_training_exact(name):
+    """In training mode (batch statistics), the split first layer and the planar
+    sampling give the plain path's loss and weight gradients (float64: within 1e-8 of
+    the gradient's norm, or 1e-8 where a bias before a batch norm has gradient 0)."""
+    torch.manual_seed(3)
+    plain = get_model(name, 4).double().train()
+    fast = copy.deepcopy(plain)
+    counts = switch_paths(fast, Speed(), paths=TRAINING_PATHS)
+    assert counts["split_grouped_conv"] > 0 and counts["fuse_max_pool"] == 0
+    x = cloud().double()
+
+    def loss(net):
+        torch.manual_seed(5)  # the same dropout masks
+        return net(x).logsumexp(1).sum()
+
+    losses = [loss(plain), loss(fast)]
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-10, atol=0)
+    names = [key for key, _ in plain.named_parameters()]
+    want = torch.autograd.grad(losses[0], list(plain.parameters()))
+    got = torch.autograd.grad(losses[1], list(fast.parameters()))
+    for key, a, b in zip(names, want, got, strict=True):  # a bias before a norm: gradient 0
+        assert (b - a).norm() <= 1e-8 * a.norm() + 1e-8, key
+
+
+def test_switch_paths_turns_paths_off_too_and_prepare_copies_a_switched_model():
+    model = with_running_statistics("dgcnn")
+    switch_paths(model, Speed(), paths=TRAINING_PATHS)
+    assert model.conv1.split_grouped_conv
+    plain = prepare(model, [], PLAIN)  # the caller's switched model is not run as it is
+    assert plain is not model and not plain.conv1.split_grouped_conv
+    assert switch_paths(model, PLAIN)["split_grouped_conv"] == 0
+
+
+def test_fused_max_pooling_needs_folded_norms():
     model = with_running_statistics("pointnet")
-    folded, _ = fold_batch_norm(model)
     fused, _ = fold_batch_norm(model)
-    assert fuse_max_pools(fused) == 3  # the input transform, the feature transform, the encoder
-    assert fuse_max_pools(model) == 0  # unfolded: bn3 must run
-    x = cloud().requires_grad_(True)
-    for net in (model, folded, fused):
-        assert not net.training
-    outs = [net(x) for net in (model, folded, fused)]
-    grads = [torch.autograd.grad(out[:, 1].sum(), x)[0] for out in outs]
-    torch.testing.assert_close(outs[2], outs[1], rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(outs[2], outs[0], rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(grads[2], grads[1], rtol=1e-3, atol=1e-5)
+    assert switch_paths(fused, Speed())["fuse_max_pool"] == 3
+    assert switch_paths(model, Speed())["fuse_max_pool"] == 0  # unfolded: bn3 must run
+
+
+@pytest.mark.parametrize(
+    ("name", "layers", "plain"),
+    [
+        ("dgcnn", ["conv2"], ["conv2"]),  # the block's own hook: both paths skip it
+        ("dgcnn", ["bn3"], ["conv3"]),  # the split path still runs the norm (unfused)
+        ("pointnet2_ssg", ["sa1.mlp_convs.1"], ["sa1"]),
+        ("pointnet2_ssg", ["sa2.mlp_convs.0:input"], ["sa2"]),
+    ],
+)
+def test_recorded_layers_keep_the_plain_path_and_see_the_same_values(name, layers, plain):
+    model = with_running_statistics(name).double()  # float64: neighbour orders of the
+    run = prepare(model, layers, Speed())  # recorded edges would differ by rounding
+    fused = {n for n, m in run.named_modules() if getattr(m, "fuse_max_pool", False)}
+    assert not fused & set(plain)
+    assert fused  # the other modules run fast
+    x = cloud().double()
+    with torch.no_grad(), LayerRecorder(run, layers) as a, LayerRecorder(model, layers) as b:
+        run(x), model(x)
+    for layer in layers:
+        torch.testing.assert_close(a[layer], b[layer], rtol=1e-10, atol=1e-10)
 
 
 def test_fusion_leaves_recorded_layers_alone_and_follows_the_speed_options():
@@ -137,7 +229,13 @@ def test_the_folded_engine_takes_the_plain_engines_step():
     """Terms at the same points and one gradient step (SGD, lr 1: the gradient itself),
     with batch norms folded and max pooling fused (the default)."""
     plain, fast = run(PLAIN, 1, "sgd", 1.0), run(Speed(), 1, "sgd", 1.0)
-    want = {"fold_batch_norm": True, "fuse_max_pool": True, "precision": "fp32"}
+    want = {
+        "fold_batch_norm": True,
+        "fuse_max_pool": True,
+        "split_grouped_conv": True,
+        "fast_sampling": True,
+        "precision": "fp32",
+    }
     assert fast.config["speed"] == want
     for name in plain.history:
         np.testing.assert_allclose(fast.history[name][0], plain.history[name][0], rtol=1e-5)
@@ -164,11 +262,17 @@ def test_speed_options_reach_the_engine_from_the_command_line(
     out = tmp_path / "explain"
     args = ["explain", "--model", str(tiny_model), "--data", str(tiny_data), "--method"]
     args += ["vanilla", "--steps", "2", "--no-fold-batch-norm", "--no-fuse-max-pool"]
-    args += ["--precision", "bf16"]
+    args += ["--no-split-grouped-conv", "--no-fast-sampling", "--precision", "bf16"]
     code, _, err = run_cli([*args, "--out", str(out)], monkeypatch, capsys)
     assert code == 0, err
     record = json.loads(next((out / "vanilla").glob("box_0.json")).read_text())
-    speed = '"speed": {"fold_batch_norm": false, "fuse_max_pool": false, "precision": "bf16"}'
-    assert speed in json.dumps(record)
+    speed = {
+        "fold_batch_norm": False,
+        "fuse_max_pool": False,
+        "split_grouped_conv": False,
+        "fast_sampling": False,
+        "precision": "bf16",
+    }
+    assert record["config"]["speed"] == speed
     code, _, err = run_cli([*args[:-1], "fp16", "--out", str(out)], monkeypatch, capsys)
     assert code == 1 and "precision='fp16'" in err and "Traceback" not in err

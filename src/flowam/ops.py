@@ -26,8 +26,12 @@ def square_distance(a: Tensor, b: Tensor) -> Tensor:
     return d.clamp_min_(0.0)
 
 
-def farthest_point_sample(points: Tensor, k: int, start: Tensor | None = None) -> Tensor:
+def farthest_point_sample(
+    points: Tensor, k: int, start: Tensor | None = None, planar: bool = True
+) -> Tensor:
     """Indices of ``k`` points chosen by iterative farthest-point sampling.
+
+    Indices only: no gradient flows through the choice, and none is recorded.
 
     Args:
         points: ``(B, N, C)``.
@@ -35,26 +39,46 @@ def farthest_point_sample(points: Tensor, k: int, start: Tensor | None = None) -
         start: ``(B,)`` long indices of the first point of each set. By default the
             point farthest from the set's centroid, so the result is deterministic and
             does not depend on the order in which points are stored.
+        planar: hold the coordinates as ``C`` planes of ``(B, N)`` and update the
+            distances plane by plane (contiguous, vectorised passes: 1.4-3x faster for
+            batches of 8 or more on a 2-core CPU); ``False`` is the reference loop over
+            ``(B, N, C)``. Both compute every distance with the same operations in the
+            same order, so the indices are identical.
 
     Returns:
         ``(B, k)`` long indices; the first is ``start``.
     """
-    b, n, _ = points.shape
+    b, n, c = points.shape
     if not 1 <= k <= n:
         raise ValueError(f"farthest_point_sample: k={k} must be between 1 and N={n}")
+    points = points.detach()
     if start is None:
         centroid = points.mean(dim=1, keepdim=True)
         start = ((points - centroid) ** 2).sum(-1).argmax(dim=1)
-    idx = torch.empty(b, k, dtype=torch.long, device=points.device)
+    idx = torch.empty(k, b, dtype=torch.long, device=points.device)
     nearest = torch.full((b, n), float("inf"), dtype=points.dtype, device=points.device)
-    rows = torch.arange(b, device=points.device)
     current = start
+    if planar:
+        planes = points.permute(2, 0, 1).contiguous()  # (C, B, N)
+        flat = planes.view(c, b * n)
+        offsets = torch.arange(b, device=points.device) * n
+        d, part = torch.empty_like(nearest), torch.empty_like(nearest)
+    else:
+        rows = torch.arange(b, device=points.device)
     for i in range(k):
-        idx[:, i] = current
-        d = ((points - points[rows, current].unsqueeze(1)) ** 2).sum(-1)
-        nearest = torch.minimum(nearest, d)
+        idx[i] = current
+        if planar:  # d = (x - cx)^2 + (y - cy)^2 + ..., summed in coordinate order
+            centre = flat.index_select(1, current + offsets)  # (C, B)
+            torch.sub(planes[0], centre[0, :, None], out=d)
+            d.mul_(d)
+            for j in range(1, c):
+                torch.sub(planes[j], centre[j, :, None], out=part)
+                d.add_(part.mul_(part))
+        else:
+            d = ((points - points[rows, current].unsqueeze(1)) ** 2).sum(-1)
+        torch.minimum(nearest, d, out=nearest)
         current = nearest.argmax(dim=1)
-    return idx
+    return idx.t().contiguous()
 
 
 def gather_points(points: Tensor, idx: Tensor) -> Tensor:
@@ -87,10 +111,10 @@ def ball_query(radius: float, nsample: int, points: Tensor, centers: Tensor) -> 
         centers: ``(B, S, 3)``.
 
     Returns:
-        ``(B, S, nsample)`` long indices into N.
+        ``(B, S, nsample)`` long indices into N (no gradient flows through them).
     """
     n = points.shape[1]
-    d = square_distance(centers, points)
+    d = square_distance(centers.detach(), points.detach())
     idx = torch.arange(n, device=points.device).expand_as(d).clone()
     idx[d > radius**2] = n
     k = min(nsample, n)
@@ -109,9 +133,9 @@ def knn(features: Tensor, k: int) -> Tensor:
         k: neighbours per point.
 
     Returns:
-        ``(B, N, k)`` long indices, nearest first.
+        ``(B, N, k)`` long indices, nearest first (no gradient flows through them).
     """
-    x = features.transpose(1, 2)
+    x = features.detach().transpose(1, 2)
     return (-square_distance(x, x)).topk(k, dim=-1).indices
 
 
@@ -176,3 +200,166 @@ def conv_max(x: Tensor, weight: Tensor, bias: Tensor, block: int = 256) -> Tenso
     if block < 1:
         raise ValueError(f"block={block}: must be at least 1")
     return _ConvMax.apply(x, weight, bias, block)
+
+
+class _GatherMax(torch.autograd.Function):
+    """``max`` over gathered rows, one neighbour at a time; see :func:`gather_max`."""
+
+    @staticmethod
+    def forward(ctx, features: Tensor, idx: Tensor) -> Tensor:
+        b, n, c = features.shape
+        k = idx.shape[2]
+        flat = features.reshape(b * n, c)
+        offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * n
+        cols = (idx + offsets).reshape(-1, k).t().contiguous()  # (k, B*M)
+        best = flat.index_select(0, cols[0])
+        winner = torch.zeros(best.shape, dtype=torch.int16, device=best.device)
+        for j in range(1, k):  # strictly greater keeps the first maximum, as max() does
+            value = flat.index_select(0, cols[j])
+            # winner += (value > best) * (j - winner), in int16 arithmetic: masked_fill_
+            # and where() are unvectorised on CPU (ten times slower here)
+            winner.add_(torch.gt(value, best).to(torch.int16).mul_(j - winner))
+            torch.maximum(best, value, out=best)  # NaN propagates, as in max()
+        ctx.save_for_backward(cols, winner)
+        ctx.shape = (b, n, c)
+        return best.view(b, idx.shape[1], c)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None]:
+        cols, winner = ctx.saved_tensors
+        b, n, c = ctx.shape
+        source = cols.t().gather(1, winner.long())  # (B*M, C): the row each maximum came from
+        flat = grad.new_zeros(b * n, c).scatter_add_(0, source, grad.reshape(-1, c))
+        return flat.view(b, n, c), None
+
+
+def gather_max(features: Tensor, idx: Tensor) -> Tensor:
+    """The maximum, channel by channel, over each point's neighbours' features.
+
+    Equal to ``gather_points(features, idx).max(dim=2).values`` without the
+    ``(B, M, k, C)`` gathered tensor: a running maximum over the ``k`` neighbours (each a
+    contiguous ``(B·M, C)`` row selection that stays in cache), and a backward pass that
+    sends each output's gradient to the one row its maximum came from. Where maxima tie,
+    the first neighbour wins (as ``max`` gives the gradient to one); NaN propagates.
+    This is DGCNN's EdgeConv after its first layer is split (see
+    :mod:`flowam.models.dgcnn`).
+
+    Args:
+        features: ``(B, N, C)`` per-point features, channels last.
+        idx: ``(B, M, k)`` long indices into N, ``k`` at most 32,767.
+
+    Returns:
+        ``(B, M, C)``.
+    """
+    if not 1 <= idx.shape[2] < 2**15:
+        raise ValueError(f"gather_max: k={idx.shape[2]} must be between 1 and 32,767")
+    return _GatherMax.apply(features, idx)
+
+
+def _grouped_layers(points, groups, flat_idx, lo, hi, params) -> list[Tensor]:
+    """The pre-activations ``[h_0, ..., h_m]`` ``(g, K, C_i)`` of groups ``lo:hi``
+    through the ``m`` layers in ``params`` (see :func:`grouped_mlp_max`); the bias of
+    the MLP's last layer is not among them (it is added after the maximum)."""
+    rows = flat_idx[lo:hi]
+    g, k = rows.shape
+    layers = [points.index_select(0, rows.reshape(-1)).view(g, k, -1) - groups[lo:hi, None]]
+    for weight, bias in zip(params[0::2], params[1::2], strict=True):
+        a = layers[-1].relu().reshape(g * k, -1)
+        h = a @ weight.T if bias is None else torch.addmm(bias, a, weight.T)
+        layers.append(h.view(g, k, -1))
+    return layers
+
+
+class _GroupedMlpMax(torch.autograd.Function):
+    """A point MLP over gathered groups, max-pooled, block by block; see
+    :func:`grouped_mlp_max`."""
+
+    @staticmethod
+    def forward(ctx, per_point, per_group, idx, block, *params):
+        b, s, k = idx.shape
+        offsets = torch.arange(b, device=idx.device).view(b, 1, 1) * per_point.shape[1]
+        flat_idx = (idx + offsets).reshape(b * s, k)
+        points = per_point.reshape(-1, per_point.shape[-1])
+        groups = per_group.reshape(b * s, -1)
+        width = params[-2].shape[0]
+        out = points.new_empty(b * s, width)
+        where = torch.empty(b * s, width, dtype=torch.long, device=points.device)
+        layers = (*params[:-1], None)  # the last bias after the maximum
+        for lo in range(0, b * s, block):
+            top = _grouped_layers(points, groups, flat_idx, lo, lo + block, layers)[-1]
+            torch.max(top, dim=1, out=(out[lo : lo + block], where[lo : lo + block]))
+        ctx.save_for_backward(points, groups, flat_idx, where, *params)
+        ctx.block, ctx.shape = block, (b, s)
+        return (out + params[-1]).view(b, s, -1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        points, groups, flat_idx, where, *params = ctx.saved_tensors
+        grad = grad.reshape(-1, grad.shape[-1])
+        grad_points, grad_groups = torch.zeros_like(points), torch.empty_like(groups)
+        wanted = ctx.needs_input_grad[4:]
+        grads = [torch.zeros_like(p) if w else None for p, w in zip(params, wanted, strict=True)]
+        depth = len(params) // 2
+        for lo in range(0, len(groups), ctx.block):
+            hi = lo + ctx.block
+            # the layers below the last, recomputed in cache (not stored by the forward)
+            layers = _grouped_layers(points, groups, flat_idx, lo, hi, params[:-2])
+            # the last layer's gradient: each output's at the point its maximum came from
+            top = (*layers[-1].shape[:2], params[-2].shape[0])
+            g = grad.new_zeros(top).scatter_(1, where[lo:hi, None], grad[lo:hi, None])
+            for i in range(depth, 0, -1):  # layer i: h_i = relu(h_{i-1}) W_iᵀ + b_i
+                weight, below = params[2 * i - 2], layers[i - 1]
+                flat = g.reshape(-1, g.shape[-1])
+                if grads[2 * i - 2] is not None:
+                    grads[2 * i - 2] += flat.T @ below.relu().reshape(len(flat), -1)
+                if grads[2 * i - 1] is not None and i < depth:
+                    grads[2 * i - 1] += flat.sum(0)
+                g = (flat @ weight).view(below.shape) * (below > 0)
+            rows = flat_idx[lo:hi].reshape(-1)
+            grad_points.index_add_(0, rows, g.reshape(len(rows), -1))
+            grad_groups[lo:hi] = -g.sum(1)
+        if grads[-1] is not None:
+            grads[-1] = grad.sum(0)
+        b, s = ctx.shape
+        grad_points = grad_points.view(b, -1, points.shape[-1])
+        return grad_points, grad_groups.view(b, s, -1), None, None, *grads
+
+
+def grouped_mlp_max(
+    per_point: Tensor,
+    per_group: Tensor,
+    idx: Tensor,
+    layers: list[tuple[Tensor, Tensor]],
+    block: int = 64,
+) -> Tensor:
+    """A point MLP over each group of gathered points, max-pooled over the group, without
+    its full-size activations: PointNet++'s set abstraction after its first layer.
+
+    With ``h_0 = per_point[idx] − per_group`` (the first layer's pre-activation, split as
+    in :func:`flowam.models.pointnet2._first_layer_terms`) and ``layers`` ``[(W_1, b_1),
+    ..., (W_L, b_L)]``, it returns ``max_k (relu(h_{L-1}) W_Lᵀ) + b_L`` where ``h_i =
+    relu(h_{i-1}) W_iᵀ + b_i``: the same numbers as the plain MLP followed by
+    ``max`` (ReLU after the last layer, applied by the caller, commutes with the max).
+    ``block`` groups are computed at a time, so every activation stays in cache; the
+    backward pass recomputes a block's activations instead of storing them (on a
+    memory-bound CPU, recomputing in cache is faster than reading them back) and sends
+    each output's gradient to the point its maximum came from (the first, where maxima
+    tie, as ``max``). Differentiable in every tensor but ``idx``.
+
+    Args:
+        per_point: ``(B, N, C_0)``.
+        per_group: ``(B, S, C_0)``.
+        idx: ``(B, S, K)`` long indices into N.
+        layers: weights ``(C_i, C_{i-1})`` and biases ``(C_i,)``, at least one layer.
+        block: groups per block (64 measured fastest on a 2-core CPU; any value gives
+            the same result).
+
+    Returns:
+        ``(B, S, C_L)``.
+    """
+    if not layers:
+        raise ValueError("grouped_mlp_max: needs at least one layer after the first")
+    if block < 1:
+        raise ValueError(f"block={block}: must be at least 1")
+    params = [t for layer in layers for t in layer]
+    return _GroupedMlpMax.apply(per_point, per_group, idx, block, *params)

@@ -1,4 +1,4 @@
-"""Faster forward and backward passes of a frozen classifier, each switchable off.
+"""Faster forward and backward passes of a classifier, each switchable off.
 
 - :func:`fold_batch_norm`: a copy of an eval-mode model in which every batch norm that
   directly follows a convolution or linear layer (eval-mode dropout between them allowed)
@@ -8,18 +8,32 @@
   ``nn.Identity`` under its own name, so hooks by name keep working (its output is what
   it was); a pair whose layer output or batch-norm input is recorded (``keep``) is left
   as it is, since folding would change what those hooks see.
-- :func:`fuse_max_pools`: on a folded copy, a layer followed by global max pooling over
-  points (PointNet's widest layer, 128 → 1,024 channels, in its two T-nets and its
-  encoder) is computed by :func:`flowam.ops.conv_max`: the pooled features without the
-  ``(B, 1024, N)`` activation, and a backward pass that touches only the argmax points.
-  Models opt in by exposing ``fuse_max_pool`` and ``MAX_POOL_LAYERS`` (see
-  ``flowam.models.pointnet``); recorded layers among them keep the plain path.
+- Fast paths that a model's modules offer (:func:`switch_paths`), each exact up to
+  rounding:
+
+  - ``fuse_max_pool``: a layer and the max pooling after it computed together, over all
+    points (PointNet's widest layer, :func:`flowam.ops.conv_max`), over each point's
+    neighbours (DGCNN's EdgeConv, :func:`flowam.ops.gather_max`) or over each ball of
+    a PointNet++ level: the pooled features without the full activation, and a
+    backward pass that touches only the argmax. Needs the batch norm folded.
+  - ``split_grouped_conv``: the first layer over grouped points (DGCNN's
+    ``W·[x_j − x_i ; x_i]``, PointNet++'s ``W·[x_j − c_i ; f_j]``) is linear, so it is
+    computed once per point (and once per centre) and gathered, instead of once per
+    (point, neighbour) pair. Exact before the batch norm, so it also serves training.
+  - ``fast_sampling``: farthest-point sampling over coordinate planes
+    (:func:`flowam.ops.farthest_point_sample`); the same indices.
+
+  A module offers a path with a boolean attribute of the option's name (False as
+  built) and ``FAST_PATHS``, the modules (relative names, ``""`` for itself) whose hooks
+  the path does not fire. The path stays off where one of them is recorded (``keep``)
+  or is a batch norm that has not been folded (the path would skip it).
 - :func:`autocast`: the model's forward pass in bfloat16 where the hardware has fast
   bfloat16 arithmetic (recent x86 CPUs with AMX or AVX512-BF16, GPUs); the objective
   terms and the optimiser stay in float32.
 
 All are options of :class:`Speed`; :func:`prepare` applies them for
-:func:`flowam.engine.optimize`.
+:func:`flowam.engine.optimize`, and training switches the paths that hold in training
+(:data:`TRAINING_PATHS`).
 """
 
 from __future__ import annotations
@@ -37,6 +51,10 @@ from flowam.errors import FlowamError
 from flowam.hooks import INPUT_SUFFIX
 
 PRECISIONS = ("fp32", "bf16")
+PATHS = ("fuse_max_pool", "split_grouped_conv", "fast_sampling")
+"""The fast paths models offer (see the module docstring)."""
+TRAINING_PATHS = ("split_grouped_conv", "fast_sampling")
+"""The paths exact in training mode too (no folded batch norm needed)."""
 _FOLDABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -48,14 +66,19 @@ class Speed:
     Attributes:
         fold_batch_norm: fold batch norms into the preceding layers (exact up to
             float32 rounding).
-        fuse_max_pool: compute a folded layer and the global max pooling after it
-            together (exact up to rounding; needs ``fold_batch_norm``).
+        fuse_max_pool: compute a folded layer and the max pooling after it together
+            (exact up to rounding; needs ``fold_batch_norm``).
+        split_grouped_conv: compute the first layer over grouped points once per point
+            (exact up to rounding).
+        fast_sampling: farthest-point sampling over coordinate planes (identical).
         precision: ``fp32`` (exact) or ``bf16`` (the model's forward pass under
             bfloat16 autocast: about 3 significant digits in its activations).
     """
 
     fold_batch_norm: bool = True
     fuse_max_pool: bool = True
+    split_grouped_conv: bool = True
+    fast_sampling: bool = True
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -66,8 +89,14 @@ class Speed:
 
 
 DEFAULT = Speed()
-"""The engine's default: batch norms folded, max pooling fused, float32."""
-PLAIN = Speed(fold_batch_norm=False, fuse_max_pool=False, precision="fp32")
+"""The engine's default: batch norms folded, every fast path, float32."""
+PLAIN = Speed(
+    fold_batch_norm=False,
+    fuse_max_pool=False,
+    split_grouped_conv=False,
+    fast_sampling=False,
+    precision="fp32",
+)
 """The plain path: the model as given, in float32."""
 
 
@@ -102,9 +131,10 @@ def fold_batch_norm(model: nn.Module, keep: Iterable[str] = ()) -> tuple[nn.Modu
             or batch-norm input is recorded stays unfolded.
 
     The pairs are found in the model's ``torch.fx`` graph; where the model cannot be
-    traced (data-dependent control flow: PointNet++'s sampling, DGCNN's neighbours), only
-    consecutive children of an ``nn.Sequential`` are folded (DGCNN's conv blocks), whose
-    order is their data flow.
+    traced (data-dependent control flow: PointNet++'s sampling, DGCNN's neighbours), they
+    are the consecutive children of every ``nn.Sequential`` (DGCNN's conv blocks), whose
+    order is their data flow, and the pairs modules declare in ``BATCH_NORM_PAIRS``
+    (relative names: PointNet++'s point MLPs and head, DGCNN's head).
     """
     if model.training:
         raise FlowamError("fold_batch_norm needs an eval-mode model (it uses running statistics)")
@@ -118,8 +148,8 @@ def fold_batch_norm(model: nn.Module, keep: Iterable[str] = ()) -> tuple[nn.Modu
         folded, [n.removesuffix(INPUT_SUFFIX) for n in keep if n.endswith(INPUT_SUFFIX)]
     )
     pairs = _traced_pairs(folded)
-    if pairs is None:  # not traceable: the sequential pairs only
-        pairs = _sequential_pairs(folded)
+    if pairs is None:  # not traceable: the sequential and declared pairs
+        pairs = _sequential_pairs(folded) + _declared_pairs(folded)
     count = 0
     for layer, norm in pairs:
         first, second = folded.get_submodule(layer), folded.get_submodule(norm)
@@ -190,37 +220,62 @@ def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
     return pairs
 
 
-def fuse_max_pools(model: nn.Module, keep: Iterable[str] = ()) -> int:
-    """Switch on the fused max pooling of every module that offers it, in place; returns
-    how many.
+def _declared_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """The (layer, batch norm) pairs modules declare in ``BATCH_NORM_PAIRS``, by full name."""
+    pairs = []
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        pairs += [(prefix + a, prefix + b) for a, b in getattr(module, "BATCH_NORM_PAIRS", ())]
+    return pairs
 
-    A module offers it with a ``fuse_max_pool`` attribute and ``MAX_POOL_LAYERS``, the
-    names of its (layer, batch norm) before the pooling. It is switched on where the batch
-    norm has been folded (it is ``nn.Identity``) and neither is recorded (``keep``, as in
-    :func:`fold_batch_norm`): the fused path calls neither module, so their hooks would
-    not fire.
+
+def switch_paths(
+    model: nn.Module, speed: Speed, keep: Iterable[str] = (), paths: Iterable[str] = PATHS
+) -> dict[str, int]:
+    """Set every fast path the model's modules offer to ``speed``'s choice, in place;
+    returns how many modules run each path.
+
+    Args:
+        model: the classifier (a copy, for :func:`prepare`).
+        speed: which paths to take.
+        keep: recorded layer names (``name`` or ``name:input``): a path that would not
+            fire one of their hooks stays off.
+        paths: the options considered (others are switched off); training passes
+            :data:`TRAINING_PATHS`.
     """
+    paths = set(paths)
     recorded = _modules(model, [n.removesuffix(INPUT_SUFFIX) for n in keep])
-    count = 0
+    counts = dict.fromkeys(PATHS, 0)
     for module in model.modules():
-        if not hasattr(module, "fuse_max_pool"):
-            continue
-        layer, norm = (module.get_submodule(n) for n in module.MAX_POOL_LAYERS)
-        if isinstance(norm, nn.Identity) and not {id(layer), id(norm)} & recorded:
-            module.fuse_max_pool = True
-            count += 1
-    return count
+        for option, bypassed in getattr(module, "FAST_PATHS", {}).items():
+            skipped = [module.get_submodule(name) for name in bypassed]
+            on = (
+                option in paths
+                and getattr(speed, option)
+                and not any(id(m) in recorded or isinstance(m, _NORMS) for m in skipped)
+            )
+            setattr(module, option, on)
+            counts[option] += on
+    return counts
+
+
+def _paths_on(model: nn.Module) -> bool:
+    """Whether any module of ``model`` has a fast path switched on."""
+    return any(
+        getattr(m, option) for m in model.modules() for option in getattr(m, "FAST_PATHS", {})
+    )
 
 
 def prepare(model: nn.Module, keep: Iterable[str], speed: Speed) -> nn.Module:
-    """The model the engine runs: ``model`` itself, or a copy with ``speed``'s batch-norm
-    folding and max-pool fusion (recorded layers, ``keep``, left as they are)."""
-    if not speed.fold_batch_norm:
-        return model
+    """The model the engine runs: ``model`` itself where ``speed`` changes nothing, else
+    a copy with its batch norms folded and its fast paths switched (recorded layers,
+    ``keep``, left as they are)."""
     keep = list(keep)
-    run, _ = fold_batch_norm(model, keep)
-    if speed.fuse_max_pool:
-        fuse_max_pools(run, keep)
+    wanted = any(getattr(speed, option) for option in PATHS)
+    if not speed.fold_batch_norm and not wanted and not _paths_on(model):
+        return model
+    run = fold_batch_norm(model, keep)[0] if speed.fold_batch_norm else copy.deepcopy(model)
+    switch_paths(run, speed, keep)
     return run
 
 

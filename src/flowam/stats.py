@@ -39,6 +39,7 @@ from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
+from flowam.speed import DEFAULT, Speed, prepare
 
 INITS = ("mean", "medoid", "sphere", "gaussian")
 SPHERE_RADIUS = 0.5
@@ -56,7 +57,11 @@ def model_fingerprint(model: nn.Module) -> str:
 
 @torch.no_grad()
 def record(
-    model: nn.Module, points: np.ndarray | Tensor, layers: list[str], batch_size: int = 8
+    model: nn.Module,
+    points: np.ndarray | Tensor,
+    layers: list[str],
+    batch_size: int = 8,
+    speed: Speed = DEFAULT,
 ) -> dict[str, Tensor]:
     """Activations of ``layers`` for every cloud, flattened per cloud.
 
@@ -65,6 +70,8 @@ def record(
         points: ``(M, N, 3)`` clouds.
         layers: layer names (see :mod:`flowam.hooks`), or ``"logits"`` for the output.
         batch_size: clouds per forward pass.
+        speed: how the model runs (:func:`flowam.speed.prepare`; the recorded layers see
+            what they see on the plain path, up to float32 rounding).
 
     Returns:
         ``{layer: (M, D_l)}`` float32 CPU tensors.
@@ -73,10 +80,11 @@ def record(
     device = next(model.parameters()).device
     points = torch.as_tensor(points, dtype=torch.float32)
     hooked = [name for name in layers if name != "logits"]
+    run = prepare(model, hooked, speed)
     out: dict[str, list[Tensor]] = {name: [] for name in layers}
-    with LayerRecorder(model, hooked, detach=True) as rec:
+    with LayerRecorder(run, hooked, detach=True) as rec:
         for i in range(0, len(points), batch_size):
-            logits = model(points[i : i + batch_size].to(device))
+            logits = run(points[i : i + batch_size].to(device))
             for name in layers:
                 act = logits if name == "logits" else rec[name]
                 out[name].append(act.flatten(1).float().cpu())

@@ -47,9 +47,21 @@ class Subject:
     fuse_max_pool: bool = dataclasses.field(
         default=True,
         metadata={
-            "help": "Compute PointNet's widest layer and its max pooling together (same "
-            "function, faster; needs --fold-batch-norm)."
+            "help": "Compute a layer and the max pooling after it together: PointNet's "
+            "widest layer, DGCNN's EdgeConv, PointNet++'s point MLPs (same function, "
+            "faster; needs --fold-batch-norm)."
         },
+    )
+    split_grouped_conv: bool = dataclasses.field(
+        default=True,
+        metadata={
+            "help": "Compute the first layer over grouped points (DGCNN, PointNet++) once "
+            "per point (same function, faster)."
+        },
+    )
+    fast_sampling: bool = dataclasses.field(
+        default=True,
+        metadata={"help": "Farthest-point sampling over coordinate planes (same centers)."},
     )
 
     def load(self, seed: int, classes: Sequence[str] = ()):
@@ -84,9 +96,5 @@ class Subject:
                 f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
                 "same classes"
             )
-        speed = Speed(
-            fold_batch_norm=self.fold_batch_norm,
-            fuse_max_pool=self.fuse_max_pool,
-            precision=self.precision,
-        )
+        speed = Speed(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Speed)})
         return Explainer(net, real, speed), info

@@ -39,6 +39,7 @@ from flowam.hooks import LayerRecorder
 from flowam.models import get_model
 from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
+from flowam.speed import DEFAULT, TRAINING_PATHS, Speed, prepare, switch_paths
 
 
 def invoked_command() -> str:
@@ -48,8 +49,11 @@ def invoked_command() -> str:
 
 def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tuple[str, ...]):
     """One-line errors naming the option: fields that must be ≥ 1 (None allowed: unset),
-    fields that must not be negative, and the config's device."""
+    fields that must not be negative, the config's device and its output folder."""
     check_device(config.device)
+    problem = cache.folder_problem(Path(config.out))
+    if problem:
+        raise FlowamError(f"--out {config.out}: {problem}")
     for name in at_least_one:
         if getattr(config, name) is not None and getattr(config, name) < 1:
             raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
@@ -81,9 +85,11 @@ class TrainConfig:
     scale_low: float = 0.8
     scale_high: float = 1.25
     shift: float = 0.1
-    eval_batch_size: int = 64
+    eval_batch_size: int = 16
     seed: int = 0
     device: str = "cpu"
+    split_grouped_conv: bool = True
+    fast_sampling: bool = True
     out: str = "runs/train"
     command: str = field(default_factory=invoked_command)
 
@@ -138,22 +144,30 @@ class Evaluation:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, points: np.ndarray | Tensor, batch_size: int = 64, device=None):
+def predict(
+    model: nn.Module,
+    points: np.ndarray | Tensor,
+    batch_size: int = 16,
+    device=None,
+    speed: Speed = DEFAULT,
+):
     """Logits ``(M, C)`` of a model in eval mode for ``(M, N, 3)`` clouds, in batches.
 
     The clouds are moved to ``device``, by default the device of the model's parameters.
+    The model runs as ``speed`` says (:func:`flowam.speed.prepare`: by default folded,
+    with every fast path; the same logits up to float32 rounding).
     """
     model.eval()
     device = device or next(model.parameters()).device
+    run = prepare(model, [], speed)
     points = torch.as_tensor(points)
     out = [
-        model(points[i : i + batch_size].to(device)).cpu()
-        for i in range(0, len(points), batch_size)
+        run(points[i : i + batch_size].to(device)).cpu() for i in range(0, len(points), batch_size)
     ]
     return torch.cat(out)
 
 
-def evaluate(model: nn.Module, data: PointCloudDataset, batch_size: int = 64, device=None):
+def evaluate(model: nn.Module, data: PointCloudDataset, batch_size: int = 16, device=None):
     """Overall and per-class accuracy and the confusion matrix on ``data`` (``device``: as
     for :func:`predict`)."""
     pred = predict(model, data.points, batch_size, device).argmax(1).numpy()
@@ -239,7 +253,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     """
     config.check()
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    cache.make_folder(out)
     torch.manual_seed(config.seed)
     train_set, test_set = (
         load_dataset(
@@ -257,6 +271,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     )
     model = get_model(config.model, len(train_set.classes), weights=config.init_weights)
     model = model.to(config.device)
+    paths = Speed(split_grouped_conv=config.split_grouped_conv, fast_sampling=config.fast_sampling)
+    switch_paths(model, paths, paths=TRAINING_PATHS)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma)
     gen = torch.Generator().manual_seed(config.seed)

@@ -9,34 +9,79 @@ to CUDA; here it follows the input. Input ``(B, N, 3)``; output ``(B, num_classe
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from flowam.errors import FlowamError
 from flowam.models.registry import register
-from flowam.ops import gather_points, knn
+from flowam.ops import gather_max, gather_points, knn
 
 
-def graph_feature(x: Tensor, k: int) -> Tensor:
-    """Edge features ``[x_j - x_i, x_i]`` over the k nearest neighbours in feature space.
+def graph_feature(x: Tensor, idx: Tensor) -> Tensor:
+    """Edge features ``[x_j - x_i, x_i]`` over each point's neighbours.
 
     Args:
-        x: ``(B, C, N)``.
-        k: neighbours per point.
+        x: ``(B, N, C)`` points or features, channels last.
+        idx: ``(B, N, k)`` neighbour indices (:func:`flowam.ops.knn`).
 
     Returns:
-        ``(B, 2C, N, k)``.
+        ``(B, 2C, N, k)``, the layout of the original's ``get_graph_feature``.
     """
-    idx = knn(x, k)
-    pts = x.transpose(1, 2)
-    neighbours = gather_points(pts, idx)
-    centre = pts[:, :, None].expand_as(neighbours)
+    neighbours = gather_points(x, idx)
+    centre = x[:, :, None].expand_as(neighbours)
     return torch.cat([neighbours - centre, centre], dim=-1).permute(0, 3, 1, 2)
 
 
-def _edge_conv(bn: nn.Module, c_in: int, c_out: int, dims: int = 2) -> nn.Sequential:
-    conv = nn.Conv2d if dims == 2 else nn.Conv1d
-    return nn.Sequential(conv(c_in, c_out, 1, bias=False), bn, nn.LeakyReLU(0.2))
+class EdgeConv(nn.Sequential):
+    """``Sequential(conv, bn, LeakyReLU)`` on edge features, then max over the neighbours.
+
+    Called as a module it is the original's block (``(B, 2C, N, k)`` edge features to
+    ``(B, C', N, k)``); :meth:`pooled` is the whole EdgeConv, by one of three exact paths
+    that :mod:`flowam.speed` switches (False as built):
+
+    - plain: the block on :func:`graph_feature`'s ``(B, 2C, N, k)`` tensor, max over k.
+    - ``split_grouped_conv``: the first layer is linear in ``[x_j - x_i ; x_i]``, so
+      ``W·[x_j - x_i ; x_i] = W₁·x_j + (W₂ - W₁)·x_i``: two products per point, gathered
+      and added (exact before the batch norm, in training too), then the norm, the
+      activation and the max.
+    - ``fuse_max_pool``: with the norm folded into the layer, the pre-activation is per
+      point and LeakyReLU is increasing, so ``max_j σ(W₁·x_j + c_i) = σ(max_j W₁·x_j + c_i)``:
+      :func:`flowam.ops.gather_max` of the per-point products, no ``(B, N, k, C')``
+      tensor at all, forward or backward.
+
+    ``FAST_PATHS`` names, for each option, the modules (relative; ``""`` the block itself)
+    whose hooks a path does not fire: a recorded one keeps the plain path.
+    """
+
+    split_grouped_conv = False
+    fuse_max_pool = False
+    FAST_PATHS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "split_grouped_conv": ("", "0"),
+        "fuse_max_pool": ("", "0", "1", "2"),
+    }
+
+    def pooled(self, x: Tensor, idx: Tensor) -> Tensor:
+        """``(B, N, C)`` features and ``(B, N, k)`` neighbours to ``(B, N, C')``."""
+        if not (self.split_grouped_conv or self.fuse_max_pool):
+            return self(graph_feature(x, idx)).max(dim=-1).values.transpose(1, 2)
+        conv, norm, act = self
+        weight = conv.weight[:, :, 0, 0]  # (C', 2C): [W₁ | W₂]
+        c = x.shape[-1]
+        neighbour = x @ weight[:, :c].T  # (B, N, C')
+        own = x @ (weight[:, c:] - weight[:, :c]).T
+        if conv.bias is not None:
+            own = own + conv.bias
+        if self.fuse_max_pool:  # norm is the identity
+            return F.leaky_relu(gather_max(neighbour, idx) + own, act.negative_slope)
+        z = (gather_points(neighbour, idx) + own[:, :, None]).permute(0, 3, 1, 2)
+        return act(norm(z)).max(dim=-1).values.transpose(1, 2)
+
+
+def _edge_conv(bn: nn.Module, c_in: int, c_out: int) -> EdgeConv:
+    return EdgeConv(nn.Conv2d(c_in, c_out, 1, bias=False), bn, nn.LeakyReLU(0.2))
 
 
 @register("dgcnn")
@@ -50,8 +95,14 @@ class DGCNN(nn.Module):
         dropout: dropout probability of the head (0.5).
     """
 
+    BATCH_NORM_PAIRS = (("linear1", "bn6"), ("linear2", "bn7"))
+
     def __init__(self, num_classes: int, k: int = 20, emb_dims: int = 1024, dropout: float = 0.5):
         super().__init__()
+        if not (isinstance(k, int) and k >= 1 and isinstance(emb_dims, int) and emb_dims >= 1):
+            raise ValueError(f"k={k!r} and emb_dims={emb_dims!r} must be positive integers")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         self.k = k
         self.bn1 = nn.BatchNorm2d(64)
         self.bn2 = nn.BatchNorm2d(64)
@@ -62,7 +113,9 @@ class DGCNN(nn.Module):
         self.conv2 = _edge_conv(self.bn2, 128, 64)
         self.conv3 = _edge_conv(self.bn3, 128, 128)
         self.conv4 = _edge_conv(self.bn4, 256, 256)
-        self.conv5 = _edge_conv(self.bn5, 512, emb_dims, dims=1)
+        self.conv5 = nn.Sequential(
+            nn.Conv1d(512, emb_dims, 1, bias=False), self.bn5, nn.LeakyReLU(0.2)
+        )
         self.linear1 = nn.Linear(emb_dims * 2, 512, bias=False)
         self.bn6 = nn.BatchNorm1d(512)
         self.dp1 = nn.Dropout(p=dropout)
@@ -72,12 +125,16 @@ class DGCNN(nn.Module):
         self.linear3 = nn.Linear(256, num_classes)
 
     def forward(self, points: Tensor) -> Tensor:
-        x = points.transpose(1, 2)
-        levels = []
+        if points.shape[1] < self.k:
+            raise FlowamError(
+                f"DGCNN takes k={self.k} neighbours of every point but the cloud has "
+                f"{points.shape[1]} points"
+            )
+        x, levels = points, []
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
-            x = conv(graph_feature(x, self.k)).max(dim=-1).values
+            x = conv.pooled(x, knn(x.transpose(1, 2), self.k))  # (B, N, C), channels last
             levels.append(x)
-        x = self.conv5(torch.cat(levels, dim=1))
+        x = self.conv5(torch.cat(levels, dim=-1).transpose(1, 2))
         x = torch.cat([x.max(dim=-1).values, x.mean(dim=-1)], dim=1)
         x = self.dp1(F.leaky_relu(self.bn6(self.linear1(x)), 0.2))
         x = self.dp2(F.leaky_relu(self.bn7(self.linear2(x)), 0.2))

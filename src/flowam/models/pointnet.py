@@ -10,6 +10,8 @@ model takes ``(B, N, 3)`` and returns logits, not log-probabilities and a tuple.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -21,14 +23,14 @@ class _WidestLayer:
     """The widest layer (``conv3``, ``bn3``, 128 → 1,024 channels) and its global max
     pooling, shared by the T-nets and the encoder.
 
-    ``fuse_max_pool`` (False as built) is switched on by :func:`flowam.speed.fuse_max_pools`
+    ``fuse_max_pool`` (False as built) is switched on by :func:`flowam.speed.switch_paths`
     on a copy whose ``bn3`` has been folded into ``conv3``: the pooled features then come
     from :func:`flowam.ops.conv_max`, the same numbers without the ``(B, 1024, N)``
     activation.
     """
 
     fuse_max_pool = False
-    MAX_POOL_LAYERS = ("conv3", "bn3")
+    FAST_PATHS: ClassVar[dict[str, tuple[str, ...]]] = {"fuse_max_pool": ("conv3", "bn3")}
     conv3: nn.Conv1d
     bn3: nn.Module
 
