@@ -272,3 +272,83 @@ def test_check_device_from_python():
         with pytest.raises(FlowamError, match="--device cuda: ") as e:
             load_classifier(device="cuda")
         one_line(e)
+
+
+def commands_with_out_folder() -> list[list[str]]:
+    """Every command (as its words) whose ``--out`` is an output folder."""
+    from typer.main import get_command
+
+    from flowam.cli import app, check_out_option
+
+    found = []
+
+    def walk(cmd, words):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*words, name])
+        elif any(
+            "--out" in p.opts and getattr(p.callback, "__wrapped__", None) is check_out_option
+            for p in cmd.params
+        ):
+            positional = ["x" for p in cmd.params if not p.opts[0].startswith("-")]
+            found.append([*words, *positional])
+
+    walk(get_command(app), [])
+    return found
+
+
+def test_every_output_folder_that_is_a_file_or_cannot_be_made_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    commands = commands_with_out_folder()
+    assert ["explain"] in commands and ["demo"] in commands and len(commands) >= 12
+    commands += [["train"], ["train-generator"]]  # their --out is a config field
+    taken = tmp_path / "taken"
+    taken.write_text("a file\n")
+    cases = (
+        (taken, f"--out {taken}: is a file"),
+        (taken / "x", f"--out {taken / 'x'}: cannot be created: {taken} is a file"),
+    )
+    for words in commands:
+        for out, message in cases:
+            code, stdout, err = run_cli([*words, "--out", str(out)], monkeypatch, capsys)
+            lines = err.strip().splitlines()
+            assert code == 1 and lines == [f"error: {message}"], (words, err)
+            assert "Traceback" not in stdout + err
+    assert taken.read_text() == "a file\n" and sorted(tmp_path.iterdir()) == [taken]
+
+
+def test_a_folder_that_cannot_be_created_is_one_line_when_it_is_made(tmp_path, monkeypatch):
+    from flowam import cache
+    from flowam.errors import FlowamError
+
+    def refuse(self, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(cache.Path, "mkdir", refuse)
+    with pytest.raises(FlowamError) as e:
+        cache.write_text(tmp_path / "new" / "a.txt", "x")
+    assert one_line(e) == f"{tmp_path / 'new'}: cannot be created: No such file or directory"
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_weights_holding_nan_or_infinity_are_refused(tmp_path, monkeypatch, capsys, suffix, bad):
+    import torch
+    from safetensors.torch import save_file
+
+    from flowam.models import get_model
+
+    state = get_model("pointnet", 4).state_dict()
+    state["fc3.weight"][1, 2] = float(bad)
+    path = tmp_path / f"model{suffix}"
+    if suffix == ".safetensors":
+        save_file(state, str(path))
+    else:
+        torch.save({"model_state_dict": state}, path)
+    code, _, err = run_cli(
+        ["explain", "--model", str(path), "--out", str(tmp_path / "o")], monkeypatch, capsys
+    )
+    what = "NaN" if bad == "nan" else "infinity"
+    assert code == 1 and err.strip() == f"error: {path}: weights hold {what} in fc3.weight"
+    assert not (tmp_path / "o").exists()

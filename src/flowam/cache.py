@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from flowam.errors import FlowamError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -36,6 +38,35 @@ def key(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def folder_problem(path: Path) -> str | None:
+    """Why folder ``path`` can neither be used nor created, or None (nothing is created):
+    it is a file, or its nearest existing ancestor is a file or cannot be written."""
+    if path.exists():
+        return None if path.is_dir() else "is a file"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot be created: {ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot be created: {ancestor} is not writable"
+    return None
+
+
+def make_folder(path: Path) -> Path:
+    """Create folder ``path`` and its parents (a one-line :class:`FlowamError` where that
+    cannot be done)."""
+    problem = folder_problem(path)
+    if problem is None:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            problem = f"cannot be created: {e.strerror or e}"
+    if problem is not None:
+        raise FlowamError(f"{path}: {problem}")
+    return path
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
@@ -43,7 +74,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     The temporary file keeps ``path``'s suffix so that writers which append one (numpy)
     write exactly where they are told.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would

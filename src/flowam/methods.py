@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -153,10 +154,37 @@ class MethodConfig:
         for name in NOISES:
             if isinstance(overrides.get(name), str) and overrides[name] in NOISE_LEVELS:
                 overrides[name] = NOISE_LEVELS[overrides[name]]
+        declared = {f.name: str(f.type) for f in dataclasses.fields(self)}
+        for name, value in overrides.items():
+            overrides[name] = _typed(name, value, declared[name])
         return dataclasses.replace(self, **overrides).check()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _typed(name: str, value: Any, declared: str) -> Any:
+    """``value`` as field ``name`` of declared type ``declared`` takes it (an integer for
+    a float), or one line naming the field: a wrong type, or a number that is not finite."""
+    kinds = [k.strip() for k in declared.split("|")]
+    if value is None and "None" in kinds:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if "float" in kinds and number:
+        if not math.isfinite(value):
+            raise FlowamError(f"{name}={value}: must be a finite number")
+        return float(value)
+    fits = {
+        "int": number and isinstance(value, int),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "dict[str, Any]": isinstance(value, dict) and all(isinstance(k, str) for k in value),
+    }
+    if any(fits.get(kind, False) for kind in kinds):
+        return value
+    wanted = " or ".join("a table" if k.startswith("dict") else k for k in kinds)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise FlowamError(f"{name}={shown}: expected {wanted}")
 
 
 def parse_weight(weight: Any, size: int, layer: str) -> float:
@@ -188,7 +216,10 @@ def load_method(spec: str | Path) -> MethodConfig:
     if path.suffix in (".toml", ".json"):
         if not path.is_file():
             raise FlowamError(f"{path}: method file not found")
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise FlowamError(f"{path}: not UTF-8 text") from None
     else:
         if spec not in preset_names():
             raise FlowamError(
@@ -200,6 +231,10 @@ def load_method(spec: str | Path) -> MethodConfig:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise FlowamError(f"{spec}: cannot be parsed ({e})") from None
+    except RecursionError:
+        raise FlowamError(f"{spec}: cannot be parsed (nested too deeply)") from None
+    if not isinstance(values, dict):
+        raise FlowamError(f"{spec}: a method file holds a table of options")
     values.setdefault("name", path.stem)
     return MethodConfig().replace(**values)
 

@@ -87,7 +87,7 @@ def folder_name(label: str) -> str:
 def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[str, Any]]):
     """The points (``.npy``, ``.ply``), a JSON record per explanation with its ``scores``,
     the history and the starts of ``result`` into ``folder`` (layout above)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    cache.make_folder(folder)
     names = explanation_names(result)
     for i, name in enumerate(names):
         with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as f:

@@ -282,7 +282,7 @@ def write_results(study: Any, settings: SweepSettings, out: Path) -> None:
 
     from flowam.experiments.common import write_csv
 
-    out.mkdir(parents=True, exist_ok=True)
+    cache.make_folder(out)
     write_csv(out / "trials.csv", trial_rows(study, settings))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     front = study.best_trials if complete else []

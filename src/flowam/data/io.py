@@ -135,23 +135,39 @@ def read_off(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: malformed vertex or face row") from None
     if vertices.shape != (n_vertices, 3):
         raise DataError(f"{path}: vertex rows must have 3 coordinates")
+    return check_mesh(vertices, np.array(triangles, dtype=np.int64).reshape(-1, 3), path)
+
+
+def check_mesh(
+    vertices: np.ndarray, faces: np.ndarray, path: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(V, 3)`` finite vertices and ``(F, 3)`` triangles indexing them, or a DataError."""
+    vertices, faces = np.asarray(vertices), np.asarray(faces)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
+        raise DataError(f"{path}: vertices have shape {vertices.shape}, expected (V, 3)")
     check_finite(vertices, str(path))
-    faces = np.array(triangles, dtype=np.int64).reshape(-1, 3)
-    if len(faces) == 0:
-        raise DataError(f"{path}: mesh has no faces")
-    if faces.min() < 0 or faces.max() >= n_vertices:
-        raise DataError(f"{path}: face refers to a vertex index outside 0..{n_vertices - 1}")
-    return vertices, faces
+    if np.abs(vertices).max() > np.finfo(np.float32).max:
+        raise DataError(f"{path}: vertex coordinates beyond float32's range")
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise DataError(f"{path}: mesh has no triangles (faces of shape {faces.shape})")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise DataError(f"{path}: face refers to a vertex index outside 0..{len(vertices) - 1}")
+    return vertices.astype(np.float64), faces.astype(np.int64)
 
 
 def sample_mesh(
     vertices: np.ndarray, faces: np.ndarray, count: int, seed: int | list[int], source: str
 ) -> Cloud:
-    """``count`` points uniformly by area on a mesh, with the normals of their faces."""
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    """``count`` points uniformly by area on a mesh, with the normals of their faces.
+
+    The mesh is sampled at unit scale (areas of huge coordinates would overflow) and the
+    points scaled back."""
+    scale = float(np.abs(vertices).max()) or 1.0
+    mesh = trimesh.Trimesh(vertices / scale, faces, process=False)
     if not mesh.area > 0:
         raise DataError(f"{source}: mesh has zero surface area")
     points, face_idx = trimesh.sample.sample_surface(mesh, count, seed=np.random.default_rng(seed))
+    points = np.clip(points * scale, -np.finfo(np.float32).max, np.finfo(np.float32).max)
     return points.astype(np.float32), mesh.face_normals[face_idx].astype(np.float32)
 
 
@@ -175,8 +191,10 @@ def read_object(path: Path, mesh_samples: int = 10_000, seed: int | list[int] = 
     if suffix == ".npy":
         try:
             table = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise DataError(f"{path}: not a numeric .npy array ({e})") from None
+        except Exception as e:  # numpy's header parser raises many kinds; all mean "cannot parse"
+            raise DataError(f"{path}: not a numeric .npy array ({type(e).__name__}: {e})") from None
+        if table.dtype.kind not in "iuf":
+            raise DataError(f"{path}: holds {table.dtype}, not numbers")
         if table.ndim != 2 or table.shape[1] < 3 or table.shape[0] == 0:
             raise DataError(f"{path}: array has shape {table.shape}, expected (N, 3) or (N, 6)")
         table = table.astype(np.float32)
@@ -195,7 +213,10 @@ def read_object(path: Path, mesh_samples: int = 10_000, seed: int | list[int] = 
     vertices = np.asarray(getattr(loaded, "vertices", np.empty((0, 3))), dtype=np.float64)
     if len(vertices) == 0:
         raise DataError(f"{path}: no vertices")
-    check_finite(vertices, str(path))
     if faces is not None and len(faces) > 0:
-        return sample_mesh(vertices, np.asarray(faces), mesh_samples, seed, str(path))
+        vertices, faces = check_mesh(vertices, faces, path)
+        return sample_mesh(vertices, faces, mesh_samples, seed, str(path))
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise DataError(f"{path}: vertices have shape {vertices.shape}, expected (V, 3)")
+    check_finite(vertices, str(path))
     return vertices.astype(np.float32), None

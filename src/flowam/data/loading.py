@@ -162,7 +162,19 @@ def read_lines(path: Path, what: str) -> list[str]:
     """Non-empty stripped lines of an index file; a DataError naming it if absent."""
     if not path.is_file():
         raise DataError(f"{path}: {what} missing")
-    return [s for line in path.read_text().splitlines() if (s := line.strip())]
+    return [s for line in read_text(path, what).splitlines() if (s := line.strip())]
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of an index or list file, or a DataError naming it (not text, or
+    holding NUL bytes, which no path may contain)."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: {what} is not UTF-8 text") from None
+    if "\x00" in text:
+        raise DataError(f"{path}: {what} holds NUL bytes")
+    return text
 
 
 def check_root(root: Path, fmt: str) -> Path:

@@ -114,15 +114,22 @@ class _H5:
                 if required not in h5:
                     found = ", ".join(h5.keys()) or "nothing"
                     raise DataError(f"{self.path}: no {required!r} dataset (found {found})")
-                return {k: np.asarray(h5[k]) for k in (required, optional) if k and k in h5}
-        except OSError as e:
+                arrays = {k: np.asarray(h5[k]) for k in (required, optional) if k and k in h5}
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:  # h5py's kinds
             raise DataError(f"{self.path}: not a readable HDF5 file ({e})") from None
+        for name, array in arrays.items():
+            if array.dtype.kind not in "iuf":
+                raise DataError(f"{self.path}: {name!r} holds {array.dtype}, not numbers")
+        return arrays
 
     def labels(self, n_classes: int) -> np.ndarray:
         label = self._open("label")["label"].reshape(-1)
-        if len(label) and (label.min() < 0 or label.max() >= n_classes):
-            raise DataError(f"{self.path}: label {int(label.max())} outside 0..{n_classes - 1}")
-        return label
+        if not np.isfinite(label).all() or (label != np.round(label)).any():
+            raise DataError(f"{self.path}: 'label' holds values that are not class indices")
+        bad = label[(label < 0) | (label >= n_classes)]
+        if len(bad):
+            raise DataError(f"{self.path}: label {int(bad[0])} outside 0..{n_classes - 1}")
+        return label.astype(np.int64)
 
     def cloud(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         if self._arrays is None:

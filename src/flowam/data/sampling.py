@@ -33,8 +33,10 @@ def normalize(points: np.ndarray) -> np.ndarray:
         points: ``(N, 3)``.
 
     Returns:
-        ``(N, 3)`` float32 array.
+        ``(N, 3)`` float32 array (computed in float64, so that coordinates near
+        float32's limit neither overflow nor lose the cloud's shape).
     """
+    points = np.asarray(points, dtype=np.float64)
     centred = points - points.mean(axis=0)
     radius = np.sqrt((centred**2).sum(axis=1)).max()
     return (centred / max(radius, 1e-12)).astype(np.float32)

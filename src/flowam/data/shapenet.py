@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flowam.data.dataset import PointCloudDataset
 from flowam.data.io import read_text_points, split_columns
-from flowam.data.loading import Item, LoadOptions, check_root, load_items, read_lines
+from flowam.data.loading import Item, LoadOptions, check_root, load_items, read_lines, read_text
 from flowam.errors import DataError
 
 SPLITS = {"train": ["train"], "val": ["val"], "test": ["test"], "trainval": ["train", "val"]}
@@ -42,11 +42,17 @@ def load_shapenet_part(root: Path, split: str, options: LoadOptions) -> PointClo
         if not index.is_file():
             raise DataError(f"{index}: split index for {part!r} missing")
         try:
-            entries = json.loads(index.read_text())
+            entries = json.loads(read_text(index, f"split index for {part!r}"))
         except json.JSONDecodeError as e:
             raise DataError(f"{index}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except RecursionError:
+            raise DataError(f"{index}: JSON nested too deeply") from None
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise DataError(f"{index}: expected a JSON list of 'shape_data/<synset>/<id>'")
         index_files.append(index)
         for entry in entries:
+            if len(Path(entry).parts) < 2:
+                raise DataError(f"{index}: {entry!r} is not 'shape_data/<synset>/<id>'")
             synset, shape_id = Path(entry).parts[-2:]
             if synset not in synsets:
                 raise DataError(

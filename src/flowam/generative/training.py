@@ -154,7 +154,7 @@ def train_generator(
     """
     config.check()
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    cache.make_folder(out)
     torch.manual_seed(config.seed)
     train_set, test_set = (
         load_dataset(

@@ -133,7 +133,13 @@ def load_classifier(
             f"{path}: cannot tell the architecture from the file; pass --arch "
             f"({', '.join(MODELS)}) and --num-classes"
         )
-    model = build(arch, int(num_classes), **meta.get("options", {}))
+    options = meta.get("options", {})
+    try:
+        model = build(arch, int(num_classes), **options)
+    except (TypeError, ValueError) as e:  # options the architecture does not take
+        if isinstance(e, FlowamError):
+            raise
+        raise CheckpointError(f"{path}: options {options} do not fit {arch} ({e})") from None
     load_state(model, state, str(path), f"{arch} ({num_classes} classes)")
     if classes is None:
         classes = meta.get("classes") or (

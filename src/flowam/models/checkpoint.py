@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,18 @@ class CheckpointError(FlowamError):
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """The tensors of a weights file (see the module docstring for accepted layouts)."""
+    """The tensors of a weights file (see the module docstring for accepted layouts); a
+    file whose floating-point weights hold NaN or infinity is refused."""
     path = Path(path).expanduser()
+    state = _read(path)
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            what = "NaN" if tensor.isnan().any() else "infinity"
+            raise CheckpointError(f"{path}: weights hold {what} in {name}")
+    return state
+
+
+def _read(path: Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.suffix == ".safetensors":
@@ -137,15 +148,49 @@ def save_model(
     return path
 
 
+METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "architecture": ("a name", lambda v: isinstance(v, str)),
+    "kind": ("a name", lambda v: isinstance(v, str)),
+    "num_classes": ("an integer from 2 to 100,000", lambda v: _integer(v, 2, 100_000)),
+    "num_points": ("an integer from 1 to 1,000,000", lambda v: _integer(v, 1, 1_000_000)),
+    "latent": ("an integer from 1 to 65,536", lambda v: _integer(v, 1, 65_536)),
+    "classes": (
+        "a list of names",
+        lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+    ),
+    "options": ("a table of numbers, names and switches", lambda v: _options(v)),
+}
+"""The metadata fields flowam reads to build a model, with what each must be."""
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _options(value: Any) -> bool:
+    simple = (int, float, str, bool)
+    return isinstance(value, dict) and all(isinstance(v, simple) for v in value.values())
+
+
 def read_metadata(path: str | Path) -> dict[str, Any] | None:
-    """The JSON metadata beside a weights file, or None where there is none."""
+    """The JSON metadata beside a weights file, or None where there is none; the fields
+    that build a model (:data:`METADATA_TYPES`) are checked."""
     meta = Path(path).expanduser().with_suffix(".json")
     if not meta.is_file():
         return None
     try:
         data = json.loads(meta.read_text())
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{meta}: not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{meta}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise CheckpointError(f"{meta}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{meta}: metadata must be a JSON object")
+    for key, (what, fits) in METADATA_TYPES.items():
+        if key in data and not fits(data[key]):
+            shown = json.dumps(data[key])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise CheckpointError(f"{meta}: {key} must be {what}, not {shown}")
     return data

@@ -4,10 +4,17 @@ Object ``i`` of class ``c`` in split ``s`` is drawn from
 ``numpy.random.default_rng([seed, s, c, i])``, so every object depends only on its own
 coordinates: enlarging a split or adding classes leaves existing objects unchanged.
 Points are sampled uniformly by surface area (so they come in random order), then
-centred and scaled into the unit sphere as ModelNet40 loaders do.
+centred and scaled into the unit sphere as ModelNet40 loaders do. Objects are generated
+in one worker process per CPU core where processes can be forked (Linux), one class at a
+time each; the result does not depend on how many.
 """
 
 from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import trimesh
@@ -51,6 +58,33 @@ def sample_object(
     mesh = merge(FAMILIES[name](Draw(rng)))
     points, faces = trimesh.sample.sample_surface(mesh, num_points, seed=rng)
     return normalize(points), mesh.face_normals[faces].astype(np.float32)
+
+
+def _sample_class(job: tuple[str, str, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Points and normals ``(per_class, num_points, 3)`` of one class's objects."""
+    name, split, per_class, num_points, seed = job
+    out = [sample_object(name, split, i, num_points, seed) for i in range(per_class)]
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+class _workers:
+    """A pool of forked worker processes, one per core (None where forking is unsafe or
+    there is one core: the caller then generates in this process)."""
+
+    def __enter__(self) -> ProcessPoolExecutor | None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        fork = (
+            sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+        )
+        self.pool = None
+        if fork and cores > 1:
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(max_workers=cores, mp_context=context)
+        return self.pool
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 def _check(split: str, num_points: int, classes: list[str]) -> None:
@@ -100,19 +134,22 @@ def load_procedural(
     path = cache.cache_dir() / "procedural" / f"{split}-{cache.key(params)}.npz"
 
     def build() -> dict[str, np.ndarray]:
-        jobs = [(c, i) for c in classes for i in range(per_class)]
-        pts = np.empty((len(jobs), num_points, 3), np.float32)
-        nrm = np.empty_like(pts)
+        jobs = [(c, split, per_class, num_points, seed) for c in classes]
         bar = tqdm(
-            jobs,
+            total=len(jobs) * per_class,
             desc=f"generating procedural {split}",
             disable=not progress,
             unit="obj",
             leave=False,
         )
-        for k, (c, i) in enumerate(bar):
-            pts[k], nrm[k] = sample_object(c, split, i, num_points, seed)
+        parts = []
+        with _workers() as pool:
+            for part in pool.map(_sample_class, jobs) if pool else map(_sample_class, jobs):
+                parts.append(part)
+                bar.update(per_class)
+        bar.close()
         labels = np.repeat(np.arange(len(classes)), per_class)
+        pts, nrm = (np.concatenate([p[k] for p in parts]) for k in range(2))
         return {"points": pts, "normals": nrm, "labels": labels}
 
     names = ["points", "labels"] + (["normals"] if use_normals else [])
