@@ -11,7 +11,7 @@ from flowam.analysis import (
     plot_flow,
 )
 from flowam.data import PointCloudDataset
-from flowam.models import get_model
+from flowam.models import bundled_models, get_model
 
 
 def test_global_layers_are_the_pooled_ones():
@@ -77,3 +77,31 @@ def test_flow_auto_runs_on_architectures_the_paper_never_tuned(name, points, fre
     assert set(config.align) <= candidates
     result = explainer.explain(["b"], config, steps=2, progress=False)
     assert result.finished and result.points.shape == (1, points, 3)
+
+
+@pytest.mark.parametrize("arch", bundled_models())
+def test_the_shipped_analysis_of_each_bundled_model_is_its_own(arch, fresh_cache, monkeypatch):
+    """Each bundled model ships the flow.json of `flowam analyze --model bundled:<arch>`:
+    its key must be the model's on the procedural test split (a retrained model with a
+    stale analysis fails here), and flow-auto takes it without running raw AM."""
+    from flowam.analysis import AutoAlignment, alignment_key, auto_alignment
+    from flowam.data import load_dataset
+    from flowam.explain import Explainer
+    from flowam.models import bundled_path, load_classifier
+
+    model, info = load_classifier(f"bundled:{arch}")
+    real = load_dataset("procedural", "test", num_points=info.num_points, progress=False)
+    explainer = Explainer(model, real)
+    shipped = AutoAlignment.read(bundled_path(arch).with_name(f"{arch}_procedural.flow.json"))
+    assert shipped is not None and shipped.key == alignment_key(explainer), (
+        f"run `flowam analyze --model bundled:{arch} --out runs/a` and copy runs/a/flow.json "
+        f"to src/flowam/weights/{arch}_procedural.flow.json"
+    )
+
+    def no_raw_am(*args, **kwargs):
+        raise AssertionError("the shipped analysis was not used")
+
+    monkeypatch.setattr(explainer, "explain", no_raw_am)
+    auto = auto_alignment(explainer)
+    assert auto.weights == shipped.weights and set(auto.weights) <= set(shipped.analysis.layers)
+    assert not any(fresh_cache.rglob("auto-*.json"))  # nothing computed, nothing cached

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import matplotlib
@@ -138,29 +139,37 @@ def activation_flow(
     pts, labels = real_sample(real, per_class)
     same_mask = labels[:, None] == labels[None]
     off_diag = ~np.eye(len(labels), dtype=bool)
-    same, different = [], []
-    sims: dict[str, list[float]] = {k: [] for k in explanations or {}}
+    same: dict[str, float] = {}
+    different: dict[str, float] = {}
+    sims: dict[str, dict[str, float]] = {k: {} for k in explanations or {}}
     output_layer = None
     logits = record(model, pts[:2], ["logits"])["logits"]
-    for name in layers:  # one layer at a time keeps memory small for per-point layers
-        acts = record(model, pts, [name])[name]
-        s = _cosine_matrix(acts, acts)
-        same.append(float(s[same_mask & off_diag].mean()))
-        different.append(float(s[~same_mask].mean()))
-        if acts.shape[1] == logits.shape[1] and torch.allclose(acts[:2], logits, atol=1e-4):
-            output_layer = name
-        for label, (points, targets) in (explanations or {}).items():
-            e = record(model, points, [name])[name]
-            m = _cosine_matrix(e, acts)
-            sims[label].append(
-                float(np.mean([m[i, labels == t].mean() for i, t in enumerate(targets)]))
-            )
-    candidates = [n for n in global_layers(model, layers, real.num_points) if n != output_layer]
+    found = global_layers(model, layers, real.num_points)
+    # the global layers' activations are small: recorded in one pass; a per-point layer
+    # alone, dropped before the next, which keeps memory small
+    for group in [found] + [[name] for name in layers if name not in found]:
+        if not group:
+            continue
+        acts = record(model, pts, group)
+        seen = {k: record(model, p, group) for k, (p, _) in (explanations or {}).items()}
+        for name in group:
+            s = _cosine_matrix(acts[name], acts[name])
+            same[name] = float(s[same_mask & off_diag].mean())
+            different[name] = float(s[~same_mask].mean())
+            layer = acts[name]
+            if layer.shape[1] == logits.shape[1] and torch.allclose(layer[:2], logits, atol=1e-4):
+                output_layer = name
+            for label, (_, targets) in (explanations or {}).items():
+                m = _cosine_matrix(seen[label][name], layer)
+                sims[label][name] = float(
+                    np.mean([m[i, labels == t].mean() for i, t in enumerate(targets)])
+                )
+    candidates = [n for n in found if n != output_layer]
     return FlowAnalysis(
         layers,
-        np.array(same),
-        np.array(different),
-        {k: np.array(v) for k, v in sims.items()},
+        np.array([same[n] for n in layers]),
+        np.array([different[n] for n in layers]),
+        {k: np.array([v[n] for n in layers]) for k, v in sims.items()},
         candidates,
         output_layer,
     )
@@ -183,10 +192,63 @@ def choose_alignment(flow: FlowAnalysis, reference: str = "vanilla", keep: float
 
 @dataclass
 class AutoAlignment:
-    """The outcome of ``align="auto"``: weights and the analysis behind them."""
+    """The outcome of ``align="auto"``: weights, the analysis behind them, and the cache
+    key of the model, real objects and settings it was computed for."""
 
     weights: dict[str, float]
     analysis: FlowAnalysis
+    key: str = ""
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "weights": self.weights, "analysis": self.analysis.to_dict()}
+
+    @classmethod
+    def read(cls, path: Path) -> AutoAlignment | None:
+        """The alignment saved in ``path`` (:meth:`to_dict`), or None where it is
+        missing, unreadable or stale."""
+        try:
+            saved = json.loads(path.read_text())
+            flow = saved["analysis"]
+            analysis = FlowAnalysis(
+                flow["layers"],
+                np.array(flow["same"]),
+                np.array(flow["different"]),
+                {k: np.array(v) for k, v in flow["explanations"].items()},
+                flow["candidates"],
+                flow["output_layer"],
+            )
+            return cls(saved["weights"], analysis, saved.get("key", ""))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            return None
+
+
+SHIPPED = "*.flow.json"
+"""The analyses shipped beside the bundled weights (``weights/<arch>_procedural.flow.json``,
+the ``flow.json`` that ``flowam analyze --model bundled:<arch>`` writes)."""
+
+
+def shipped_alignment(key: str) -> AutoAlignment | None:
+    """The shipped analysis computed for cache key ``key``, if there is one."""
+    folder = Path(str(resources.files("flowam") / "weights"))
+    for path in sorted(folder.glob(SHIPPED)):
+        found = AutoAlignment.read(path)
+        if found is not None and found.key == key:
+            return found
+    return None
+
+
+def alignment_key(explainer, steps: int = 100, seed: int = 0) -> str:
+    """The cache key of ``align="auto"`` for the explainer's model and real objects."""
+    return cache.key(
+        {
+            "model": model_fingerprint(explainer.model),
+            "data": explainer.real.description,
+            "n": len(explainer.real),
+            "steps": steps,
+            "seed": seed,
+            "what": "auto-align",
+        }
+    )
 
 
 def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = True):
@@ -200,40 +262,23 @@ def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = 
         progress: show a progress bar.
 
     Returns an :class:`AutoAlignment`, cached on disk by model weights, real objects and
-    settings.
+    settings. For the bundled models on the procedural test split at their own number of
+    points, the analysis ships with the weights (:func:`shipped_alignment`), so the first
+    run does not compute it.
     """
-    model, real = explainer.model, explainer.real
-    key = cache.key(
-        {
-            "model": model_fingerprint(model),
-            "data": real.description,
-            "n": len(real),
-            "steps": steps,
-            "seed": seed,
-            "what": "auto-align",
-        }
-    )
+    key = alignment_key(explainer, steps, seed)
     path = cache.cache_dir() / "stats" / f"auto-{key}.json"
-    if path.is_file():
-        try:
-            saved = json.loads(path.read_text())
-            flow = saved["analysis"]
-            analysis = FlowAnalysis(
-                flow["layers"],
-                np.array(flow["same"]),
-                np.array(flow["different"]),
-                {k: np.array(v) for k, v in flow["explanations"].items()},
-                flow["candidates"],
-                flow["output_layer"],
-            )
-            return AutoAlignment(saved["weights"], analysis)
-        except (json.JSONDecodeError, KeyError, TypeError):
-            pass  # stale or corrupt: recompute
+    found = AutoAlignment.read(path) if path.is_file() else None
+    found = found or shipped_alignment(key)
+    if found is not None:
+        return AutoAlignment(found.weights, found.analysis, key)
     raw = explainer.explain(None, "vanilla", steps=steps, seed=seed, progress=progress)
-    analysis = activation_flow(model, real, {"vanilla": (raw.points, raw.targets)})
-    weights = choose_alignment(analysis)
-    cache.write_text(path, json.dumps({"weights": weights, "analysis": analysis.to_dict()}))
-    return AutoAlignment(weights, analysis)
+    analysis = activation_flow(
+        explainer.model, explainer.real, {"vanilla": (raw.points, raw.targets)}
+    )
+    auto = AutoAlignment(choose_alignment(analysis), analysis, key)
+    cache.write_text(path, json.dumps(auto.to_dict()))
+    return auto
 
 
 def plot_flow(flow: FlowAnalysis, path: str | Path, weights: dict[str, float] | None = None):

@@ -242,7 +242,18 @@ NumClasses = Annotated[
 ]
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...", callback=check_device_option)]
 ModelPoints = Annotated[int | None, typer.Option(help="Points per cloud (default: the model's).")]
-OutDir = Annotated[Path, typer.Option(help="Output folder.")]
+
+
+def check_out_option(value: Path) -> Path:
+    """``--out``, checked while the options are parsed (nothing is created yet): a file,
+    or a folder that cannot be created, ends the command in one line before any work."""
+    problem = cache.folder_problem(value)
+    if problem:
+        raise FlowamError(f"--out {value}: {problem}")
+    return value
+
+
+OutDir = Annotated[Path, typer.Option(help="Output folder.", callback=check_out_option)]
 
 
 def _model_and_data(
@@ -562,7 +573,7 @@ def sweep(
     )
     subject = Subject(**fields)
     explainer, _ = subject.load(seed, settings.classes or ())
-    out.mkdir(parents=True, exist_ok=True)
+    cache.make_folder(out)
     write_config(out, "sweep", **dataclasses.asdict(subject), **settings_record(settings))
     done = run_sweep(explainer, settings, out, log=console.print)
     console.print(
@@ -619,7 +630,7 @@ Faithfulness = Annotated[
 ]
 ClassesOption = Annotated[
     str | None,
-    typer.Option(help="Comma-separated classes, or 'all' (default: 16 spanning the families)."),
+    typer.Option(help="Comma-separated classes, or 'all' (default: 8 spanning the families)."),
 ]
 MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
 DEMO_METHODS = ",".join(METHODS)
@@ -663,16 +674,12 @@ def demo(
         faithfulness=faithfulness,
         log=console.print,
     )
-    titles = {
-        "mean": "from the class-mean cloud",
-        "gaussian": "from Gaussian noise",
-        "paper protocol": "paper protocol: baselines from noise, flow from class mean",
-    }
-    for key, outcomes in tables.items():
-        _print_summary(outcomes, titles[key])
+    for outcomes in tables.values():
+        _print_summary(outcomes, "each preset from its own start (baselines: from noise)")
     console.print(
         f"done in {time.perf_counter() - start:.0f} s; results in {out.resolve()} "
-        f"(summary.md, grid_mean.png, grid_gaussian.png)"
+        "(summary.md, grid.png, report.html); every method from every start: "
+        "flowam experiment table1"
     )
     _report(out, report)
 

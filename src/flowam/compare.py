@@ -72,6 +72,7 @@ def compare(
     snapshots: Sequence[int] = (),
     chunk_size: int | None = None,
     pictures: bool = True,
+    grid: bool = True,
     progress: bool = True,
     randomized: Explainer | None = None,
     log=print,
@@ -89,6 +90,8 @@ def compare(
             through a generator (latent AM) adds its decoded start as a row too.
         snapshots, chunk_size, progress: passed to the engine.
         pictures: write a multi-view PNG per explanation.
+        grid: write ``OUT/grid.png`` (a caller that draws its own grid of these runs
+            passes False).
         randomized: an explainer of the same real objects with a randomized model; each
             run is repeated on it for the faithfulness gap.
         log: where to report progress lines.
@@ -133,7 +136,8 @@ def compare(
         log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
         if result.status.startswith("interrupted"):
             break  # Ctrl-C stops the whole comparison; what was computed is written below
-    write_grid({k: o.result for k, o in outcomes.items()}, out / "grid.png", list(names))
+    if grid:
+        write_grid({k: o.result for k, o in outcomes.items()}, out / "grid.png", list(names))
     summary = {
         label: {
             **o.summary(),

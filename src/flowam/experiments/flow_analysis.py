@@ -23,10 +23,7 @@ def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlig
     explainer, info = setting.load()
     auto = auto_alignment(explainer, steps=steps, seed=setting.seed)
     plot_flow(auto.analysis, out / "flow.png", auto.weights)
-    cache.write_text(
-        out / "flow.json",
-        json.dumps({"weights": auto.weights, "analysis": auto.analysis.to_dict()}, indent=2),
-    )
+    cache.write_text(out / "flow.json", json.dumps(auto.to_dict(), indent=2))
     a = auto.analysis
     lines = [
         "# Activation flow (Fig. 2)",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flowam import cache
 from flowam.compare import Outcome, summaries
-from flowam.demo import METHODS, run_demo
+from flowam.demo import METHODS, STARTS, run_demo
 from flowam.models import bundled_models
 from flowam.report import markdown_table
 
@@ -65,6 +65,7 @@ def run_table4(
             seed=seed,
             classes=classes,
             methods=methods,
+            starts=STARTS,
             device=device,
             faithfulness=faithfulness,
             log=log,

@@ -34,10 +34,11 @@ def chamfer_distance(
         single_directional: only ``x → y`` (Eq. 7: the mean, over the points of ``x``, of
             the distance to the nearest point of ``y``); False adds ``y → x``.
         squared: use squared distances (a common variant) instead of Eq. 7's distances.
-        block: ``(pairs, points)`` of the distance matrix computed at once; default
-            ``(2, 256)`` on the CPU, where a block of 2 × 256 × M floats stays in the cache
-            (measured 5.6× faster than the whole matrix for 200 pairs of 1,024 points),
-            everything at once elsewhere. The result does not depend on it.
+        block: ``(pairs, points)`` of the distance matrix computed at once; default on
+            the CPU 128 points of as many pairs as keep a block near 2 MB (in the cache:
+            8 pairs for M = 512; the 1-NN gallery of 8 × 740 clouds of 512 points 1.5×
+            faster than blocks of 2 × 256), everything at once elsewhere. The result does
+            not depend on it.
 
     Returns:
         ``(B,)`` float tensor.
@@ -48,11 +49,17 @@ def chamfer_distance(
             f"chamfer_distance: expected (B, N, D) and (B, M, D), got "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
-    pairs, points = block or ((2, 256) if x.device.type == "cpu" else (len(x), x.shape[1]))
-    # squared distances as ‖x‖² + ‖y‖² - 2 x·y (one batched matmul per block, as torch.cdist
-    # does for large clouds); the minima are taken before the square root, so only
-    # B × (N + M) roots are computed instead of B × N × M
-    xx, yy, yt = (x**2).sum(-1), (y**2).sum(-1), y.transpose(1, 2)
+    if block is None:  # CPU: about 512K floats (2 MB) per block, in cache
+        cpu = x.device.type == "cpu"
+        block = (max(1, 2**19 // (128 * y.shape[1])), 128) if cpu else (len(x), x.shape[1])
+    pairs, points = block
+    # squared distances as ‖x‖² + ‖y‖² - 2 x·y, all three terms from one batched matmul of
+    # augmented coordinates [x, ‖x‖², 1]·[-2y, 1, ‖y‖²], so that a block is written once and
+    # only read by its two minima (no pass to add the norms); the minima are taken before
+    # the square root, so only B × (N + M) roots are computed instead of B × N × M
+    ones_x, ones_y = x.new_ones(*x.shape[:2], 1), y.new_ones(*y.shape[:2], 1)
+    xa = torch.cat([x, (x**2).sum(-1, keepdim=True), ones_x], dim=-1)
+    ya = torch.cat([-2 * y, ones_y, (y**2).sum(-1, keepdim=True)], dim=-1).transpose(1, 2)
 
     def mean_distance(minima: Tensor) -> Tensor:
         m = minima.clamp_min(0)  # out of place: differentiable (generator training)
@@ -62,13 +69,10 @@ def chamfer_distance(
     for p in range(0, len(x), pairs):
         rows, cols = [], None
         for i in range(0, x.shape[1], points):
-            part = slice(p, p + pairs), slice(i, i + points)
-            d2 = torch.baddbmm(yy[part[0], None, :], x[part], yt[part[0]], alpha=-2)
-            # ‖x‖² is constant along a row: added after the row minimum, the same number
-            # (rounding is monotone) without a pass over the block
-            rows.append(d2.amin(dim=2) + xx[part])
+            d2 = torch.bmm(xa[p : p + pairs, i : i + points], ya[p : p + pairs])
+            rows.append(d2.amin(dim=2))
             if not single_directional:
-                m = (d2 + xx[part][:, :, None]).amin(dim=1)
+                m = d2.amin(dim=1)
                 cols = m if cols is None else torch.minimum(cols, m)
         d = mean_distance(torch.cat(rows, dim=1))
         out.append(d if cols is None else d + mean_distance(cols))
