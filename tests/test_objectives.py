@@ -45,6 +45,21 @@ def test_continuity_matches_eq4_written_out():
     assert torch.allclose(mean * 40, value, rtol=1e-5)
 
 
+def test_nearest_distance_has_the_gradient_of_the_matrix_minimum():
+    """Found without a graph, computed from the two points: the value and the gradient of
+    differentiating the row minima of the whole distance matrix (float64, 1e-10)."""
+    pts = cloud(3).double().requires_grad_(True)
+    pts.data[:, 7] = pts.data[:, 3]  # a duplicate: distance 0 to another point
+    weights = torch.rand(2, 40, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    fast = context(pts).nearest_distance()
+    d = ((pts[:, :, None] - pts[:, None]) ** 2).sum(-1) + torch.eye(40, dtype=torch.float64) * 1e9
+    naive = (d.min(dim=-1).values + 1e-12).sqrt()
+    torch.testing.assert_close(fast, naive, rtol=1e-10, atol=1e-12)
+    (got,) = torch.autograd.grad((fast * weights).sum(), pts)
+    (want,) = torch.autograd.grad((naive * weights).sum(), pts)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_spacing_continuity_targets_the_initial_spacing():
     pts = cloud(1)
     term = Continuity(target="spacing")

@@ -10,6 +10,7 @@ from flowam.ops import (
     gather_points,
     grouped_mlp_max,
     knn,
+    max_last,
     square_distance,
 )
 
@@ -203,3 +204,14 @@ def test_grouped_mlp_max_passes_gradcheck_and_checks_its_options():
         grouped_mlp_max(per_point, per_group, idx, [])
     with pytest.raises(ValueError, match="block=0"):
         grouped_mlp_max(per_point, per_group, idx, [(w, b)], block=0)
+
+
+@pytest.mark.parametrize("n", [256, 96, 7])
+def test_max_last_gives_max_values_and_first_indices(n):
+    g = torch.Generator().manual_seed(11)
+    y = torch.randint(0, 4, (3, 50, n), generator=g).float()  # many exact ties
+    y[1, 3, 5 % n] = float("nan")
+    for data in (y, torch.randn(3, 50, n, generator=g)):
+        (values, indices), want = max_last(data), data.max(dim=-1)
+        assert torch.equal(indices, want.indices)
+        torch.testing.assert_close(values, want.values, equal_nan=True)
