@@ -31,12 +31,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=12)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", default=None, help="comma-separated architectures")
     args = parser.parse_args()
     torch.manual_seed(0)
     x = torch.rand(args.batch, args.points, 3) * 2 - 1
     y = torch.randint(0, 16, (args.batch,))
     sides = {}
-    for name in sorted(MODELS):
+    for name in sorted(MODELS if args.only is None else args.only.split(",")):
         model = get_model(name, 16)
         for label, speed in (("plain", PLAIN), ("fast", DEFAULT)):
             net = copy.deepcopy(model)

@@ -39,6 +39,21 @@ def test_every_architecture_runs_on_the_gpu_like_on_the_cpu(name):
     assert torch.allclose(cpu, gpu, atol=1e-3, rtol=1e-3)
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_fast_paths_on_the_gpu_keep_the_function_and_its_gradient(name, exact_convolutions):
+    """flowam.speed's paths (folding, fused max pooling, split grouped layers, planar
+    sampling) on the GPU against the plain path on the GPU, in float64."""
+    from flowam.speed import PLAIN, Speed, prepare
+
+    torch.manual_seed(0)
+    model = get_model(name, 5).eval().double().cuda()
+    x = cloud().double().cuda().requires_grad_(True)
+    outs = {k: prepare(model, [], s)(x) for k, s in (("plain", PLAIN), ("fast", Speed()))}
+    grads = {k: torch.autograd.grad(o[:, 1].sum(), x)[0] for k, o in outs.items()}
+    torch.testing.assert_close(outs["fast"], outs["plain"], rtol=1e-9, atol=1e-11)
+    torch.testing.assert_close(grads["fast"], grads["plain"], rtol=1e-9, atol=1e-11)
+
+
 @pytest.fixture
 def exact_convolutions():
     """cuDNN's TF32 convolutions (its default) round inputs to 10 mantissa bits; turned off

@@ -390,16 +390,19 @@ def grouped_mlp_max(
         per_group: ``(B, S, C_0)``.
         idx: ``(B, S, K)`` long indices into N.
         layers: weights ``(C_i, C_{i-1})`` and biases ``(C_i,)``, at least one layer.
-        block: groups per block; default ``2048 // K``, about 2,048 rows of the MLP at
-            once (measured fastest on a 2-core CPU: 64 groups of 32 for PointNet++'s
-            first level, 32 of 64 for its second). Any value gives the same result.
+        block: groups per block; default on the CPU ``2048 // K``, about 2,048 rows of
+            the MLP at once (measured fastest on a 2-core CPU: 64 groups of 32 for
+            PointNet++'s first level, 32 of 64 for its second), elsewhere every group at
+            once. Any value gives the same result.
 
     Returns:
         ``(B, S, C_L)``.
     """
     if not layers:
         raise ValueError("grouped_mlp_max: needs at least one layer after the first")
-    block = max(1, 2048 // idx.shape[-1]) if block is None else block
+    if block is None:
+        cpu = per_point.device.type == "cpu"
+        block = max(1, 2048 // idx.shape[-1]) if cpu else idx.shape[0] * idx.shape[1]
     if block < 1:
         raise ValueError(f"block={block}: must be at least 1")
     params = [t for layer in layers for t in layer]
