@@ -10,6 +10,7 @@ and by drawing near points last. Views are ``(elevation, azimuth)`` in degrees; 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -148,8 +149,9 @@ def render_grid(
             draw_cloud(ax, cloud, view, title=title)
             if c == 0 and row_labels is not None:
                 ax.set_ylabel(row_labels[r], fontsize=11)
-            if r == 0 and col_labels is not None:
-                ax.set_title(col_labels[c] + (f"\n{title}" if title else ""), fontsize=11)
+            if r == 0 and col_labels is not None:  # wrapped to the cell's width
+                label = "\n".join(textwrap.wrap(col_labels[c], width=int(cell_inches * 11)))
+                ax.set_title(label + (f"\n{title}" if title else ""), fontsize=11)
     fig.tight_layout(pad=0.3)
     return save_figure(fig, path)
 
