@@ -235,9 +235,9 @@ class _GatherMax(torch.autograd.Function):
         cols = (idx + offsets).reshape(-1, k).t().contiguous()  # (k, B*M)
         best = flat.new_empty(cols.shape[1], c)
         winner = torch.zeros(best.shape, dtype=torch.int16, device=best.device)
-        # blocks of about 256K floats of output: a block's rows gather from its own clouds
-        # only, whose features then stay in cache (1.6x for 256 channels of 8 clouds)
-        rows = max(1, 2**20 // c)
+        # on the CPU, blocks of about 512K floats of output: a block's rows gather from its
+        # own clouds only, whose features then stay in cache; elsewhere all rows at once
+        rows = max(1, 2**19 // c) if features.device.type == "cpu" else cols.shape[1]
         for lo in range(0, cols.shape[1], rows):
             part, won = best[lo : lo + rows], winner[lo : lo + rows]
             torch.index_select(flat, 0, cols[0, lo : lo + rows], out=part)
@@ -265,7 +265,7 @@ def gather_max(features: Tensor, idx: Tensor) -> Tensor:
 
     Equal to ``gather_points(features, idx).max(dim=2).values`` without the
     ``(B, M, k, C)`` gathered tensor: a running maximum over the ``k`` neighbours (each a
-    contiguous ``(B·M, C)`` row selection that stays in cache), and a backward pass that
+    contiguous selection of rows, in blocks that stay in cache), and a backward pass that
     sends each output's gradient to the one row its maximum came from. Where maxima tie,
     the first neighbour wins (as ``max`` gives the gradient to one); NaN propagates.
     This is DGCNN's EdgeConv after its first layer is split (see
