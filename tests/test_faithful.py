@@ -9,11 +9,15 @@ import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 from torch import nn
 
+from flowam.data import PointCloudDataset
 from flowam.engine import optimize
 from flowam.errors import FlowamError
+from flowam.experiments.faithful import real_examples
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized
 from flowam.methods import load_method
+from flowam.metrics.chamfer import reference_indices
+from flowam.models import get_model
 from flowam.objectives import Batch, ClassLogit, Context, NormStatistics
 from flowam.param import Smooth
 from flowam.robustness import Robustness
@@ -205,3 +209,20 @@ def test_faithful_preset_is_deterministic_and_depends_on_the_model(small_model, 
     other = randomized.explain(None, "faithful", steps=15, progress=False)
     moved = np.linalg.norm(other.points - first.points, axis=-1).mean()
     assert moved > 0.05 * np.linalg.norm(first.points - first.init, axis=-1).mean()
+
+
+def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 23)
+    real = PointCloudDataset(rng.normal(size=(46, 16, 3)).astype(np.float32), labels, ["a", "b"])
+    explainer = Explainer(get_model("pointnet", 2).eval(), real)
+    rows = real_examples(explainer, ["a", "b"], seed=3)
+    assert rows.targets.tolist() == [0, 1]
+    gallery = reference_indices(labels, [0, 1], 20, 3)
+    paired = reference_indices(labels, [0, 1], 1, 3)
+    for c, cloud in enumerate(rows.points):
+        match = [i for i in range(46) if np.array_equal(real.points[i], cloud)]
+        assert len(match) == 1 and labels[match[0]] == c
+        assert match[0] not in {*gallery[c].tolist(), *paired[c].tolist()}
+    small = PointCloudDataset(real.points[:40], labels[:40], ["a", "b"])  # 17 of class b
+    assert real_examples(Explainer(explainer.model, small), ["a", "b"], seed=3) is None

@@ -77,6 +77,16 @@ def test_medoid_sphere_and_gaussian_inits(fresh_cache):
     assert any(np.array_equal(med[0], p) for p in data.points[:3])
 
 
+def test_blobs_init_is_eight_separate_small_spheres_shared_by_every_class():
+    data = dataset()
+    clouds = init_clouds("blobs", 203, data, [0, 1])
+    assert clouds.shape == (2, 203, 3) and np.array_equal(clouds[0], clouds[1])
+    centres = np.sign(clouds[0]) * 0.3  # every point on the sphere round its corner
+    assert np.allclose(np.linalg.norm(clouds[0] - centres, axis=1), 0.15, atol=1e-5)
+    corners, counts = np.unique(np.sign(clouds[0]), axis=0, return_counts=True)
+    assert len(corners) == 8 and set(counts) == {25, 26}  # 203 = 3 × 26 + 5 × 25
+
+
 def test_bad_init_requests():
     data = dataset()
     with pytest.raises(FlowamError, match="unknown init 'cube'"):

@@ -381,7 +381,7 @@ def explain(
         str | None, typer.Option(help="Override the optimizer (adam, sgd).")
     ] = None,
     init: Annotated[
-        str | None, typer.Option(help="Override the init (mean, medoid, sphere, gaussian).")
+        str | None, typer.Option(help="Override the init (mean, medoid, sphere, gaussian, blobs).")
     ] = None,
     beta: Annotated[float | None, typer.Option(help="Override Eq. 6's beta.")] = None,
     set_: Annotated[

@@ -29,7 +29,7 @@ from flowam.compare import Outcome, compare, randomized_twin, summaries
 from flowam.data import load_dataset
 from flowam.explain import Explainer
 from flowam.methods import load_method
-from flowam.models import BUNDLED, load_classifier
+from flowam.models import BUNDLED, load_classifier, load_judges
 from flowam.report import SCORE_LEGEND, markdown_table, write_config, write_grid
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
@@ -89,7 +89,7 @@ def run_demo(
     begin = time.perf_counter()
     net, info = load_classifier(model, device=device)
     real = load_dataset("procedural", "test", num_points=info.num_points)
-    explainer = Explainer(net, real)
+    explainer = Explainer(net, real, judges=load_judges(BUNDLED, info, device))
     names = demo_classes(info.classes, classes)
     explainer.targets(names)
     subset = len(names) < len(info.classes) and classes is None

@@ -47,21 +47,32 @@ class Explainer:
         model: maps ``(B, N, 3)`` to ``(B, C)`` logits.
         real: real objects whose ``classes`` are the model's classes, in logit order.
         speed: how the engine runs the model (:mod:`flowam.speed`).
+        judges: other classifiers of the same classes whose verdict on each explanation
+            is scored (cross-architecture recognition; see
+            :func:`flowam.models.load_judges`).
     """
 
-    def __init__(self, model: nn.Module, real: PointCloudDataset, speed: Speed = DEFAULT) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        real: PointCloudDataset,
+        speed: Speed = DEFAULT,
+        judges: dict[str, nn.Module] | None = None,
+    ) -> None:
         self.model = model
         self.real = real
         self.speed = speed
+        self.judges = dict(judges or {})
         self.classes = list(real.classes)
         self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
         self._evaluators: dict[int, Evaluator] = {}
         self._generators: dict[str, Generator] = {}
 
     def twin(self, model: nn.Module) -> Explainer:
-        """An explainer of another model (a damaged copy) with the same real objects and
-        speed settings."""
-        return Explainer(model, self.real, self.speed)
+        """An explainer of another model (a damaged copy) with the same real objects,
+        speed settings and judges (which judge its explanations as they judge this
+        model's)."""
+        return Explainer(model, self.real, self.speed, self.judges)
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
@@ -70,7 +81,7 @@ class Explainer:
         features once.
         """
         if seed not in self._evaluators:
-            self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed)
+            self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed, judges=self.judges)
         return self._evaluators[seed]
 
     def _loaded(self, spec: str) -> Generator:

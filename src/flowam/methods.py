@@ -60,7 +60,7 @@ class MethodConfig:
 
     name: str = "custom"
     description: str = ""
-    init: str = "gaussian"  # mean | medoid | sphere | gaussian (see flowam.stats)
+    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs (see flowam.stats)
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01

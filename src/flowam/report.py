@@ -34,6 +34,9 @@ COLUMNS = (
     ("chamfer_to_real", "CD ↓", "{:.4f}"),
     ("chamfer_both_ways", "CD⇄ ↓", "{:.4f}"),
     ("recognized_rate", "1-NN ↑", "{:.0%}"),
+    ("one_nna", "1-NNA ↓", "{:.0%}"),
+    ("coverage", "COV ↑", "{:.0%}"),
+    ("mmd", "MMD ↓", "{:.4f}"),
     ("moved_from_start", "moved", "{:.3f}"),
     ("fid", "FID ↓", "{:.3g}"),
     ("m_is", "m-IS ↑", "{:.2f}"),
@@ -48,7 +51,14 @@ SCORE_LEGEND = (
     "Eq. 7 from the explanation to 5 real objects of the class (lower is closer); CD⇄, the "
     "same both ways, which also penalises points collapsed into clumps; 1-NN, the share of "
     "explanations whose nearest of 20 real test objects per class (symmetric Chamfer) is of "
-    "their class; moved, the symmetric Chamfer distance from each explanation to its own "
+    "their class; 1-NNA, the two-sample leave-one-out 1-NN accuracy of explanations pooled "
+    "with as many real objects of their classes (50 % = indistinguishable from real objects, "
+    "100 % = always told apart; per class over restarts; pooled over classes with one "
+    "restart, where real objects themselves score near 0 %); COV, the share of those real "
+    "objects that are some explanation's nearest; "
+    "MMD, the mean distance from each of them to its nearest explanation; by X, the share of "
+    "explanations that another classifier X (not optimised against) classifies as the "
+    "target; moved, the symmetric Chamfer distance from each explanation to its own "
     "starting cloud; FID on the classifier's global feature, explanations against real "
     "objects of the same classes; m-IS, the point cloud Inception score under the model; "
     "gap, the faithfulness gap: 1-NN for the trained model minus 1-NN for the same method "
@@ -140,14 +150,31 @@ def cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
+JUDGED = "recognized_by_"
+"""Prefix of the cross-architecture recognition scores (one per judge)."""
+
+
+def with_judges(
+    summaries: Mapping[str, Mapping[str, float]],
+    columns: Sequence[tuple[str, str, str]] = COLUMNS,
+) -> tuple[tuple[str, str, str], ...]:
+    """``columns`` and, after 1-NN's, a column for every judge found in the summaries."""
+    judged = sorted({k for s in summaries.values() for k in s if k.startswith(JUDGED)})
+    extra = [(k, f"by {k.removeprefix(JUDGED)} ↑", "{:.0%}") for k in judged]
+    keys = [key for key, _, _ in columns]
+    at = keys.index("recognized_rate") + 1 if "recognized_rate" in keys else len(keys)
+    return (*columns[:at], *extra, *columns[at:])
+
+
 def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> Table:
     """A rich table: one row per method (or initialisation), one column per score."""
+    columns = with_judges(summaries)
     table = Table(title=title)
     table.add_column("method")
-    for _, header, _ in COLUMNS:
+    for _, header, _ in columns:
         table.add_column(header, justify="right")
     for label, s in summaries.items():
-        table.add_row(label, *(cell(s, key, fmt) for key, _, fmt in COLUMNS))
+        table.add_row(label, *(cell(s, key, fmt) for key, _, fmt in columns))
     return table
 
 
@@ -155,7 +182,9 @@ def markdown_table(
     summaries: Mapping[str, Mapping[str, float]],
     columns: Sequence[tuple[str, str, str]] = COLUMNS,
 ) -> str:
-    """The same table as Markdown (``columns``: ``(key, header, format)`` triples)."""
+    """The same table as Markdown (``columns``: ``(key, header, format)`` triples; a
+    column is added for every judge found in the summaries)."""
+    columns = with_judges(summaries, columns)
     head = "| method | " + " | ".join(h for _, h, _ in columns) + " |"
     rule = "|---|" + "---:|" * len(columns)
     rows = [

@@ -19,6 +19,10 @@ Initial clouds, one per class (``init=``):
 - ``medoid``: the real object with the smallest mean Chamfer distance to the others.
 - ``sphere``: points spread evenly on a sphere (Fibonacci lattice) of radius 0.5.
 - ``gaussian``: isotropic Gaussian noise of standard deviation 0.3, seeded.
+- ``blobs``: eight small spheres (radius 0.15, the points shared out evenly) at the
+  corners of a cube of half-side 0.3: class-agnostic like ``sphere``, but made of parts
+  that can move apart (legs, wings, a top), since a k-nearest-neighbour graph of the
+  start links points within a blob only.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.speed import DEFAULT, Speed, prepare
 
-INITS = ("mean", "medoid", "sphere", "gaussian")
+INITS = ("mean", "medoid", "sphere", "gaussian", "blobs")
 SPHERE_RADIUS = 0.5
+BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
 
 
@@ -202,6 +207,15 @@ def fibonacci_sphere(n: int, radius: float = SPHERE_RADIUS) -> np.ndarray:
     return (radius * xyz).astype(np.float32)
 
 
+def blobs(n: int, radius: float = BLOB_RADIUS, corner: float = BLOB_CORNER) -> np.ndarray:
+    """``(n, 3)`` points on eight spheres of ``radius`` centred at ``(±corner, ±corner,
+    ±corner)``; the first ``n mod 8`` spheres take one point more."""
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * corner
+    sizes = [n // 8 + (i < n % 8) for i in range(8)]
+    parts = [fibonacci_sphere(m, radius) + c for m, c in zip(sizes, corners, strict=True) if m]
+    return np.concatenate(parts).astype(np.float32)
+
+
 def init_clouds(
     init: str,
     num_points: int,
@@ -213,7 +227,7 @@ def init_clouds(
     """The initial cloud of each target class, ``(T, num_points, 3)`` (see the module docstring).
 
     Args:
-        init: ``mean``, ``medoid``, ``sphere`` or ``gaussian``.
+        init: ``mean``, ``medoid``, ``sphere``, ``gaussian`` or ``blobs``.
         num_points: points per cloud (must equal the data's for ``mean``/``medoid``).
         data: the real objects of the classes.
         targets: class indices, one cloud each (repeats allowed).
@@ -225,8 +239,9 @@ def init_clouds(
     """
     if init not in INITS:
         raise FlowamError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    if init == "sphere":
-        return np.repeat(fibonacci_sphere(num_points)[None], len(targets), axis=0)
+    if init in ("sphere", "blobs"):
+        shape = fibonacci_sphere(num_points) if init == "sphere" else blobs(num_points)
+        return np.repeat(shape[None], len(targets), axis=0)
     if init == "gaussian":
         seeds = list(seeds) if seeds is not None else [int(k) for k in targets]
         noise = [np.random.default_rng(s).normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]

@@ -64,6 +64,15 @@ class Subject:
         metadata={"help": "Farthest-point sampling over coordinate planes (same centers)."},
     )
 
+    judges: str = dataclasses.field(
+        default="bundled",
+        metadata={
+            "help": "Classifiers that also judge every explanation (cross-architecture "
+            "recognition): 'bundled' (the other bundled models, when they have the "
+            "model's classes), 'none', or comma-separated model specs."
+        },
+    )
+
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.
 
@@ -72,7 +81,7 @@ class Subject:
         """
         from flowam.data import load_dataset
         from flowam.explain import Explainer
-        from flowam.models import load_classifier
+        from flowam.models import load_classifier, load_judges
         from flowam.speed import Speed
 
         net, info = load_classifier(
@@ -97,4 +106,5 @@ class Subject:
                 "same classes"
             )
         speed = Speed(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Speed)})
-        return Explainer(net, real, speed), info
+        judges = load_judges(self.judges, info, self.device)
+        return Explainer(net, real, speed, judges), info

@@ -3,8 +3,11 @@
 The recipe follows ``Pointnet_Pointnet2_pytorch``'s ``train_classification.py``: Adam
 (lr 1e-3, weight decay 1e-4), StepLR (step 20, gamma 0.7), batch 24, random point
 dropout (up to 87.5 %), random scaling (0.8–1.25) and shifting (±0.1), and for PointNet
-the feature-transform regularizer with weight 0.001. Every value is a field of
-:class:`TrainConfig`, overridable from the command line. ``init_weights`` starts from a
+the feature-transform regularizer with weight 0.001. Three augmentations beyond the
+recipe, off by default, cover what differs between a generator and scanned meshes: turns
+about the up axis (``yaw``), anisotropic scaling (``stretch``) and missing parts
+(``drop_part``). Every value is a field of :class:`TrainConfig`, overridable from the
+command line. ``init_weights`` starts from a
 weights file of the same architecture and classes instead of a fresh initialisation
 (continuing a run whose ``last.pt`` is gone, or fine-tuning).
 
@@ -85,6 +88,9 @@ class TrainConfig:
     scale_low: float = 0.8
     scale_high: float = 1.25
     shift: float = 0.1
+    yaw: float = 0.0
+    stretch: float = 0.0
+    drop_part: float = 0.0
     eval_batch_size: int = 16
     seed: int = 0
     device: str = "cpu"
@@ -103,15 +109,27 @@ class TrainConfig:
         )
         if not 0 <= self.point_dropout < 1:
             raise FlowamError("--point-dropout must be in [0, 1)")
+        if not 0 <= self.yaw <= 180:
+            raise FlowamError("--yaw must be in [0, 180] degrees")
+        if not 0 <= self.stretch < 1:
+            raise FlowamError("--stretch must be in [0, 1)")
+        if not 0 <= self.drop_part <= 1:
+            raise FlowamError("--drop-part must be in [0, 1]")
         if not 0 < self.scale_low <= self.scale_high:
             raise FlowamError("--scale-low and --scale-high must satisfy 0 < low <= high")
 
 
 def augment(points: Tensor, config: TrainConfig, gen: torch.Generator) -> Tensor:
-    """Random point dropout, scaling and shifting of a ``(B, N, 3)`` batch (a new tensor).
+    """Random point dropout, scaling and shifting of a ``(B, N, 3)`` batch (a new tensor),
+    then, where asked for, missing parts, anisotropic scaling and turns about ``y``.
 
     Dropout draws a ratio ``r ~ U(0, point_dropout)`` per cloud and replaces each point
-    with probability ``r`` by the cloud's first point, as the reference does.
+    with probability ``r`` by the cloud's first point, as the reference does. With
+    probability ``drop_part`` a cloud loses a part: the 15–35 % of its points nearest a
+    random one of them, replaced by random others (a scan that missed a side). ``stretch``
+    scales each axis by ``U(1 - s, 1 + s)``; ``yaw`` turns the cloud by ``U(-yaw, yaw)``
+    degrees about the up axis. The three draw nothing when off, so the reference recipe's
+    random stream is unchanged.
     """
     b, n, _ = points.shape
     ratio = torch.rand(b, 1, generator=gen) * config.point_dropout
@@ -119,7 +137,37 @@ def augment(points: Tensor, config: TrainConfig, gen: torch.Generator) -> Tensor
     out = torch.where(drop[..., None], points[:, :1].expand_as(points), points)
     scale = torch.empty(b, 1, 1).uniform_(config.scale_low, config.scale_high, generator=gen)
     shift = torch.empty(b, 1, 3).uniform_(-config.shift, config.shift, generator=gen)
-    return out * scale + shift
+    out = out * scale + shift
+    if config.drop_part > 0:
+        out = _drop_parts(out, config.drop_part, gen)
+    if config.stretch > 0:
+        s = config.stretch
+        out = out * torch.empty(b, 1, 3).uniform_(1 - s, 1 + s, generator=gen)
+    if config.yaw > 0:
+        angle = torch.empty(b).uniform_(-config.yaw, config.yaw, generator=gen).deg2rad()
+        cos, sin = angle.cos()[:, None], angle.sin()[:, None]
+        x, y, z = out.unbind(-1)
+        out = torch.stack([cos * x + sin * z, y, cos * z - sin * x], dim=-1)
+    return out
+
+
+def _drop_parts(points: Tensor, p: float, gen: torch.Generator) -> Tensor:
+    """Each cloud, with probability ``p``, without the 15–35 % of its points nearest a
+    random one of them; they are replaced by random points of the rest."""
+    b, n, _ = points.shape
+    hit = torch.rand(b, generator=gen) < p
+    share = torch.empty(b).uniform_(0.15, 0.35, generator=gen)
+    centre = torch.randint(0, n, (b,), generator=gen)
+    fill = torch.randint(0, n, (b, n), generator=gen)
+    out = points.clone()
+    for i in torch.nonzero(hit).flatten().tolist():
+        d = (points[i] - points[i, centre[i]]).square().sum(-1)
+        gone = d.argsort()[: int(share[i] * n)]
+        kept = torch.ones(n, dtype=torch.bool)
+        kept[gone] = False
+        rest = points[i, kept]
+        out[i, gone] = rest[fill[i, : len(gone)] % len(rest)]
+    return out
 
 
 @dataclass

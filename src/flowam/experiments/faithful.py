@@ -9,13 +9,18 @@ class information), on the trained model and on two damaged copies of it:
 - ``dropout``: parameter dropout with ``P_D = 0.5``.
 
 Per direction: the 1-NN recognition rate for each model (20 real test objects per class,
-symmetric Chamfer), the trained model's mean target logit as a share of vanilla AM's from
-the same start, legal and success rates, and the
-Chamfer distance to real objects (Eq. 7). A direction meets the targets
-(:data:`TARGETS`) when, for the trained model, recognition ≥ 80 %, logit ≥ 80 % of
-vanilla's, 100 % legal and 100 % successful, and for both damaged models recognition
-≤ 25 %. The starting cloud is a row of its own, and so is its decoding through each
-generator a direction explains with (latent AM starts there).
+symmetric Chamfer); for the trained model's explanations 1-NNA, coverage and MMD against
+real objects of their classes (:mod:`flowam.metrics.generation`) and the share each
+judge (the other bundled architectures, :func:`flowam.models.load_judges`) classifies as
+the target; the trained model's mean target logit as a share of vanilla AM's from the
+same start, legal and success rates, and the Chamfer distance to real objects (Eq. 7).
+A direction meets the targets (:data:`TARGETS`) when, for the trained model,
+recognition ≥ 80 %, logit ≥ 80 % of vanilla's, 100 % legal and 100 % successful, and
+for both damaged models recognition ≤ 25 %. The starting cloud is a row of its own,
+and so is its decoding through each generator a direction explains with (latent AM
+starts there), and so are real objects (``real objects``: one test object per class
+outside the 1-NN gallery and the 1-NNA draw, scored as if it were an explanation: what
+a perfect explanation would score).
 
 Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
 model), ``faithful.png`` (rows directions, columns a few classes under each model) and
@@ -30,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from flowam import cache
@@ -41,7 +47,9 @@ from flowam.faithfulness import fully_randomized, parameter_dropout
 from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
+from flowam.metrics.chamfer import reference_indices
 from flowam.render import render_grid
+from flowam.report import JUDGED
 
 MODELS = ("trained", "randomized", "dropout")
 DROPOUT = 0.5
@@ -70,6 +78,37 @@ def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
         "randomized": explainer.twin(fully_randomized(explainer.model, example, seed)),
         "dropout": explainer.twin(parameter_dropout(explainer.model, DROPOUT, seed)),
     }
+
+
+def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
+    """One real test object per class, outside the 1-NN gallery and the one-per-class draw
+    of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
+    when a class has no such object (a small dataset)."""
+    real = explainer.real
+    evaluator = explainer.evaluator(seed)
+    targets = explainer.targets(names)
+    gallery = reference_indices(real.labels, targets, evaluator.references.k, seed)
+    paired = reference_indices(real.labels, targets, 1, seed)
+    rng = np.random.default_rng([seed, 1])
+    chosen = []
+    for t in targets:
+        taken = {*gallery[t].tolist(), *paired[t].tolist()}
+        pool = [i for i in np.flatnonzero(real.labels == t) if i not in taken]
+        if not pool:
+            return None
+        chosen.append(int(rng.choice(pool)))
+    points = np.asarray(real.points[chosen], dtype=np.float32)
+    return Explanations(
+        points=points,
+        targets=np.asarray(targets),
+        restarts=np.zeros(len(targets), dtype=np.int64),
+        classes=list(explainer.classes),
+        init=points,
+        history={},
+        weights={},
+        config={"real_objects": real.description},
+        status="real objects",
+    )
 
 
 def meets(row: Mapping[str, float]) -> bool:
@@ -128,6 +167,8 @@ def run_faithful(
             recognized = s.recognized
             row[f"recognized_{kind}"] = float(recognized.mean())
             if kind == "trained":
+                row.update({k: s.sets[k] for k in ("one_nna", "coverage", "mmd")})
+                row.update({k: v for k, v in s.sets.items() if k.startswith(JUDGED)})
                 row["logit_ratio"] = float(s.logit.mean() / reference.mean())
                 row["legal"] = float(s.legal.mean())
                 row["success"] = float(s.success.mean())
@@ -155,6 +196,11 @@ def run_faithful(
         log(_line(row))
 
     measure("start", {m: start for m in MODELS}, 0.0)
+    examples = real_examples(explainer, names, seed)
+    if examples is None:
+        log("no 'real objects' row: a class has no test object outside the 1-NN gallery")
+    else:
+        measure("real objects", {m: examples for m in MODELS}, 0.0)
     for label, config in configs.items():
         # where latent AM really starts: a row once per generator
         decoded = f"start → {generator_name(config.generator)}" if config.generator else None
@@ -227,13 +273,19 @@ def _directions(
     return {d: known[d] for d in directions}
 
 
+def _judges(r: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in r if k.startswith(JUDGED))
+
+
 def _line(r: dict[str, Any]) -> str:
     """One direction's numbers, as the table shows them."""
     mark = " ✓" if r["meets_targets"] else ""
+    judged = "".join(f" {r[k]:.0%} |" for k in _judges(r))
     return (
         f"| {r['direction']}{mark} | {r['recognized_trained']:.0%} | "
         f"{r['recognized_randomized']:.0%} | {r['recognized_dropout']:.0%} | "
-        f"{r['gap']:+.0%} | {r['logit_ratio']:.0%} | {r['legal']:.0%} | "
+        f"{r['gap']:+.0%} | {r['one_nna']:.0%} | {r['coverage']:.0%} | {r['mmd']:.4f} |"
+        f"{judged} {r['logit_ratio']:.0%} | {r['legal']:.0%} | "
         f"{r['success']:.0%} | {r['chamfer_to_real']:.4f} | {r['seconds']:.0f} |"
     )
 
@@ -249,13 +301,20 @@ def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> s
         "class; *randomized*: every layer re-initialised; *dropout*: parameter dropout "
         f"P_D = {DROPOUT}; logit: the trained model's target logit as a share of vanilla "
         "AM's from the same start; gap: trained recognition minus the larger damaged one; "
+        "1-NNA: two-sample 1-NN accuracy of the trained model's explanations pooled with "
+        "as many real objects of their classes (50 % = indistinguishable, 100 % = always "
+        "told apart); COV and MMD: coverage and minimum matching distance of those real "
+        "objects; by X: the share of explanations that the classifier X (not optimised "
+        "against) takes for the target; "
         "s: seconds per model. ✓: meets every target (trained ≥ 80 % recognised, logit ≥ "
         "80 %, all legal and successful; both damaged models ≤ 25 %).",
         "",
-        "| direction | 1-NN trained | 1-NN randomized | 1-NN dropout | gap | logit | legal "
-        "| success | CD | s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    judges = _judges(summary[0])
+    heads = ["direction", "1-NN trained", "1-NN randomized", "1-NN dropout", "gap", "1-NNA"]
+    heads += ["COV", "MMD", *(f"by {k.removeprefix(JUDGED)}" for k in judges), "logit"]
+    heads += ["legal", "success", "CD", "s"]
+    lines += ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
     lines += [_line(r) for r in summary]
     lines += ["", "![directions](faithful.png)", ""]
     return "\n".join(lines)

@@ -101,16 +101,31 @@ def reconstruction_loss(points: Tensor, recon: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def reconstruction_distance(generator: Generator, data: PointCloudDataset, batch: int = 64):
-    """Mean symmetric Chamfer distance (unsquared, Eq. 7 both ways) between the objects of
-    ``data`` and their reconstructions."""
+def reconstruction_distances(generator: Generator, data: PointCloudDataset, batch: int = 64):
+    """``(M,)`` symmetric Chamfer distance (unsquared, Eq. 7 both ways) between each object
+    of ``data`` and its reconstruction."""
     generator.eval()
     device = next(generator.parameters()).device
-    total = 0.0
+    out = []
     for i in range(0, len(data), batch):
         x = torch.from_numpy(data.points[i : i + batch]).to(device)
-        total += float(chamfer_distance(generator.ae(x), x, single_directional=False).sum())
-    return total / len(data)
+        out.append(chamfer_distance(generator.ae(x), x, single_directional=False).double())
+    return torch.cat(out).cpu().numpy()
+
+
+def reconstruction_distance(generator: Generator, data: PointCloudDataset, batch: int = 64):
+    """Mean of :func:`reconstruction_distances` over the objects of ``data``."""
+    return float(reconstruction_distances(generator, data, batch).mean())
+
+
+def reconstruction_by_class(generator: Generator, data: PointCloudDataset) -> dict[str, float]:
+    """The mean reconstruction distance of each class of ``data`` that has objects."""
+    d = reconstruction_distances(generator, data)
+    return {
+        c: float(d[data.labels == k].mean())
+        for k, c in enumerate(data.classes)
+        if (data.labels == k).any()
+    }
 
 
 def _step(generator, optimizers, x: Tensor, config: GeneratorConfig, gen) -> dict[str, float]:
@@ -283,6 +298,7 @@ def export_generator(weights: Path, out: Path, half: bool = True) -> dict[str, A
         **meta,
         "test_chamfer_float32": meta.get("test_chamfer"),
         "test_chamfer": reconstruction_distance(copy, test),
+        "test_chamfer_per_class": reconstruction_by_class(copy, test),
         "test_objects": len(test),
         "stored_dtype": "float16" if half else "float32",
     }

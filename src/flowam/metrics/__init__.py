@@ -5,6 +5,7 @@
 - :mod:`~flowam.metrics.frechet`: the Fréchet distance and FID on classifier features.
 - :mod:`~flowam.metrics.emd`: earth mover's distance, exact and Sinkhorn.
 - :mod:`~flowam.metrics.recognition`: 1-NN recognizability, m-IS, diversity.
+- :mod:`~flowam.metrics.generation`: 1-NNA, coverage and MMD against real objects.
 - :mod:`~flowam.metrics.scores`: every score of a set of explanations (:class:`Evaluator`).
 
 Functions take ``(B, N, 3)`` arrays or tensors.
@@ -18,6 +19,13 @@ from flowam.metrics.chamfer import (
 )
 from flowam.metrics.emd import earth_movers_distance
 from flowam.metrics.frechet import feature_layers, frechet_distance
+from flowam.metrics.generation import (
+    SetScores,
+    compare_sets,
+    coverage_and_mmd,
+    one_nn_accuracy,
+    set_scores,
+)
 from flowam.metrics.recognition import (
     Recognition,
     ReferenceSet,
@@ -31,15 +39,20 @@ __all__ = [
     "Recognition",
     "ReferenceSet",
     "Scores",
+    "SetScores",
     "chamfer_distance",
     "chamfer_to_real",
+    "compare_sets",
+    "coverage_and_mmd",
     "diversity",
     "earth_movers_distance",
     "feature_layers",
     "frechet_distance",
     "inception_score",
     "legal",
+    "one_nn_accuracy",
     "pairwise_chamfer",
     "reference_indices",
     "score",
+    "set_scores",
 ]

@@ -5,8 +5,12 @@ Per explanation: the target's logit and log-softmax, the predicted class and suc
 class and the same both ways (point-wise perceptibility); the 1-NN recognition (which
 class's real object it is nearest to); how far it moved from its starting cloud
 (symmetric Chamfer); legality (every coordinate in ``[-C, C]``). Over the set: FID on
-the classifier's global feature and on ``fc2`` (latent perceptibility), m-IS and the
-diversity of restarts.
+the classifier's global feature and on ``fc2`` (latent perceptibility), m-IS, the
+diversity of restarts, 1-NNA, coverage and MMD against real objects
+(:mod:`~flowam.metrics.generation`) and, given other classifiers of the same classes
+(``judges``), the share of explanations each of them classifies as the target
+(cross-architecture recognition: a shape both models read, not a feature one model
+alone exploits).
 
 :class:`Evaluator` keeps what does not change between runs (the 1-NN gallery, the real
 objects' features), so scoring many runs of one model costs little more than one.
@@ -26,6 +30,7 @@ from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.metrics.chamfer import chamfer_distance, chamfer_to_real
 from flowam.metrics.frechet import feature_layers, frechet_distance
+from flowam.metrics.generation import set_scores
 from flowam.metrics.recognition import ReferenceSet, diversity, inception_score
 from flowam.stats import record
 from flowam.train import predict
@@ -106,6 +111,9 @@ class Evaluator:
         judge: the classifier m-IS is computed with (default ``model``).
         layers: FID layers ``{"global": ..., "fc2": ...}`` (default
             :func:`~flowam.metrics.frechet.feature_layers`; ``{}`` turns FID off).
+        judges: other classifiers of the same classes, in the same logit order, by name;
+            each adds ``recognized_by_<name>``, the share of explanations it classifies
+            as the target.
     """
 
     def __init__(
@@ -118,8 +126,10 @@ class Evaluator:
         seed: int = 0,
         judge: nn.Module | None = None,
         layers: dict[str, str] | None = None,
+        judges: dict[str, nn.Module] | None = None,
     ) -> None:
         self.model, self.real, self.judge = model, real, judge or model
+        self.judges = dict(judges or {})
         self.k_chamfer, self.seed = k_chamfer, seed
         self.references = ReferenceSet(real, k_recognition, seed)
         if layers is None:
@@ -214,8 +224,20 @@ class Evaluator:
                 **self.fid(points, targets),
                 "m_is": inception_score(judged),
                 "diversity": diversity(points, targets),
+                **set_scores(points, targets, self.real, self.seed, self.device).as_dict(),
+                **self.cross_recognition(points, targets),
             },
         )
+
+    def cross_recognition(self, points: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """``{"recognized_by_<name>": share}``: the explanations each of :attr:`judges`
+        classifies as their target."""
+        return {
+            f"recognized_by_{name}": float(
+                (predict(judge, points).argmax(dim=1).numpy() == targets).mean()
+            )
+            for name, judge in self.judges.items()
+        }
 
 
 def score(

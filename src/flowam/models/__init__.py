@@ -153,6 +153,41 @@ def load_classifier(
     return model.to(device).eval(), info
 
 
+def load_judges(spec: str, info: ModelInfo, device: str = "cpu") -> dict[str, nn.Module]:
+    """The classifiers that judge a model's explanations (cross-architecture recognition).
+
+    Args:
+        spec: ``"bundled"``: every bundled model but the explained one, when its classes
+            are the explained model's (none otherwise: a ModelNet40 checkpoint is not
+            judged by models of the procedural classes); ``"none"``; or comma-separated
+            model specs (``bundled:dgcnn,my_dgcnn.pth``), which must have its classes.
+        info: the explained model's info.
+
+    Returns:
+        ``{name: model}`` in eval mode on ``device``; a name is the architecture, or the
+        spec where two judges share one.
+    """
+    if spec == "none":
+        return {}
+    if spec == BUNDLED:
+        specs = [f"{BUNDLED}:{a}" for a in bundled_models()]
+        specs = [s for s in specs if resolve_spec(s) != resolve_spec(info.source)]
+    else:
+        specs = [s.strip() for s in spec.split(",") if s.strip()]
+    judges: dict[str, nn.Module] = {}
+    for s in specs:
+        model, judged = load_classifier(s, device=device)
+        if judged.classes != info.classes:
+            if spec == BUNDLED:
+                return {}
+            raise FlowamError(
+                f"judge {s}: its classes ({', '.join(judged.classes[:4])}, ...) are not the "
+                f"explained model's ({', '.join(info.classes[:4])}, ...)"
+            )
+        judges[s if judged.architecture in judges else judged.architecture] = model
+    return judges
+
+
 __all__ = [
     "BUNDLED",
     "MODELS",
@@ -160,5 +195,6 @@ __all__ = [
     "bundled_models",
     "get_model",
     "load_classifier",
+    "load_judges",
     "resolve_spec",
 ]

@@ -152,7 +152,9 @@ def night_stand(d: Draw) -> Parts:
 
 
 def dresser(d: Draw) -> Parts:
-    depth, width, height = d.u(0.45, 0.6), d.u(1.0, 1.7), d.u(0.75, 1.3)
+    # genuine dressers: 0.95 / 1.25 / 1.30 along x / y / z, deep and nearly as tall as wide
+    width, height = d.u(0.9, 1.5), d.u(0.9, 1.4)
+    depth = width * d.u(0.6, 0.85)
     t = 0.025
     feet = {"legs": 0.3, "plinth": 0.5, "floor": 0.2}
     out, y0 = standing_carcass(d, depth, height, width, t, feet, (0.06, 0.15), 0.06)
@@ -196,7 +198,9 @@ def wardrobe(d: Draw) -> Parts:
 
 
 def tv_stand(d: Draw) -> Parts:
-    depth, width, height = d.u(0.35, 0.5), d.u(1.0, 1.9), d.u(0.35, 0.6)
+    """A low, wide cabinet of open bays, doors and drawers; no television (genuine TV
+    stands carry none): 1.79 / 0.67 / 0.68 wide, high and deep, front across ``x``."""
+    depth, width, height = d.u(0.45, 0.65), d.u(1.3, 2.0), d.u(0.4, 0.65)
     t = 0.025
     feet = {"legs": 0.4, "plinth": 0.3, "floor": 0.3}
     out, y0 = standing_carcass(d, depth, height, width, t, feet, (0.05, 0.15), 0.04)
@@ -218,16 +222,13 @@ def tv_stand(d: Draw) -> Parts:
                 )
         elif d.chance(0.5):
             out += shelves(-depth / 2, depth / 2, y0, y0 + height, za, zb, 1)
-    if d.chance(0.3):  # a television standing on it
-        tw = width * d.u(0.5, 0.8)
-        y = y0 + height
-        out.append(P.box((0, y + 0.03, 0), (0.2, 0.06, 0.3)))
-        out.append(P.box((0, y + 0.06 + tw * 0.3, 0), (0.05, tw * 0.56, tw)))
     return out
 
 
 def bookshelf(d: Draw) -> Parts:
-    depth, width, height = d.u(0.25, 0.4), d.u(0.6, 1.6), d.u(1.0, 2.1)
+    """An open grid of shelves seen from the front, about as wide as high (genuine:
+    1.42 / 1.37 / 0.33 wide, high and deep)."""
+    depth, width, height = d.u(0.25, 0.4), d.u(1.0, 2.0), d.u(0.9, 2.0)
     y0 = d.u(0.0, 0.08)
     t = d.u(0.02, 0.035)
     out = carcass(depth, height, width, y0, t) + base(
@@ -283,7 +284,9 @@ def glass_box(d: Draw) -> Parts:
 
 
 def desk(d: Draw) -> Parts:
-    depth, width, height = d.u(0.55, 0.8), d.u(1.1, 1.8), d.u(0.72, 0.78)
+    """A writing desk along ``z`` (genuine: 0.70 / 0.94 / 1.36 deep, high and wide):
+    pedestals of drawers, side panels or legs, sometimes a hutch."""
+    depth, width, height = d.u(0.5, 0.7), d.u(0.9, 1.4), d.u(0.72, 0.78)
     t = d.u(0.025, 0.04)
     out = slab(d, height, depth, width, t, "rect")
     style = d.pick({"two_pedestals": 0.3, "one_pedestal": 0.35, "panels": 0.2, "legs": 0.15})
@@ -331,7 +334,8 @@ def desk(d: Draw) -> Parts:
 
 def mantel(d: Draw) -> Parts:
     """A fireplace surround: jambs either side of an opening, a lintel and a shelf."""
-    width, height, depth = d.u(1.2, 1.9), d.u(1.0, 1.4), d.u(0.15, 0.35)
+    # genuine: 1.41 / 1.08 / 0.67 wide, high and deep (with its hearth), front across x
+    width, height, depth = d.u(1.2, 1.8), d.u(1.0, 1.4), d.u(0.2, 0.4)
     jamb = width * d.u(0.12, 0.22)
     hz = width / 2
     opening_top = height * d.u(0.6, 0.8)

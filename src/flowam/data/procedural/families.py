@@ -311,11 +311,12 @@ def bench(d: Draw) -> Parts:
 
 
 def bed(d: Draw) -> Parts:
+    # genuine beds: 1.23 / 0.58 / 1.36 wide, high and long: mostly double, low
     length = d.u(1.9, 2.2)
-    width = d.u(0.9, 1.2) if d.chance(0.3) else d.u(1.4, 1.9)
-    leg_h = d.u(0.06, 0.25) if d.chance(0.7) else 0.0
-    frame_top = leg_h + d.u(0.12, 0.3)
-    mattress = d.u(0.15, 0.3)
+    width = d.u(0.9, 1.2) if d.chance(0.15) else d.u(1.5, 2.0)
+    leg_h = d.u(0.05, 0.2) if d.chance(0.7) else 0.0
+    frame_top = leg_h + d.u(0.1, 0.25)
+    mattress = d.u(0.12, 0.25)
     out = [P.box_between((-width / 2, leg_h, -length / 2), (width / 2, frame_top, length / 2))]
     inset = d.u(0.0, 0.05)
     out.append(
@@ -328,7 +329,7 @@ def bed(d: Draw) -> Parts:
         out += legs(
             d, rect_corners(width / 2 - 0.05, length / 2 - 0.05), leg_h, 0.06, d.chance(0.4)
         )
-    head_h = frame_top + mattress + d.u(0.35, 0.8)
+    head_h = frame_top + mattress + d.u(0.25, 0.6)
     head_t = d.u(0.04, 0.1)
     out.append(
         P.box_between((-width / 2, 0, -length / 2 - head_t), (width / 2, head_h, -length / 2))
@@ -498,8 +499,9 @@ def goblet(d: Draw) -> Parts:
 
 
 def vase(d: Draw) -> Parts:
+    # genuine vases are wider than bottles (0.94 / 1.65 / 0.81 against 0.52 / 1.64 / 0.52)
     style = d.pick({"amphora": 0.35, "column": 0.25, "trumpet": 0.2, "gourd": 0.2})
-    w = d.u(0.2, 0.3)
+    w = d.u(0.24, 0.34)
     if style == "amphora":
         radii = [w * 0.55, w, w * d.u(0.8, 0.95), w * d.u(0.35, 0.5), w * d.u(0.5, 0.7)]
     elif style == "column":
@@ -700,13 +702,14 @@ def guitar(d: Draw) -> Parts:
 
 
 def lamp(d: Draw) -> Parts:
-    style = d.pick({"shade": 0.5, "desk": 0.3, "ceramic": 0.2})
+    style = d.pick({"shade": 0.55, "desk": 0.2, "ceramic": 0.25})
     out: Parts = []
     if style == "desk":
         base_r = d.u(0.08, 0.12)
         out.append(P.disc((0, 0.015, 0), base_r, 0.03))
-        elbow = np.array([d.u(-0.15, 0.05), d.u(0.3, 0.45), 0.0])
-        head = elbow + [d.u(0.25, 0.4), d.u(-0.05, 0.15), 0.0]
+        # genuine lamps reach little sideways (0.54 / 1.65 / 0.55): a short arm, upright
+        elbow = np.array([d.u(-0.06, 0.03), d.u(0.35, 0.5), 0.0])
+        head = elbow + [d.u(0.06, 0.14), d.u(0.0, 0.15), 0.0]
         out += [P.rod((0, 0.03, 0), elbow, 0.012), P.rod(elbow, head, 0.012)]
         shade_r = d.u(0.06, 0.1)
         cone = P.frustum((0, 0, 0), shade_r, shade_r * 0.3, shade_r * 1.2, closed=False)
@@ -715,7 +718,7 @@ def lamp(d: Draw) -> Parts:
         out.append(cone)
         return out
     height = d.u(0.5, 0.8) if style == "ceramic" else d.u(0.9, 1.7)
-    shade_r = d.u(0.12, 0.22) * (1.0 if style == "ceramic" else d.u(0.9, 1.3))
+    shade_r = height * d.u(0.14, 0.22) if style == "ceramic" else d.u(0.11, 0.26)
     shade_h = shade_r * d.u(0.8, 1.3)
     top_r = shade_r * d.u(0.5, 0.85)
     if style == "ceramic":

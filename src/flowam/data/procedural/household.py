@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from flowam.data.procedural import parts as P
-from flowam.data.procedural.cabinets import carcass, doors, knob
+from flowam.data.procedural.cabinets import knob
 from flowam.data.procedural.families import Draw, Parts, legs, rect_corners, smooth_profile, vessel
 
 
@@ -46,70 +46,37 @@ def toilet(d: Draw) -> Parts:
 
 
 def sink(d: Draw) -> Parts:
-    """A basin set in a vanity cabinet, on a pedestal, or on legs; a tap at the back."""
-    style = d.pick({"vanity": 0.3, "pedestal": 0.45, "legs": 0.25})
-    height = d.u(0.8, 0.9)
-    width, depth = d.u(0.5, 1.0), d.u(0.4, 0.55)
-    basin_r = min(width, depth) * d.u(0.32, 0.42)
-    basin = smooth_profile([0, 0.5, 1], [0.45, 0.85, 1.0])
-    basin[:, 1] = height - d.u(0.12, 0.2) + basin[:, 1] * 0.15
-    out: Parts = []
-    if style == "pedestal":
-        out.append(vessel(basin, 0.02, center=(0.02, 0, 0), scale=(basin_r * 1.2, basin_r * 1.4)))
-        column = smooth_profile([0, 0.5, 1], [0.12, 0.07, 0.1])
-        column[:, 1] *= basin[0, 1]
-        out.append(vessel(column, 0.0, open_top=False))
-    else:
-        top_t = 0.03
-        out.append(P.box((0, height - top_t / 2, -width / 2 + 0.005), (depth, top_t, 0.01)))
-        rim = [
-            P.box_between(
-                (-depth / 2, height - top_t, -width / 2), (depth / 2, height, -basin_r * 1.1)
-            ),
-            P.box_between(
-                (-depth / 2, height - top_t, basin_r * 1.1), (depth / 2, height, width / 2)
-            ),
-            P.box_between(
-                (-depth / 2, height - top_t, -basin_r * 1.1),
-                (-basin_r * 0.9, height, basin_r * 1.1),
-            ),
-            P.box_between(
-                (basin_r * 0.9 + 0.02, height - top_t, -basin_r * 1.1),
-                (depth / 2, height, basin_r * 1.1),
-            ),
-        ]
-        out += rim
-        out.append(vessel(basin, 0.015, center=(0.01, 0, 0), scale=(basin_r * 0.9, basin_r * 1.1)))
-        if style == "vanity":
-            below = height - top_t
-            out += carcass(depth * 0.95, below, width * 0.98, 0.0, 0.02)
-            out += doors(
-                d,
-                depth * 0.475,
-                0.05,
-                below - 0.02,
-                -width / 2 + 0.02,
-                width / 2 - 0.02,
-                d.integer(1, 2),
-                False,
-            )
-        else:
-            out += legs(
-                d, rect_corners(depth / 2 - 0.04, width / 2 - 0.04), height - top_t, 0.035, True
-            )
-            if d.chance(0.6):
-                out.append(P.box((0, 0.2, 0), (depth * 0.8, 0.02, width * 0.9)))
-    tap_x = -depth / 2 + 0.06
-    out.append(P.rod((tap_x, height, 0), (tap_x, height + d.u(0.15, 0.3), 0), 0.02))
-    top = out[-1].bounds[1, 1]
-    out.append(P.rod((tap_x, top - 0.01, 0), (tap_x + d.u(0.08, 0.15), top - 0.03, 0), 0.012))
-    if d.chance(0.6):  # a splash-back
-        out.append(
-            P.box_between(
-                (-depth / 2 - 0.02, height, -width / 2),
-                (-depth / 2, height + d.u(0.1, 0.4), width / 2),
-            )
-        )
+    """A countertop basin: a counter slab round one or two bowls set into it, a tap behind
+    each, sometimes a splash-back; flat, as genuine sinks are (1.54 / 0.33 / 0.88 long,
+    high and deep; the counter runs along ``z`` here and is turned onto ``x`` by
+    :mod:`catalog`)."""
+    width, depth = d.u(0.7, 1.3), d.u(0.45, 0.65)
+    top_t = d.u(0.03, 0.06)
+    n = 2 if width > 1.0 and d.chance(0.4) else 1
+    r_x = depth * d.u(0.28, 0.36)
+    r_z = min(r_x * d.u(1.0, 1.3), width / (2 * n) * 0.8)
+    cx = d.u(0.0, 0.04)  # the bowls sit a little forward of the tap
+    centers = np.linspace(-width / 2, width / 2, n + 2)[1:-1]
+    edges = [-width / 2, *[z + s * r_z * 1.05 for z in centers for s in (-1, 1)], width / 2]
+    out: Parts = [
+        P.box_between((-depth / 2, -top_t, za), (depth / 2, 0.0, zb))
+        for za, zb in zip(edges[0::2], edges[1::2], strict=True)
+    ]
+    bowl = smooth_profile([0, 0.5, 1], [0.45, 0.85, 1.0])
+    bowl[:, 1] = d.u(0.1, 0.16) * (bowl[:, 1] - 1.0)
+    tap_h = d.u(0.06, 0.12)
+    for z in centers:
+        za, zb = z - r_z * 1.05, z + r_z * 1.05
+        out.append(P.box_between((-depth / 2, -top_t, za), (cx - r_x * 1.05, 0.0, zb)))
+        out.append(P.box_between((cx + r_x * 1.05, -top_t, za), (depth / 2, 0.0, zb)))
+        out.append(vessel(bowl, 0.015, center=(cx, 0, z), scale=(r_x, r_z)))
+        tap_x = -depth / 2 + 0.05
+        out.append(P.rod((tap_x, 0.0, z), (tap_x, tap_h, z), 0.015))
+        spout = (tap_x + d.u(0.08, 0.14), tap_h - 0.03, z)
+        out.append(P.rod((tap_x, tap_h - 0.01, z), spout, 0.01))
+    if d.chance(0.4):  # a splash-back
+        splash = (-depth / 2 - 0.02, 0.0, -width / 2), (-depth / 2, d.u(0.05, 0.15), width / 2)
+        out.append(P.box_between(*splash))
     return out
 
 
@@ -156,11 +123,14 @@ def door(d: Draw) -> Parts:
 
 
 def curtain(d: Draw) -> Parts:
-    """Folded drapes hanging from a rod, as a wavy sheet in the ``y``–``z`` plane."""
-    width, height = d.u(1.0, 2.2), d.u(1.4, 2.4)
+    """Drapes hanging from a rod in deep folds, a wavy sheet in the ``y``–``z`` plane
+    (genuine curtains: 0.83 / 1.54 / 0.71 deep, high and wide — folds as deep as the drape
+    is wide, not a flat sheet)."""
+    height = d.u(1.3, 2.3)
+    width = height * d.u(0.38, 0.6)
     panels = d.integer(1, 2)
-    folds = d.u(4, 8) / panels
-    amp = d.u(0.05, 0.12)
+    folds = d.u(1.5, 3.5) / panels
+    amp = height * d.u(0.17, 0.28)
     out: Parts = []
     gap = d.u(0.0, 0.4) * width if panels == 2 else 0.0
     spans = (

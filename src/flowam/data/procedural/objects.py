@@ -43,7 +43,7 @@ def laptop(d: Draw) -> Parts:
 def keyboard(d: Draw) -> Parts:
     """A computer keyboard: a low slab under rows of keys, with or without a number pad."""
     width, depth = d.u(0.38, 0.48), d.u(0.12, 0.18)
-    t = d.u(0.015, 0.03)
+    t = d.u(0.008, 0.018)  # genuine keyboards: 0.08 high against 1.77 long
     out = [P.box((0, t / 2, 0), (depth, t, width))]
     pad = d.chance(0.5)
     main_z1 = width * (0.25 if pad else 0.46)
@@ -107,10 +107,11 @@ def car(d: Draw) -> Parts:
 
 
 def tent(d: Draw) -> Parts:
-    """A camping tent: an A-frame ridge along ``z``, a dome, or a pyramid."""
+    """A camping tent: an A-frame ridge along ``z``, a dome, or a pyramid, low and longer
+    than wide (genuine: 1.75 / 0.59 / 1.23 long, high and wide)."""
     style = d.pick({"ridge": 0.45, "dome": 0.35, "pyramid": 0.2})
-    width, length = d.u(1.5, 2.5), d.u(1.8, 3.0)
-    height = d.u(1.0, 1.8)
+    length = d.u(1.8, 3.0)
+    width, height = length * d.u(0.55, 0.85), length * d.u(0.25, 0.4)
     hw, hl = width / 2, length / 2
     t = 0.02
     if style == "ridge":
@@ -162,7 +163,11 @@ def tent(d: Draw) -> Parts:
 
 
 def person(d: Draw) -> Parts:
-    """A standing figure facing ``+x``: head, torso, arms and legs in a random pose."""
+    """A standing figure facing ``+x``: head, torso, arms and legs in a random pose.
+
+    Genuine people stand nearly upright (depth 0.40 of height 1.81 in both objects
+    measured): short strides, arms mostly down.
+    """
     height = d.u(1.55, 1.9)
     head = height * 0.065
     shoulder = height * 0.82
@@ -184,7 +189,7 @@ def person(d: Draw) -> Parts:
                 closed=False,
             )
         )
-    stride = d.u(0.0, 0.25)
+    stride = d.u(0.0, 0.12)
     for s in (-1, 1):
         hip_p = np.array([0.0, hip, s * half_w * 0.45])
         knee = hip_p + [s * stride * height * 0.12, -height * 0.24, 0]
@@ -194,7 +199,7 @@ def person(d: Draw) -> Parts:
         out += [P.rod(hip_p, knee, height * 0.045), P.rod(knee, foot, height * 0.035)]
         out.append(P.box((foot[0] + 0.05, 0.03, foot[2]), (0.24, 0.06, 0.09)))
         sh = np.array([0.0, shoulder - height * 0.02, s * half_w * 1.05])
-        pose = d.pick({"down": 0.55, "forward": 0.2, "up": 0.1, "hip": 0.15})
+        pose = d.pick({"down": 0.7, "forward": 0.08, "up": 0.1, "hip": 0.12})
         if pose == "down":
             elbow = sh + [d.u(-0.05, 0.1), -height * 0.17, s * 0.03]
             hand = elbow + [d.u(0.0, 0.15), -height * 0.16, s * 0.02]
@@ -213,7 +218,11 @@ def person(d: Draw) -> Parts:
 
 
 def plant(d: Draw) -> Parts:
-    """A potted plant: a pot with soil, stems, and broad leaves or a bushy crown."""
+    """A potted plant: a pot with soil, stems, and broad leaves or a bushy crown.
+
+    Genuine plants are tall and narrow and wider along ``x`` than ``z`` (0.72 / 1.65 /
+    0.57, all three): the foliage is drawn round the pot, then narrowed (:func:`_upright`).
+    """
     pot_r, pot_h = d.u(0.12, 0.22), d.u(0.15, 0.35)
     pot = smooth_profile([0, 1], [pot_r * d.u(0.6, 0.8), pot_r])
     pot[:, 1] *= pot_h
@@ -231,14 +240,14 @@ def plant(d: Draw) -> Parts:
                     c, (crown * d.u(0.5, 0.9), crown * d.u(0.4, 0.7), crown * d.u(0.5, 0.9))
                 )
             )
-        return out
+        return out[:2] + _upright(out[2:])
     if style == "bush":
         for _ in range(d.integer(4, 8)):
             r = d.u(0.12, 0.25)
             a = d.u(0, 2 * np.pi)
             c = (np.cos(a) * d.u(0, 0.15), top + d.u(0.05, 0.35), np.sin(a) * d.u(0, 0.15))
             out.append(P.ellipsoid(c, (r, r * d.u(0.7, 1.0), r)))
-        return out
+        return out[:2] + _upright(out[2:])
     n = d.integer(5, 12)
     reach = d.u(0.3, 0.7)
     for k in range(n):
@@ -257,4 +266,11 @@ def plant(d: Draw) -> Parts:
         w = length * d.u(0.1, 0.25)
         leaf = [(0.0, 0.0), (length * 0.5, -w), (length, 0.0), (length * 0.5, w)]
         out.append(P.plate(leaf, 0.005, (base + tip) / 2 - u * length * 0.25, u, side))
-    return out
+    return out[:2] + _upright(out[2:])
+
+
+def _upright(foliage: Parts) -> Parts:
+    """Foliage narrowed about the pot's axis, more along ``z`` than ``x``, and stretched up."""
+    for mesh in foliage:
+        mesh.apply_scale([0.8, 1.25, 0.55])
+    return foliage
