@@ -34,6 +34,16 @@ from torch import Tensor
 from flowam.errors import FlowamError
 
 
+def yaw_matrix(angle: Tensor) -> Tensor:
+    """``(..., 3, 3)`` turns about the up axis (``+y``) by ``angle`` radians, for row
+    vectors: ``points @ yaw_matrix(a)`` gives ``x' = x cos a + z sin a``, ``y' = y``,
+    ``z' = -x sin a + z cos a``."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    rot = torch.stack([cos, zero, -sin, zero, one, zero, sin, zero, cos], dim=-1)
+    return rot.view(*angle.shape, 3, 3)
+
+
 @dataclass(frozen=True)
 class Robustness:
     """Random transformations under which the objective is evaluated (see above)."""
@@ -72,11 +82,7 @@ class Robustness:
         angle, scale, shift, jitter, drop = (
             torch.stack([d[i] for d in draws]).to(points) for i in range(5)
         )
-        cos, sin = torch.cos(angle), torch.sin(angle)  # (B, k)
-        zero, one = torch.zeros_like(cos), torch.ones_like(cos)
-        rot = torch.stack([cos, zero, -sin, zero, one, zero, sin, zero, cos], dim=-1).view(
-            b, k, 3, 3
-        )  # row vectors times rot: x' = x cos + z sin, z' = -x sin + z cos
+        rot = yaw_matrix(angle)  # (B, k, 3, 3)
         copies = points[:, None].expand(b, k, n, 3)
         if self.dropout:
             first = points[:, None, :1].expand(b, k, n, 3)

@@ -42,6 +42,7 @@ from flowam.hooks import LayerRecorder
 from flowam.models import get_model
 from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
+from flowam.robustness import yaw_matrix
 from flowam.speed import DEFAULT, TRAINING_PATHS, Speed, prepare, switch_paths
 
 
@@ -145,9 +146,7 @@ def augment(points: Tensor, config: TrainConfig, gen: torch.Generator) -> Tensor
         out = out * torch.empty(b, 1, 3).uniform_(1 - s, 1 + s, generator=gen)
     if config.yaw > 0:
         angle = torch.empty(b).uniform_(-config.yaw, config.yaw, generator=gen).deg2rad()
-        cos, sin = angle.cos()[:, None], angle.sin()[:, None]
-        x, y, z = out.unbind(-1)
-        out = torch.stack([cos * x + sin * z, y, cos * z - sin * x], dim=-1)
+        out = out @ yaw_matrix(angle)
     return out
 
 

@@ -85,14 +85,13 @@ def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Expl
     of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
     when a class has no such object (a small dataset)."""
     real = explainer.real
-    evaluator = explainer.evaluator(seed)
     targets = explainer.targets(names)
-    gallery = reference_indices(real.labels, targets, evaluator.references.k, seed)
     paired = reference_indices(real.labels, targets, 1, seed)
+    taken = {*explainer.evaluator(seed).references.index.tolist()}
+    taken.update(int(i) for idx in paired.values() for i in idx)
     rng = np.random.default_rng([seed, 1])
     chosen = []
     for t in targets:
-        taken = {*gallery[t].tolist(), *paired[t].tolist()}
         pool = [i for i in np.flatnonzero(real.labels == t) if i not in taken]
         if not pool:
             return None

@@ -32,7 +32,7 @@ side when both look like the class, so real objects scored as explanations reach
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import torch
@@ -49,14 +49,6 @@ class SetScores:
     one_nna: float
     coverage: float
     mmd: float
-
-    def as_dict(self, prefix: str = "") -> dict[str, float]:
-        """``{"one_nna": ..., "coverage": ..., "mmd": ...}`` with ``prefix`` on each key."""
-        return {
-            f"{prefix}one_nna": self.one_nna,
-            f"{prefix}coverage": self.coverage,
-            f"{prefix}mmd": self.mmd,
-        }
 
 
 def _distances(x: np.ndarray | Tensor, y: np.ndarray | Tensor, device: str | None) -> Tensor:
@@ -142,8 +134,4 @@ def set_scores(
             continue
         index = reference_indices(real.labels, [c], int(n), seed)[int(c)]
         per_class.append(compare_sets(points[targets == c], real.points[index], device))
-    return SetScores(
-        one_nna=float(np.mean([s.one_nna for s in per_class])),
-        coverage=float(np.mean([s.coverage for s in per_class])),
-        mmd=float(np.mean([s.mmd for s in per_class])),
-    )
+    return SetScores(*(float(m) for m in np.mean([astuple(s) for s in per_class], axis=0)))

@@ -73,6 +73,7 @@ class ReferenceSet:
     def __init__(self, real: PointCloudDataset, k: int = 20, seed: int = 0) -> None:
         chosen = reference_indices(real.labels, np.unique(real.labels), k, seed)
         index = np.concatenate(list(chosen.values()))
+        self.index = index  # rows of ``real`` in the gallery
         self.points = torch.from_numpy(np.asarray(real.points[index], dtype=np.float32))
         self.labels = np.asarray(real.labels)[index]
         self.num_classes = len(real.classes)

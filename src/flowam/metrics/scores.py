@@ -19,7 +19,7 @@ objects' features), so scoring many runs of one model costs little more than one
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -224,7 +224,7 @@ class Evaluator:
                 **self.fid(points, targets),
                 "m_is": inception_score(judged),
                 "diversity": diversity(points, targets),
-                **set_scores(points, targets, self.real, self.seed, self.device).as_dict(),
+                **asdict(set_scores(points, targets, self.real, self.seed, self.device)),
                 **self.cross_recognition(points, targets),
             },
         )
