@@ -138,7 +138,13 @@ def tiny_args(tiny_model, tiny_data, out):
     [
         (
             "table1",
-            ["init: mean", "init: gaussian", "flow-auto (from class mean)", "init: sphere"],
+            [
+                "init: mean",
+                "init: gaussian",
+                "flow-auto (from class mean)",
+                "init: assembly",  # faithful's own start: an assembly runs only from it
+                "faithful (from the assembly)",
+            ],
         ),
         ("ablation", ["init: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
         ("beta", ["init: mean", "β = 0", "β = 0.1", "β = 1"]),
@@ -171,19 +177,31 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
 ):
     out = tmp_path / "faithful"
     directions = tmp_path / "directions.toml"
-    directions.write_text('["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n')
+    directions.write_text(
+        '["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n[parts]\nmethod = "faithful"\n'
+    )
     args = ["experiment", "faithful", *tiny_args(tiny_model, tiny_data, out)]
     code, _text, err = run_cli([*args, "--directions-file", str(directions)], monkeypatch, capsys)
     assert code == 0, err
     table = (out / "faithful.md").read_text()
     assert "| start |" in table and "| robust-2" in table and "| plain" in table
     assert "| 1-NNA | COV | MMD |" in table  # the tiny model has no judges (its own classes)
+    # an assembly of parts starts from its own start, which gets its row
+    assert table.index("| start: assembly |") < table.index("| parts")
     rows = list(csv.DictReader(io.StringIO((out / "faithful.csv").read_text())))
     assert {r["model"] for r in rows} == {"trained", "randomized", "dropout"}
-    assert {r["direction"] for r in rows} == {"start", "robust-2", "plain"}
+    assert {r["direction"] for r in rows} == {
+        "start",
+        "robust-2",
+        "plain",
+        "start: assembly",
+        "parts",
+    } | ({"real objects"} if "| real objects |" in table else set())
     config = json.loads((out / "config.json").read_text())
     assert config["init"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
     assert imread(out / "faithful.png").shape[0] > 100
+    views = imread(out / "faithful-views.png")  # a row per class, 3 columns per direction
+    assert views.shape[0] > 100 and views.shape[1] > 3 * views.shape[0]
     bad = tmp_path / "bad.toml"
     bad.write_text("[x]\nrobust_copies = -1\n")
     code, _text, err = run_cli([*args, "--directions-file", str(bad)], monkeypatch, capsys)

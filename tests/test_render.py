@@ -54,3 +54,15 @@ def test_cli_data_render_and_info(tmp_path, monkeypatch, capsys):
     n = len(FAMILIES)
     assert "airplane" in out_text and str(150 * n) in out_text
     assert str(50 * n) in out_text
+
+
+def test_a_grid_draws_each_column_from_its_own_view(tmp_path):
+    flat = np.random.default_rng(2).uniform(-1, 1, size=(300, 3)) * [1.0, 0.02, 1.0]
+    same = imread(render_grid([[flat, flat]], tmp_path / "same.png", view=(0.0, 0.0)))
+    both = imread(
+        render_grid([[flat, flat]], tmp_path / "both.png", view=[(0.0, 0.0), (89.0, 0.0)])
+    )
+    half = same.shape[1] // 2
+    assert np.array_equal(same[:, :half], both[:, :half])  # the first column as before
+    # a sheet in the x-z plane: a line from the front, a filled square from the top
+    assert (both[:, half:, :3] < 0.9).sum() > 2 * (same[:, half:, :3] < 0.9).sum()

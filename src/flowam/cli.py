@@ -381,7 +381,8 @@ def explain(
         str | None, typer.Option(help="Override the optimizer (adam, sgd).")
     ] = None,
     init: Annotated[
-        str | None, typer.Option(help="Override the init (mean, medoid, sphere, gaussian, blobs).")
+        str | None,
+        typer.Option(help="Override the init (mean, medoid, sphere, gaussian, blobs, assembly)."),
     ] = None,
     beta: Annotated[float | None, typer.Option(help="Override Eq. 6's beta.")] = None,
     set_: Annotated[

@@ -166,7 +166,11 @@ def compare_starts(
     order = sorted({*starts, *own.values()}, key=lambda s: (s != "gaussian", s))
     runs: dict[str, dict[str, Outcome]] = {}
     for start in order:
-        chosen = [m for m in methods if start in starts or own[m] == start]
+        chosen = [
+            m
+            for m in methods
+            if (start in starts and not load_method(m).fixed_start) or own[m] == start
+        ]
         log(f"from the {start} start: {', '.join(chosen)}")
         runs[start] = compare(
             explainer,

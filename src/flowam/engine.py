@@ -215,7 +215,7 @@ def _run_chunk(
     snapshots and steps run come back on the CPU.
     """
     steps = config["steps"]
-    chart = (shaping.param or Parameterization()).chart(init)
+    chart = (shaping.param or Parameterization()).chart(init, batch.seeds)
     param = chart.param
     # the clouds exactly as the step transforms left them: through a parameterization they
     # come back only up to rounding, which would undo a projection onto [-C, C] by 1e-7

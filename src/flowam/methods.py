@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import Tensor
 
+from flowam.assembly import Assembly
 from flowam.errors import FlowamError
 from flowam.generative.networks import Generator
 from flowam.objectives import (
@@ -60,7 +61,7 @@ class MethodConfig:
 
     name: str = "custom"
     description: str = ""
-    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs (see flowam.stats)
+    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly (flowam.stats)
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01
@@ -87,6 +88,11 @@ class MethodConfig:
     robust_dropout: float = 0.0  # share of points dropped in each copy
     smooth: float = 0.0  # λ of the Laplacian-smoothed parameterization (flowam.param); 0 = off
     smooth_k: int = 8
+    assembly: bool = False  # optimise cuboids on a tree instead of points (flowam.assembly)
+    part_min: float = 0.02  # the parts' smallest half-size
+    part_turn: bool = True  # parts may turn; False: they stay aligned with the axes
+    part_mirror: bool = False  # the parts and their mirror image across x = 0
+    part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
     realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
     keep_best: bool = False  # return each cloud at its step of highest target logit
@@ -122,17 +128,27 @@ class MethodConfig:
             raise FlowamError(f"robust_copies={self.robust_copies} must not be negative")
         robustness(self)  # checks the ranges
         Smooth(self.smooth, self.smooth_k)
+        moved = [n for n in ("project", "blur_every", "step_noise", "smooth") if getattr(self, n)]
         if self.generator is not None:
-            moved = [
-                n for n in ("project", "blur_every", "step_noise", "smooth") if getattr(self, n)
-            ]
-            if moved:
+            if moved or self.assembly:
                 raise FlowamError(
-                    f"{moved[0]} cannot act on a latent code: latent AM (generator="
-                    f"{self.generator!r}) takes no step transforms and no smoothing"
+                    f"{moved[0] if moved else 'assembly'} cannot act on a latent code: latent AM"
+                    f" (generator={self.generator!r}) takes no step transforms and no smoothing"
                 )
         elif self.realness:
             raise FlowamError("realness needs a generator with a discriminator (generator=...)")
+        if self.assembly:
+            if moved:
+                raise FlowamError(
+                    f"{moved[0]} cannot act on an assembly of parts (assembly=true clamps its "
+                    "points into [-bound, bound] itself)"
+                )
+            if self.init != "assembly":
+                raise FlowamError(
+                    f"assembly=true starts from its own parts: set init='assembly', not "
+                    f"{self.init!r}"
+                )
+            Assembly(min_half=self.part_min, bound=self.bound)
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:
@@ -142,6 +158,13 @@ class MethodConfig:
                 f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
             )
         return self
+
+    @property
+    def fixed_start(self) -> bool:
+        """Whether the method starts from its own ``init`` only: an assembly of parts moves
+        its parts, not the points of a given start, so experiments that run every method
+        from a shared start run it from its own."""
+        return self.assembly
 
     def replace(self, **overrides: Any) -> MethodConfig:
         """A copy with fields replaced (a given ``align`` table replaces the old one)."""
@@ -269,29 +292,32 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
     return {key: value}
 
 
+def _prefixed(config: MethodConfig, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """``{name: config.<prefix><name>}``: a group of the config's fields by their short names."""
+    return {name: getattr(config, prefix + name) for name in names}
+
+
 def robustness(config: MethodConfig) -> Robustness | None:
     """The method's transformation robustness, or None when ``robust_copies`` is 0."""
     if not config.robust_copies:
         return None
-    return Robustness(
-        copies=config.robust_copies,
-        yaw=config.robust_yaw,
-        scale=config.robust_scale,
-        shift=config.robust_shift,
-        jitter=config.robust_jitter,
-        dropout=config.robust_dropout,
-    )
+    names = ("copies", "yaw", "scale", "shift", "jitter", "dropout")
+    return Robustness(**_prefixed(config, "robust_", names))
 
 
 def parameterization(
     config: MethodConfig, generator: Generator | None = None
 ) -> Parameterization | None:
     """What the method optimises: a generator's latent code (``generator``, loaded from
-    ``config.generator``), smoothed coordinates (``smooth``), or None: the coordinates."""
+    ``config.generator``), an assembly of parts (``assembly``), smoothed coordinates
+    (``smooth``), or None: the coordinates."""
     if config.generator is not None:
         if generator is None:
             raise FlowamError(f"method {config.name!r} needs its generator loaded")
         return Latent(generator.ae)
+    if config.assembly:
+        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize"))
+        return Assembly(min_half=config.part_min, bound=config.bound, **shape)
     return Smooth(config.smooth, config.smooth_k) if config.smooth else None
 
 

@@ -2,7 +2,7 @@
 
 A parameterization makes, for each chunk of starting clouds, a :class:`Chart`: the
 tensor the optimiser moves (``param``) and the differentiable map from it to the clouds
-(``cloud()``). Three kinds:
+(``cloud()``). Four kinds:
 
 - **Coordinates** (the default, ``None``): the optimiser moves the points themselves.
   The points a max-pooling network's gradient reaches are the few "critical" ones, so
@@ -16,6 +16,8 @@ tensor the optimiser moves (``param``) and the differentiable map from it to the
   so parts move rather than points, while every deformation stays reachable. ``λ = 0`` is
   the identity. The matrix ``(I + λL)⁻¹`` is dense, ``(B, N, N)``: 1 MiB per 512-point
   cloud in float32.
+- :class:`flowam.assembly.Assembly`: the optimiser moves the poses and sizes of cuboids
+  hung on a tree, and the cloud is drawn on their surfaces anew at every call.
 - :class:`Latent`: the optimiser moves a generator's latent code, starting from the
   encoding of the starting cloud, and the cloud is its decoding (the generative
   baselines' AM: :mod:`flowam.generative`). A code has no inverse image of an arbitrary
@@ -23,6 +25,8 @@ tensor the optimiser moves (``param``) and the differentiable map from it to the
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -58,7 +62,9 @@ class SmoothChart(Chart):
         adjacency = ((adjacency + adjacency.transpose(1, 2)) > 0).to(start.dtype)
         laplacian = torch.diag_embed(adjacency.sum(-1)) - adjacency
         self.forward = torch.eye(n, device=start.device, dtype=start.dtype) + weight * laplacian
-        self.inverse = torch.linalg.inv(self.forward)
+        # I + λL is symmetric positive definite: invert through its Cholesky factor (the
+        # batched LU of torch.linalg.inv fails in MKL with more than one thread)
+        self.inverse = torch.cholesky_inverse(torch.linalg.cholesky(self.forward))
         super().__init__(self.forward @ start)
 
     def cloud(self) -> Tensor:
@@ -89,7 +95,8 @@ class Parameterization:
 
     transformable = True  # whether step transforms can act on its clouds
 
-    def chart(self, start: Tensor) -> Chart:
+    def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
+        """The chart of ``start``; ``seeds`` (one per cloud) seed what a chart draws."""
         return Chart(start)
 
 
@@ -101,7 +108,7 @@ class Smooth(Parameterization):
             raise FlowamError(f"smooth={weight} must be >= 0 and smooth_k={k} >= 1")
         self.weight, self.k = weight, k
 
-    def chart(self, start: Tensor) -> Chart:
+    def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         return SmoothChart(start, self.weight, self.k)
 
 
@@ -113,5 +120,5 @@ class Latent(Parameterization):
     def __init__(self, autoencoder: nn.Module) -> None:
         self.autoencoder = autoencoder
 
-    def chart(self, start: Tensor) -> Chart:
+    def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         return LatentChart(start, self.autoencoder.to(start.device))

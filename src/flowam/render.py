@@ -120,7 +120,7 @@ def render_grid(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
     titles: Sequence[Sequence[str]] | None = None,
-    view: View = DEFAULT_VIEW,
+    view: View | Sequence[View] = DEFAULT_VIEW,
     cell_inches: float = 1.6,
 ) -> Path:
     """A PNG grid of clouds: ``cells[r][c]`` is an ``(N, 3)`` array or None (left blank).
@@ -131,10 +131,13 @@ def render_grid(
         row_labels: written left of each row (e.g. class names).
         col_labels: written above each column (e.g. method names).
         titles: a small title per cell (e.g. a score), same shape as ``cells``.
-        view: the one view every cell is drawn from.
+        view: the one view every cell is drawn from, or one view per column.
         cell_inches: size of a cell.
     """
     n_rows, n_cols = len(cells), max(len(r) for r in cells)
+    views = [view] * n_cols if isinstance(view[0], (int, float)) else list(view)
+    if len(views) != n_cols:
+        raise ValueError(f"{len(views)} views for {n_cols} columns")
     fig, axes = plt.subplots(
         n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows), squeeze=False
     )
@@ -146,7 +149,7 @@ def render_grid(
                 ax.axis("off")
                 continue
             title = titles[r][c] if titles is not None else None
-            draw_cloud(ax, cloud, view, title=title)
+            draw_cloud(ax, cloud, views[c], title=title)
             if c == 0 and row_labels is not None:
                 ax.set_ylabel(row_labels[r], fontsize=11)
             if r == 0 and col_labels is not None:  # wrapped to the cell's width

@@ -23,6 +23,9 @@ Initial clouds, one per class (``init=``):
   corners of a cube of half-side 0.3: class-agnostic like ``sphere``, but made of parts
   that can move apart (legs, wings, a top), since a k-nearest-neighbour graph of the
   start links points within a blob only.
+- ``assembly``: the class-agnostic start of :mod:`flowam.assembly` (a cube with small
+  cubes hung under its corners and on its faces), one draw of its surface; the start of
+  ``assembly = true`` methods, which move the parts rather than these points.
 """
 
 from __future__ import annotations
@@ -40,12 +43,13 @@ from scipy.spatial.distance import cdist
 from torch import Tensor, nn
 
 from flowam import cache
+from flowam.assembly import start_cloud
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.speed import DEFAULT, Speed, prepare
 
-INITS = ("mean", "medoid", "sphere", "gaussian", "blobs")
+INITS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly")
 SPHERE_RADIUS = 0.5
 BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
@@ -227,7 +231,7 @@ def init_clouds(
     """The initial cloud of each target class, ``(T, num_points, 3)`` (see the module docstring).
 
     Args:
-        init: ``mean``, ``medoid``, ``sphere``, ``gaussian`` or ``blobs``.
+        init: one of :data:`INITS`.
         num_points: points per cloud (must equal the data's for ``mean``/``medoid``).
         data: the real objects of the classes.
         targets: class indices, one cloud each (repeats allowed).
@@ -239,9 +243,9 @@ def init_clouds(
     """
     if init not in INITS:
         raise FlowamError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    if init in ("sphere", "blobs"):
-        shape = fibonacci_sphere(num_points) if init == "sphere" else blobs(num_points)
-        return np.repeat(shape[None], len(targets), axis=0)
+    shapes = {"sphere": fibonacci_sphere, "blobs": blobs, "assembly": start_cloud}
+    if init in shapes:
+        return np.repeat(shapes[init](num_points)[None], len(targets), axis=0)
     if init == "gaussian":
         seeds = list(seeds) if seeds is not None else [int(k) for k in targets]
         noise = [np.random.default_rng(s).normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]

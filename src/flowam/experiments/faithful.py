@@ -2,7 +2,9 @@
 
 Every direction (:data:`DIRECTIONS`: a method and overrides) explains the classes from
 one shared, class-agnostic start (``sphere`` unless told otherwise: the start carries no
-class information), on the trained model and on two damaged copies of it:
+class information; an assembly of parts, ``assembly = true``, starts from its own
+class-agnostic parts, ``init = "assembly"``), on the trained model and on two damaged
+copies of it:
 
 - ``randomized``: every layer with parameters re-initialised (cascading randomization
   down to the input, :func:`flowam.faithfulness.fully_randomized`);
@@ -16,14 +18,17 @@ the target; the trained model's mean target logit as a share of vanilla AM's fro
 same start, legal and success rates, and the Chamfer distance to real objects (Eq. 7).
 A direction meets the targets (:data:`TARGETS`) when, for the trained model,
 recognition ≥ 80 %, logit ≥ 80 % of vanilla's, 100 % legal and 100 % successful, and
-for both damaged models recognition ≤ 25 %. The starting cloud is a row of its own,
+for both damaged models recognition ≤ 25 %. The starting cloud is a row of its own
+(every start a direction uses, ``start: <init>`` for those other than the shared one),
 and so is its decoding through each generator a direction explains with (latent AM
 starts there), and so are real objects (``real objects``: one test object per class
 outside the 1-NN gallery and the 1-NNA draw, scored as if it were an explanation: what
 a perfect explanation would score).
 
 Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
-model), ``faithful.png`` (rows directions, columns a few classes under each model) and
+model), ``faithful.png`` (rows directions, columns a few classes under each model),
+``faithful-views.png`` (rows classes; columns a real object, then each direction's
+explanations of the trained model from two views and of the randomized model) and
 ``config.json``.
 """
 
@@ -48,7 +53,7 @@ from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
-from flowam.render import render_grid
+from flowam.render import VIEWS, View, render_grid
 from flowam.report import JUDGED
 
 MODELS = ("trained", "randomized", "dropout")
@@ -63,11 +68,14 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "robust": ("vanilla", {"robust_copies": 2, "lr": 0.02, "project": True}),
     "smooth": ("vanilla", {"smooth": 3.0, "project": True}),
     "norm-stats": ("vanilla", {"norm_stats": 1.0, "project": True}),
+    "faithful-membrane": ("faithful-membrane", {}),
     "faithful": ("faithful", {}),
 }
-"""One direction of each kind (method, overrides) and the ``faithful`` preset that combines
-them; ``docs/faithful-sweep.toml`` holds every variant measured (RESULTS.md §11). Any
-preset's name is a direction too (the preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
+"""One direction of each kind (method, overrides), the ``faithful`` preset of issue 9 that
+combined them (a smoothed sphere, now ``faithful-membrane``) and today's ``faithful`` (an
+assembly of parts, :mod:`flowam.assembly`); ``docs/faithful-sweep.toml`` holds every
+variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
+preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 
 
 def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
@@ -140,10 +148,11 @@ def run_faithful(
     overrides = {**setting.overrides(), "init": init}
     # a direction's own fields win over the scale's default steps, an explicit --steps wins
     explicit = {"steps": setting.steps} if setting.steps is not None else {}
-    configs = {
-        label: explainer.resolve(m, **{**overrides, **o, **explicit})
-        for label, (m, o) in chosen.items()
-    }
+    configs = {}
+    for label, (m, o) in chosen.items():
+        # an assembly of parts starts from its own parts, not from the shared cloud
+        shared = overrides if not explainer.resolve(m, **o).fixed_start else setting.overrides()
+        configs[label] = explainer.resolve(m, **{**shared, **o, **explicit})
     models = damaged_models(explainer, seed)
     evaluator = explainer.evaluator(seed)
     start = explainer.initial(names, init, seed=seed)
@@ -201,6 +210,11 @@ def run_faithful(
     else:
         measure("real objects", {m: examples for m in MODELS}, 0.0)
     for label, config in configs.items():
+        # a direction with a start of its own gets its row, once per start
+        own = f"start: {config.init}"
+        if config.init != init and own not in results:
+            again = explainer.initial(names, config.init, seed=seed)
+            measure(own, {m: again for m in MODELS}, 0.0)
         # where latent AM really starts: a row once per generator
         decoded = f"start → {generator_name(config.generator)}" if config.generator else None
         if decoded and decoded not in results:
@@ -221,6 +235,7 @@ def run_faithful(
         row_labels=list(results),
         col_labels=[f"{names[i]}, {kind}" for i in picks for kind in MODELS],
     )
+    _views_picture(out / "faithful-views.png", results, names, list(configs))
     took = time.perf_counter() - begin
     cache.write_text(out / "faithful.md", _markdown(summary, info, names, init, setting, took))
     write_record(
@@ -232,6 +247,34 @@ def run_faithful(
         directions={label: [m, o] for label, (m, o) in chosen.items()},
     )
     return summary
+
+
+def _views_picture(
+    path: Path, results: Mapping[str, Mapping[str, Explanations]], names, labels
+) -> None:
+    """Rows the classes; columns a real object from two views, then each direction's
+    explanation of the trained model from two views and of the randomized model from one."""
+    three_quarter, front = VIEWS["3/4"], VIEWS["front"]
+    groups: list[tuple[str, str, Explanations, View]] = []
+    if "real objects" in results:
+        real = results["real objects"]["trained"]
+        groups += [("real", "3/4", real, three_quarter), ("real", "front", real, front)]
+    for label in labels:
+        by_model = results[label]
+        groups += [
+            (label, "3/4", by_model["trained"], three_quarter),
+            (label, "front", by_model["trained"], front),
+            (label, "randomized", by_model["randomized"], three_quarter),
+        ]
+    cells = [[result.points[i] for _, _, result, _ in groups] for i in range(len(names))]
+    render_grid(
+        cells,
+        path,
+        row_labels=list(names),
+        col_labels=[f"{label} ({what})" for label, what, _, _ in groups],
+        view=[view for *_, view in groups],
+        cell_inches=1.5,
+    )
 
 
 def load_directions(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -97,8 +97,13 @@ def run_sanity(
     names = setting.names(explainer)
     methods = explainer.fitting(methods, log)
     seed = setting.seed
-    overrides = {**setting.overrides(), **({"init": init} if init else {})}
-    configs = {m: explainer.resolve(m, **overrides) for m in methods}
+    start = {"init": init} if init else {}
+    configs = {  # a method with a fixed start (an assembly of parts) keeps its own
+        m: explainer.resolve(
+            m, **setting.overrides(), **({} if load_method(m).fixed_start else start)
+        )
+        for m in methods
+    }
     # the starts, and where latent AM really starts (the decoded start): model-independent
     starts = {
         Explainer.start_label(c.init, g): explainer.initial(names, c.init, seed=seed, generator=g)

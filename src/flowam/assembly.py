@@ -1,0 +1,215 @@
+"""Assemblies of parts: a cloud as cuboids hanging on a tree, re-sampled every step.
+
+A max-pooling classifier's gradient reaches a few critical points, so coordinate AM moves
+points, and a smoothed sphere (``faithful``) moves a membrane. An assembly can express
+parts — legs, a top, wings, a back — because the optimiser moves whole cuboids:
+
+- part ``k`` has a half-size ``h_k = h_min + (h_max - h_min) σ(s_k)`` per axis (never
+  thinner than ``h_min``, never larger than the legal cube) and an orientation ``R_k``
+  from the continuous 6-D representation of rotations (Zhou et al., "On the Continuity of
+  Rotation Representations in Neural Networks", CVPR 2019: two vectors, Gram–Schmidt);
+- the parts hang on a fixed tree (:data:`SLOTS`): the root's centre is free; every other
+  part touches its parent by construction. Its anchor ``p = c_parent + R_parent
+  (h_parent ⊙ tanh a_k)`` lies inside the parent's box, and its centre is ``c_k = p +
+  R_k (h_k ⊙ tanh b_k)``, so the anchor lies inside its own box too: the boxes share a
+  point whatever the optimiser does, and the assembly stays one connected solid (the
+  scattered fragments of free cuboids cannot happen);
+- each call of :meth:`AssemblyChart.cloud` draws ``N`` points uniformly by area on the
+  boxes' surfaces (faces picked by stratified sampling of the area distribution, a point
+  uniform on its face), differentiable in every part parameter; the draw changes every
+  call, so the optimum must hold under re-sampling (the points are not the parameters);
+- the points are clamped into ``[-C, C]`` (legal by construction).
+
+The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
+:data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
+on it in the order of :data:`SLOTS` (four legs under its corners first, then its
+faces), the same for every class; ``init = "assembly"`` is that start as a cloud (in
+the unit sphere, as ``part_normalize`` sees it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from flowam.errors import FlowamError
+from flowam.param import Chart, Parameterization
+
+ROOT_HALF, PART_HALF = 0.25, 0.06
+MAX_HALF = 1.0
+TANH_EDGE = 0.9  # tanh of the start's anchors and offsets: near a face, not on it
+SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]], ...] = (
+    # (parent, anchor in the parent's box, offset of the centre in the part's own box)
+    (-1, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),  # the root
+    (0, (1, -1, 1), (0, -1, 0)),  # four legs under the root's lower corners
+    (0, (-1, -1, 1), (0, -1, 0)),
+    (0, (1, -1, -1), (0, -1, 0)),
+    (0, (-1, -1, -1), (0, -1, 0)),
+    (0, (1, 0, 0), (-1, 0, 0)),  # one part on each face: ±x, ±z, +y, -y
+    (0, (-1, 0, 0), (1, 0, 0)),
+    (0, (0, 0, 1), (0, 0, -1)),
+    (0, (0, 0, -1), (0, 0, 1)),
+    (0, (0, 1, 0), (0, -1, 0)),
+    (0, (0, -1, 0), (0, 1, 0)),
+    (9, (0, 1, 0), (0, -1, 0)),  # one on top of the top part
+)
+"""The tree of parts: ``parts = K`` uses the first ``K`` slots."""
+PARAMS = 15  # per part: anchor (3), offset (3), size (3), rotation (6)
+
+
+def rotation_6d(r: Tensor) -> Tensor:
+    """``(..., 6)`` to ``(..., 3, 3)`` rotation matrices whose columns are the Gram–Schmidt
+    orthonormalisation of ``r[..., :3]``, ``r[..., 3:]`` and their cross product."""
+    a = torch.nn.functional.normalize(r[..., :3], dim=-1)
+    b = r[..., 3:] - (a * r[..., 3:]).sum(-1, keepdim=True) * a
+    b = torch.nn.functional.normalize(b, dim=-1)
+    return torch.stack([a, b, torch.linalg.cross(a, b)], dim=-1)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def start_parameters(parts: int, min_half: float) -> Tensor:
+    """``(parts, PARAMS)`` the class-agnostic start (see the module docstring)."""
+    if not 1 <= parts <= len(SLOTS):
+        raise FlowamError(f"parts={parts} must be between 1 and {len(SLOTS)}")
+    if not 0 < min_half < PART_HALF:
+        raise FlowamError(f"part_min={min_half} must be in (0, {PART_HALF})")
+    rows = []
+    for k, (_, anchor, offset) in enumerate(SLOTS[:parts]):
+        half = ROOT_HALF if k == 0 else PART_HALF
+        size = _logit((half - min_half) / (MAX_HALF - min_half))
+        a = [math.atanh(TANH_EDGE * v) for v in anchor] if k else [0.0, 0.0, 0.0]
+        b = [math.atanh(TANH_EDGE * v) for v in offset]
+        rows.append([*a, *b, size, size, size, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def boxes(param: Tensor, min_half: float, turn: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """Centres ``(B, K, 3)``, half-sizes ``(B, K, 3)`` and rotations ``(B, K, 3, 3)`` of
+    the parts of ``(B, K, PARAMS)`` parameters (parents before children, as in SLOTS);
+    without ``turn`` every part stays aligned with the axes (its rotation unused)."""
+    half = min_half + (MAX_HALF - min_half) * torch.sigmoid(param[..., 6:9])
+    if turn:
+        rot = rotation_6d(param[..., 9:15])
+    else:
+        rot = torch.eye(3, device=param.device, dtype=param.dtype).expand(*param.shape[:2], 3, 3)
+    centres = []
+    for k in range(param.shape[1]):
+        parent = SLOTS[k][0]
+        if parent < 0:
+            centres.append(param[:, k, 0:3])
+            continue
+        local = half[:, parent] * torch.tanh(param[:, k, 0:3])
+        anchor = centres[parent] + (rot[:, parent] @ local[..., None])[..., 0]
+        offset = half[:, k] * torch.tanh(param[:, k, 3:6])
+        centres.append(anchor + (rot[:, k] @ offset[..., None])[..., 0])
+    return torch.stack(centres, 1), half, rot
+
+
+def face_areas(half: Tensor) -> Tensor:
+    """``(B, K, 6)`` areas of the faces normal to ``+x, -x, +y, -y, +z, -z``."""
+    hx, hy, hz = half.unbind(-1)
+    three = torch.stack([hy * hz, hx * hz, hx * hy], -1) * 4
+    return three.repeat_interleave(2, dim=-1)
+
+
+def sample_surface(
+    centres: Tensor, half: Tensor, rot: Tensor, n: int, generators: Sequence[torch.Generator]
+) -> Tensor:
+    """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud.
+
+    Faces are picked by stratified inverse-CDF sampling of their areas (``n`` strata, one
+    point each), the point uniform on its face; differentiable in ``centres``, ``half`` and
+    ``rot``, not in the choice of faces. ``generators``: one per cloud (CPU).
+    """
+    b, k, _ = centres.shape
+    u = torch.stack([torch.rand(n, 3, generator=g) for g in generators]).to(centres)
+    areas = face_areas(half.detach()).reshape(b, 6 * k)
+    cdf = torch.cumsum(areas, 1)
+    strata = (torch.arange(n, device=centres.device) + u[..., 0]) / n * cdf[:, -1:]
+    face = torch.searchsorted(cdf, strata.contiguous()).clamp(max=6 * k - 1)  # (B, n)
+    part, side = face // 6, face % 6
+    axis, sign = side // 2, 1.0 - 2.0 * (side % 2).to(centres.dtype)
+    local = torch.cat([u[..., 1:] * 2 - 1, sign[..., None]], -1)  # (B, n, 3): s, t, ±1
+    # put ±1 on the face's axis and (s, t) on the other two, in axis order
+    order = torch.stack([(axis + 1) % 3, (axis + 2) % 3, axis], -1)
+    local = torch.zeros_like(local).scatter(-1, order, local)
+    pick = part[..., None]
+    c = torch.gather(centres, 1, pick.expand(b, n, 3))
+    h = torch.gather(half, 1, pick.expand(b, n, 3))
+    r = torch.gather(rot, 1, pick[..., None].expand(b, n, 3, 3))
+    return c + (r @ (h * local)[..., None])[..., 0]
+
+
+class AssemblyChart(Chart):
+    """``(B, K, PARAMS)`` part parameters and their clouds of ``n`` points."""
+
+    def __init__(self, n: int, start: Tensor, seeds: Sequence[int], assembly: Assembly) -> None:
+        self.n, self.assembly = n, assembly
+        self.generators = [torch.Generator().manual_seed(int(s) + 7) for s in seeds]
+        super().__init__(start)
+
+    def cloud(self) -> Tensor:
+        a = self.assembly
+        centres, half, rot = boxes(self.param, a.min_half, a.turn)
+        if not a.mirror:
+            points = sample_surface(centres, half, rot, self.n, self.generators)
+        else:  # half the points on the parts, half on their mirror image across x = 0
+            points = sample_surface(centres, half, rot, -(-self.n // 2), self.generators)
+            flip = torch.tensor([-1.0, 1.0, 1.0], device=points.device, dtype=points.dtype)
+            points = torch.cat([points, points * flip], 1)[:, : self.n]
+        if a.normalize:  # into the unit sphere, as the data are
+            points = points - points.mean(1, keepdim=True)
+            points = points / points.norm(dim=-1).amax(1)[:, None, None]
+        return points.clamp(-a.bound, a.bound)
+
+    def set(self, clouds: Tensor) -> None:
+        raise FlowamError(
+            "step transforms cannot act on an assembly of parts (see flowam.assembly)"
+        )
+
+
+class Assembly(Parameterization):
+    """``parts`` cuboids on the tree of :data:`SLOTS`, no thinner than ``min_half``, turning
+    freely or (``turn=False``) aligned with the axes, with ``mirror`` doubled by their
+    mirror image across the plane ``x = 0`` (left and right, in the data's convention),
+    with ``normalize`` centred on their centroid and scaled so the farthest point lies on
+    the unit sphere (as every real object is: a part cannot shrink the whole), their
+    points clamped into ``[-bound, bound]``."""
+
+    transformable = False
+
+    def __init__(
+        self,
+        parts: int = len(SLOTS),
+        min_half: float = 0.02,
+        bound: float = 1.0,
+        turn: bool = True,
+        mirror: bool = False,
+        normalize: bool = False,
+    ) -> None:
+        self.start = start_parameters(parts, min_half)
+        self.parts, self.min_half, self.bound = parts, min_half, bound
+        self.turn, self.mirror, self.normalize = turn, mirror, normalize
+
+    def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
+        b, n, _ = start.shape
+        seeds = list(seeds) if seeds is not None else list(range(b))
+        param = self.start.to(start)[None].repeat(b, 1, 1)
+        return AssemblyChart(n, param, seeds, self)
+
+
+def start_cloud(n: int, normalize: bool = True) -> np.ndarray:
+    """``(n, 3)`` the start as a cloud (one draw, seed 0): ``init = "assembly"``.
+
+    Normalised into the unit sphere, as ``faithful`` (``part_normalize``) starts; without
+    normalisation an assembly starts from the same shape at 0.48 times the size."""
+    chart = Assembly(normalize=normalize).chart(torch.zeros(1, n, 3), seeds=[0])
+    with torch.no_grad():
+        return chart.cloud()[0].numpy()

@@ -1,0 +1,178 @@
+"""Assemblies of parts (flowam.assembly): rotations, area sampling, attachment, and the
+``assembly`` method option through the engine."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest import SMALL_CLASSES as CLASSES
+
+from flowam.assembly import (
+    MAX_HALF,
+    PARAMS,
+    SLOTS,
+    Assembly,
+    boxes,
+    face_areas,
+    rotation_6d,
+    sample_surface,
+    start_cloud,
+)
+from flowam.engine import optimize
+from flowam.errors import FlowamError
+from flowam.methods import MethodConfig, load_method, parameterization
+from flowam.objectives import ClassLogit
+from flowam.robustness import Robustness
+from flowam.stats import init_clouds
+
+
+def generators(b, seed=0):
+    return [torch.Generator().manual_seed(seed + i) for i in range(b)]
+
+
+def test_the_6d_rotation_is_orthonormal_and_reads_two_columns():
+    r = torch.randn(50, 6, generator=torch.Generator().manual_seed(0))
+    rot = rotation_6d(r)
+    eye = torch.eye(3).expand(50, 3, 3)
+    assert torch.allclose(rot.transpose(1, 2) @ rot, eye, atol=1e-5)
+    assert torch.allclose(torch.linalg.det(rot), torch.ones(50), atol=1e-5)
+    # the first column is the first vector, normalised; (x, y) gives the identity
+    assert torch.allclose(rot[:, :, 0], r[:, :3] / r[:, :3].norm(dim=1, keepdim=True), atol=1e-6)
+    assert torch.allclose(rotation_6d(torch.tensor([1.0, 0, 0, 0, 1, 0])), torch.eye(3))
+    # a quarter turn about z: x -> y, y -> -x
+    quarter = rotation_6d(torch.tensor([0.0, 1, 0, -1, 0, 0]))
+    assert torch.allclose(quarter @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 1, 0]), atol=1e-6)
+
+
+def test_points_lie_on_the_box_surfaces_shared_out_by_area():
+    centres = torch.tensor([[[0.0, 0, 0], [2.0, 0, 0]]])
+    half = torch.tensor([[[0.3, 0.2, 0.1], [0.1, 0.1, 0.1]]])
+    rot = rotation_6d(torch.tensor([[[1.0, 1, 0, -1, 1, 0.5]] * 2]))
+    n = 4000
+    pts = sample_surface(centres, half, rot, n, generators(1))
+    assert pts.shape == (1, n, 3)
+    part = (pts[0, :, 0] > 1.0).long()  # the boxes are far apart along x
+    local = ((pts[0] - centres[0, part])[:, None] @ rot[0, part])[:, 0] / half[0, part]
+    # on the surface: inside the box, and on one face (|coordinate| = 1 on some axis)
+    assert local.abs().max() <= 1 + 1e-4
+    assert torch.allclose(local.abs().max(1).values, torch.ones(n), atol=1e-4)
+    areas = face_areas(half)[0].sum(1)
+    assert abs(part.float().mean().item() - (areas[1] / areas.sum()).item()) < 2 / n
+    # each face of the first box gets its share of that box's points
+    first = local[part == 0]
+    axis = first.abs().argmax(1)
+    share = torch.bincount(axis, minlength=3).float() / len(first)
+    hx, hy, hz = half[0, 0]
+    want = torch.tensor([hy * hz, hx * hz, hx * hy])
+    assert torch.allclose(share, want / want.sum(), atol=0.02)
+
+
+def test_every_part_touches_its_parent_whatever_its_parameters():
+    param = torch.randn(4, len(SLOTS), PARAMS, generator=torch.Generator().manual_seed(1)) * 3
+    centres, half, rot = boxes(param, 0.02)
+    assert (half >= 0.02).all() and (half <= MAX_HALF).all()
+
+    def inside(p, k):  # whether point p (B, 3) lies in box k of each cloud
+        local = ((p - centres[:, k])[:, None] @ rot[:, k])[:, 0]
+        return (local.abs() <= half[:, k] + 1e-5).all(1)
+
+    for k, (parent, _, _) in enumerate(SLOTS):
+        if parent < 0:
+            assert torch.equal(centres[:, k], param[:, k, :3])
+            continue
+        # the anchor, rebuilt from the module docstring's formula
+        local = half[:, parent] * torch.tanh(param[:, k, :3])
+        anchor = centres[:, parent] + (rot[:, parent] @ local[..., None])[..., 0]
+        assert inside(anchor, parent).all() and inside(anchor, k).all()
+        assert parent < k  # parents come first, so one pass builds every centre
+
+
+def test_a_chart_draws_anew_each_call_from_its_own_seeds_and_keeps_points_legal():
+    asm = Assembly(bound=0.3)
+    start = torch.zeros(3, 256, 3)
+    first, again = asm.chart(start, [5, 6, 7]), asm.chart(start, [5, 6, 7])
+    a, b = first.cloud(), first.cloud()
+    assert not torch.equal(a, b)  # re-sampled
+    assert torch.equal(a, again.cloud())  # the same seeds draw the same points
+    assert a.abs().max() <= 0.3
+    alone = asm.chart(start[:1], [6]).cloud()
+    assert torch.allclose(alone[0], a[1])  # a cloud's draw does not depend on its batch
+
+
+def test_mirrored_and_normalized_assemblies():
+    param = torch.randn(2, len(SLOTS), PARAMS, generator=torch.Generator().manual_seed(2))
+    mirrored = Assembly(mirror=True).chart(torch.zeros(2, 101, 3), [0, 1])
+    mirrored.param.data.copy_(param)
+    x = mirrored.cloud().detach()
+    assert x.shape == (2, 101, 3)
+    flip = torch.tensor([-1.0, 1.0, 1.0])
+    assert torch.equal(x[:, 51:], x[:, :50] * flip)  # the second half mirrors the first
+    normalized = Assembly(normalize=True).chart(torch.zeros(2, 200, 3), [0, 1])
+    normalized.param.data.copy_(param * 2)
+    y = normalized.cloud().detach()
+    assert torch.allclose(y.mean(1), torch.zeros(2, 3), atol=1e-5)
+    assert torch.allclose(y.norm(dim=-1).amax(1), torch.ones(2), atol=1e-5)
+    axis = Assembly(turn=False).chart(torch.zeros(1, 64, 3), [0])
+    axis.param.data.copy_(param[:1])
+    _, _, rot = boxes(axis.param, 0.02, turn=False)
+    assert torch.equal(rot, torch.eye(3).expand(1, len(SLOTS), 3, 3))
+
+
+def test_gradients_reach_every_part():
+    chart = Assembly().chart(torch.zeros(2, 512, 3), [0, 1])
+    (chart.cloud() ** 2).sum().backward()
+    per_part = chart.param.grad.abs().sum((0, 2))
+    assert (per_part > 0).all()
+
+
+def test_the_start_is_class_agnostic_and_fills_its_cubes():
+    clouds = init_clouds("assembly", 300, None, [0, 1, 2])
+    assert clouds.shape == (3, 300, 3) and np.array_equal(clouds[0], clouds[2])
+    assert np.array_equal(clouds[0], start_cloud(300))
+    assert np.allclose(np.linalg.norm(clouds[0], axis=1).max(), 1.0)  # in the unit sphere
+    small = start_cloud(300, normalize=False)  # the root cube of half-size 0.25 and its cubes
+    assert 0.45 < np.linalg.norm(small, axis=1).max() < 0.55
+
+
+def test_assembly_options_fail_in_one_line():
+    with pytest.raises(FlowamError, match="init='assembly'"):
+        MethodConfig(assembly=True, init="sphere").check()
+    with pytest.raises(FlowamError, match="project cannot act on an assembly"):
+        MethodConfig(assembly=True, init="assembly", project=True).check()
+    with pytest.raises(FlowamError, match="smooth cannot act on an assembly"):
+        MethodConfig(assembly=True, init="assembly", smooth=2.0).check()
+    with pytest.raises(FlowamError, match="assembly cannot act on a latent code"):
+        MethodConfig(assembly=True, init="assembly", generator="bundled:ae").check()
+    with pytest.raises(FlowamError, match="part_min=0.5"):
+        MethodConfig(assembly=True, init="assembly", part_min=0.5).check()
+    with pytest.raises(FlowamError, match="parts=40"):
+        Assembly(parts=40)
+
+
+def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
+    config = MethodConfig(assembly=True, init="assembly", bound=0.8).check()
+    param = parameterization(config)
+    start = torch.from_numpy(init_clouds("assembly", 48, None, [0, 1, 2]))
+    run = {"steps": 40, "lr": 0.05, "optimizer": "adam"}
+    kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
+    result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
+    logit = result.history["logit"]
+    assert (logit[-1] > logit[0]).all()
+    assert np.abs(result.points).max() <= 0.8
+    assert np.array_equal(result.init, start.numpy())
+    assert math.isfinite(float(logit[-1].mean()))
+    # a batched run equals runs of single clouds (over a few steps: later, a rounding
+    # difference can send a point to another face, and the runs part ways)
+    run["steps"] = 8
+    together = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
+    alone = optimize(small_model, ClassLogit(), start[1:2], [1], CLASSES, run, **kw)
+    assert np.allclose(alone.points[0], together.points[1], atol=1e-4)
+
+
+def test_the_faithful_preset_is_an_assembly_of_parts():
+    config = load_method("faithful")
+    assert config.assembly and config.init == "assembly" and not config.project
+    assert config.part_normalize and not config.part_turn
+    param = parameterization(config)
+    assert isinstance(param, Assembly) and param.normalize and not param.turn
