@@ -195,7 +195,7 @@ class Assembly(Parameterization):
         normalize: bool = False,
     ) -> None:
         self.start = start_parameters(parts, min_half)
-        self.parts, self.min_half, self.bound = parts, min_half, bound
+        self.min_half, self.bound = min_half, bound
         self.turn, self.mirror, self.normalize = turn, mirror, normalize
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:

@@ -151,7 +151,8 @@ def run_faithful(
     configs = {}
     for label, (m, o) in chosen.items():
         # an assembly of parts starts from its own parts, not from the shared cloud
-        shared = overrides if not explainer.resolve(m, **o).fixed_start else setting.overrides()
+        fixed = load_method(m).replace(**o).fixed_start  # no align="auto" analysis for this
+        shared = overrides if not fixed else setting.overrides()
         configs[label] = explainer.resolve(m, **{**shared, **o, **explicit})
     models = damaged_models(explainer, seed)
     evaluator = explainer.evaluator(seed)
