@@ -16,6 +16,7 @@ from flowam.assembly import (
     boxes,
     face_areas,
     rotation_6d,
+    round_axis,
     sample_surface,
     start_cloud,
 )
@@ -117,6 +118,50 @@ def test_mirrored_and_normalized_assemblies():
     axis.param.data.copy_(param[:1])
     _, _, rot = boxes(axis.param, 0.02, turn=False)
     assert torch.equal(rot, torch.eye(3).expand(1, len(SLOTS), 3, 3))
+
+
+def test_round_parts_bend_from_boxes_to_the_cylinders_inscribed_in_them():
+    centres, rot = torch.zeros(1, 1, 3), torch.eye(3).expand(1, 1, 3, 3)
+    leg = torch.tensor([[[0.3, 0.8, 0.2]]])  # tall: it turns about y (0.3 and 0.2 closest)
+    disc = torch.tensor([[[0.6, 0.05, 0.5]]])  # flat: about y too; a fuselage about z
+    fuselage = torch.tensor([[[0.1, 0.12, 0.9]]])
+    assert round_axis(torch.cat([leg, disc, fuselage], 1)).tolist() == [[1, 1, 2]]
+    n = 4000
+
+    def draw(half, r):
+        roundness = torch.full((1, 1), r)
+        return sample_surface(centres, half, rot, n, generators(1), roundness)[0]
+
+    nearly_box = draw(leg, 1e-4)
+    box = sample_surface(centres, leg, rot, n, generators(1))[0]
+    assert torch.allclose(nearly_box, box, atol=1e-4)  # roundness 0 is the box
+    x, y, z = draw(leg, 1.0).unbind(-1)
+    radius = ((x / 0.3) ** 2 + (z / 0.2) ** 2).sqrt()  # the ellipse inscribed in the box
+    side = y.abs() < 0.8 - 1e-5
+    assert (radius[side] - 1).abs().max() < 1e-4  # the mantle lies on the ellipse
+    assert radius[~side].max() <= 1 + 1e-4  # the caps inside it
+    assert (y.abs() <= 0.8 + 1e-6).all()
+    # faces keep π/4 of their box areas: the mantle's share is the box's side share
+    hx, hy, hz = leg[0, 0]
+    box_side = hy * (hx + hz) / (hy * (hx + hz) + hx * hz)
+    assert abs(side.float().mean() - box_side) < 0.02
+    rounded = face_areas(leg, torch.ones(1, 1))
+    assert torch.allclose(rounded, face_areas(leg) * math.pi / 4)
+    half_way = draw(leg, 0.5)  # between: outside the ellipse, inside the box
+    r = ((half_way[:, 0] / 0.3) ** 2 + (half_way[:, 2] / 0.2) ** 2).sqrt()[side]
+    assert (r >= 1 - 1e-4).all() and (r < 1.42).all() and (r > 1.05).any()
+
+
+def test_roundness_is_a_parameter_only_of_round_assemblies():
+    for round in (False, True):
+        chart = Assembly(round=round).chart(torch.zeros(2, 512, 3), [0, 1])
+        (chart.cloud() ** 2).sum().backward()
+        moved = chart.param.grad[..., 15].abs().sum((0,))
+        assert (moved > 0).all() if round else (moved == 0).all()
+    config = load_method("vanilla").replace(
+        init="assembly", assembly=True, part_round=True, robust_copies=0
+    )
+    assert parameterization(config).round
 
 
 def test_gradients_reach_every_part():

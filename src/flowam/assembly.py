@@ -18,13 +18,21 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
   boxes' surfaces (faces picked by stratified sampling of the area distribution, a point
   uniform on its face), differentiable in every part parameter; the draw changes every
   call, so the optimum must hold under re-sampling (the points are not the parameters);
+- with ``round``, part ``k`` also has a roundness ``r_k = σ(ρ_k)`` that bends its box
+  towards the cylinder inscribed in it: on the plane of the two half-sizes that are
+  closest to each other (a disc rounds about its thin axis, a leg or a fuselage about
+  its long one), a surface point ``q`` of the unit box is scaled by
+  ``(‖q‖_∞ / ‖q‖_2)^r``, so ``r = 0`` is the box and ``r = 1`` the cylinder; its faces
+  count ``1 - r (1 - π/4)`` of their box areas (exact for a circular section), and a
+  round face is up to twice as dense towards its diagonals;
 - the points are clamped into ``[-C, C]`` (legal by construction).
 
 The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
 :data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
 on it in the order of :data:`SLOTS` (four legs under its corners first, then its
-faces), the same for every class; ``init = "assembly"`` is that start as a cloud (in
-the unit sphere, as ``part_normalize`` sees it).
+faces), the same for every class, every part :data:`ROUND_START` round (within 0.7 % of the
+cubes); ``init = "assembly"`` is that start as a cloud of cubes (in the unit sphere, as
+``part_normalize`` sees it).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from flowam.param import Chart, Parameterization
 
 ROOT_HALF, PART_HALF = 0.25, 0.06
 MAX_HALF = 1.0
+ROUND_START = 0.02  # the start's roundness: nearly boxes, but a gradient that moves it
 TANH_EDGE = 0.9  # tanh of the start's anchors and offsets: near a face, not on it
 SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]], ...] = (
     # (parent, anchor in the parent's box, offset of the centre in the part's own box)
@@ -58,7 +67,7 @@ SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]],
     (9, (0, 1, 0), (0, -1, 0)),  # one on top of the top part
 )
 """The tree of parts: ``parts = K`` uses the first ``K`` slots."""
-PARAMS = 15  # per part: anchor (3), offset (3), size (3), rotation (6)
+PARAMS = 16  # per part: anchor (3), offset (3), size (3), rotation (6), roundness (1)
 
 
 def rotation_6d(r: Tensor) -> Tensor:
@@ -86,7 +95,8 @@ def start_parameters(parts: int, min_half: float) -> Tensor:
         size = _logit((half - min_half) / (MAX_HALF - min_half))
         a = [math.atanh(TANH_EDGE * v) for v in anchor] if k else [0.0, 0.0, 0.0]
         b = [math.atanh(TANH_EDGE * v) for v in offset]
-        rows.append([*a, *b, size, size, size, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+        turn = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        rows.append([*a, *b, size, size, size, *turn, _logit(ROUND_START)])
     return torch.tensor(rows, dtype=torch.float32)
 
 
@@ -112,25 +122,60 @@ def boxes(param: Tensor, min_half: float, turn: bool = True) -> tuple[Tensor, Te
     return torch.stack(centres, 1), half, rot
 
 
-def face_areas(half: Tensor) -> Tensor:
-    """``(B, K, 6)`` areas of the faces normal to ``+x, -x, +y, -y, +z, -z``."""
+def roundness(param: Tensor) -> Tensor:
+    """``(B, K)`` roundness in ``(0, 1)`` of the parts of ``(B, K, PARAMS)`` parameters."""
+    return torch.sigmoid(param[..., 15])
+
+
+def round_axis(half: Tensor) -> Tensor:
+    """``(B, K)`` the axis a round part turns about: the one whose other two half-sizes of
+    ``(B, K, 3)`` are closest in ratio."""
+    log = half.log()
+    spread = torch.stack([(log[..., (a + 1) % 3] - log[..., (a + 2) % 3]).abs() for a in range(3)])
+    return spread.argmin(0)
+
+
+def face_areas(half: Tensor, round: Tensor | None = None) -> Tensor:
+    """``(B, K, 6)`` areas of the faces normal to ``+x, -x, +y, -y, +z, -z`` of boxes of
+    half-sizes ``(B, K, 3)``, of parts of roundness ``(B, K)`` if given (see the module
+    docstring: exact for a box and for a cylinder of circular section)."""
     hx, hy, hz = half.unbind(-1)
     three = torch.stack([hy * hz, hx * hz, hx * hy], -1) * 4
+    if round is not None:
+        three = three * (1 - round * (1 - math.pi / 4))[..., None]
     return three.repeat_interleave(2, dim=-1)
 
 
+def _bend(local: Tensor, axis: Tensor, round: Tensor) -> Tensor:
+    """``(B, n, 3)`` points ``local`` on the unit box bent towards the cylinder about
+    ``axis`` ``(B, n)`` by roundness ``(B, n)``."""
+    plane = 1.0 - torch.nn.functional.one_hot(axis, 3).to(local)
+    q = local * plane  # constant in the parameters: only the roundness has a gradient here
+    norm = q.norm(dim=-1)
+    ratio = torch.where(norm > 0, q.abs().amax(-1) / norm.clamp_min(1e-12), 1.0)
+    scale = ratio**round
+    return local * (1 + plane * (scale - 1)[..., None])
+
+
 def sample_surface(
-    centres: Tensor, half: Tensor, rot: Tensor, n: int, generators: Sequence[torch.Generator]
+    centres: Tensor,
+    half: Tensor,
+    rot: Tensor,
+    n: int,
+    generators: Sequence[torch.Generator],
+    round: Tensor | None = None,
 ) -> Tensor:
-    """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud.
+    """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud, or of
+    parts of roundness ``(B, K)`` if given.
 
     Faces are picked by stratified inverse-CDF sampling of their areas (``n`` strata, one
-    point each), the point uniform on its face; differentiable in ``centres``, ``half`` and
-    ``rot``, not in the choice of faces. ``generators``: one per cloud (CPU).
+    point each), the point uniform on its face; differentiable in ``centres``, ``half``,
+    ``rot`` and ``round``, not in the choice of faces. ``generators``: one per cloud (CPU).
     """
     b, k, _ = centres.shape
     u = torch.stack([torch.rand(n, 3, generator=g) for g in generators]).to(centres)
-    areas = face_areas(half.detach()).reshape(b, 6 * k)
+    held = None if round is None else round.detach()
+    areas = face_areas(half.detach(), held).reshape(b, 6 * k)
     cdf = torch.cumsum(areas, 1)
     strata = (torch.arange(n, device=centres.device) + u[..., 0]) / n * cdf[:, -1:]
     face = torch.searchsorted(cdf, strata.contiguous()).clamp(max=6 * k - 1)  # (B, n)
@@ -144,6 +189,9 @@ def sample_surface(
     c = torch.gather(centres, 1, pick.expand(b, n, 3))
     h = torch.gather(half, 1, pick.expand(b, n, 3))
     r = torch.gather(rot, 1, pick[..., None].expand(b, n, 3, 3))
+    if round is not None:
+        axis = torch.gather(round_axis(half.detach()), 1, part)
+        local = _bend(local, axis, torch.gather(round, 1, part))
     return c + (r @ (h * local)[..., None])[..., 0]
 
 
@@ -158,10 +206,12 @@ class AssemblyChart(Chart):
     def cloud(self) -> Tensor:
         a = self.assembly
         centres, half, rot = boxes(self.param, a.min_half, a.turn)
+        shape = (centres, half, rot)
+        round = roundness(self.param) if a.round else None
         if not a.mirror:
-            points = sample_surface(centres, half, rot, self.n, self.generators)
+            points = sample_surface(*shape, self.n, self.generators, round)
         else:  # half the points on the parts, half on their mirror image across x = 0
-            points = sample_surface(centres, half, rot, -(-self.n // 2), self.generators)
+            points = sample_surface(*shape, -(-self.n // 2), self.generators, round)
             flip = torch.tensor([-1.0, 1.0, 1.0], device=points.device, dtype=points.dtype)
             points = torch.cat([points, points * flip], 1)[:, : self.n]
         if a.normalize:  # into the unit sphere, as the data are
@@ -179,7 +229,8 @@ class Assembly(Parameterization):
     """``parts`` cuboids on the tree of :data:`SLOTS`, no thinner than ``min_half``, turning
     freely or (``turn=False``) aligned with the axes, with ``mirror`` doubled by their
     mirror image across the plane ``x = 0`` (left and right, in the data's convention),
-    with ``normalize`` centred on their centroid and scaled so the farthest point lies on
+    with ``round`` each bending towards its inscribed cylinder, with ``normalize``
+    centred on their centroid and scaled so the farthest point lies on
     the unit sphere (as every real object is: a part cannot shrink the whole), their
     points clamped into ``[-bound, bound]``."""
 
@@ -193,10 +244,11 @@ class Assembly(Parameterization):
         turn: bool = True,
         mirror: bool = False,
         normalize: bool = False,
+        round: bool = False,
     ) -> None:
         self.start = start_parameters(parts, min_half)
         self.min_half, self.bound = min_half, bound
-        self.turn, self.mirror, self.normalize = turn, mirror, normalize
+        self.turn, self.mirror, self.normalize, self.round = turn, mirror, normalize, round
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         b, n, _ = start.shape

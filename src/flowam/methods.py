@@ -93,6 +93,7 @@ class MethodConfig:
     part_turn: bool = True  # parts may turn; False: they stay aligned with the axes
     part_mirror: bool = False  # the parts and their mirror image across x = 0
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
+    part_round: bool = False  # parts bend between boxes and their inscribed cylinders
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
     realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
     keep_best: bool = False  # return each cloud at its step of highest target logit
@@ -316,7 +317,7 @@ def parameterization(
             raise FlowamError(f"method {config.name!r} needs its generator loaded")
         return Latent(generator.ae)
     if config.assembly:
-        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize"))
+        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize", "round"))
         return Assembly(min_half=config.part_min, bound=config.bound, **shape)
     return Smooth(config.smooth, config.smooth_k) if config.smooth else None
 
