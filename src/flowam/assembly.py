@@ -205,8 +205,7 @@ class AssemblyChart(Chart):
 
     def cloud(self) -> Tensor:
         a = self.assembly
-        centres, half, rot = boxes(self.param, a.min_half, a.turn)
-        shape = (centres, half, rot)
+        shape = boxes(self.param, a.min_half, a.turn)
         round = roundness(self.param) if a.round else None
         if not a.mirror:
             points = sample_surface(*shape, self.n, self.generators, round)
