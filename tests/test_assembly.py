@@ -20,6 +20,7 @@ from flowam.assembly import (
     sample_surface,
     start_cloud,
 )
+from flowam.deform import CONTROLS, cube_surface, deform
 from flowam.engine import optimize
 from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, load_method, parameterization
@@ -164,6 +165,47 @@ def test_roundness_is_a_parameter_only_of_round_assemblies():
     assert parameterization(config).round
 
 
+def winding_number(point, verts, faces):
+    """The generalized winding number of a closed triangle mesh about ``point`` (1 inside,
+    0 outside): the triangles' solid angles (Van Oosterom & Strackee, 1983) over 4π."""
+    a, b, c = (verts[faces[:, k]] - point for k in range(3))
+    la, lb, lc = (x.norm(dim=1) for x in (a, b, c))
+    det = (a * torch.linalg.cross(b, c)).sum(1)
+    div = la * lb * lc + (a * b).sum(1) * lc + (a * c).sum(1) * lb + (b * c).sum(1) * la
+    return float(2 * torch.atan2(det, div).sum() / (4 * math.pi))
+
+
+def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
+    gen = torch.Generator().manual_seed(3)
+    asm = Assembly(bend=True)
+    chart = asm.chart(torch.zeros(2, 64, 3), [0, 1])
+    base = chart.param[..., :PARAMS]
+    straight = boxes(base, 0.02, True, torch.zeros(2, len(SLOTS), CONTROLS, 3))
+    assert all(torch.allclose(x, y) for x, y in zip(straight, boxes(base, 0.02), strict=True))
+    param = torch.randn(2, len(SLOTS), PARAMS, generator=gen)
+    offsets = torch.randn(2, len(SLOTS), CONTROLS, 3, generator=gen) * 0.15
+    centres, half, rot = boxes(param, 0.02, True, offsets)
+    cube, faces = cube_surface()
+    for b in range(2):
+        solids = [
+            centres[b, k] + (half[b, k] * deform(cube, offsets[b, k])) @ rot[b, k].T
+            for k in range(len(SLOTS))
+        ]
+        for k, (parent, _, _) in enumerate(SLOTS[1:], start=1):
+            # the anchor, the parent's deformed point, lies inside both deformed surfaces
+            local = half[b, parent] * deform(torch.tanh(param[b, k, :3]), offsets[b, parent])
+            anchor = centres[b, parent] + rot[b, parent] @ local
+            assert winding_number(anchor, solids[parent], faces) == pytest.approx(1, abs=1e-3)
+            assert winding_number(anchor, solids[k], faces) == pytest.approx(1, abs=1e-3)
+    # the drawn points lie on those surfaces: every offset column reaches the cloud
+    (chart.cloud() ** 2).sum().backward()
+    assert (chart.param.grad[..., PARAMS:].abs().sum((0, 2)) > 0).all()
+    config = load_method("faithful-parts").replace(part_bend=True)
+    assert parameterization(config).bend
+    with pytest.raises(FlowamError, match="part_round and part_bend"):
+        config.replace(part_round=True)
+
+
 def test_gradients_reach_every_part():
     chart = Assembly().chart(torch.zeros(2, 512, 3), [0, 1])
     (chart.cloud() ** 2).sum().backward()
@@ -215,9 +257,11 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
     assert np.allclose(alone.points[0], together.points[1], atol=1e-4)
 
 
-def test_the_faithful_preset_is_an_assembly_of_parts():
-    config = load_method("faithful")
+@pytest.mark.parametrize("preset, bent", [("faithful", True), ("faithful-parts", False)])
+def test_the_faithful_presets_are_assemblies_of_parts(preset, bent):
+    config = load_method(preset)
     assert config.assembly and config.init == "assembly" and not config.project
     assert config.part_normalize and not config.part_turn
     param = parameterization(config)
     assert isinstance(param, Assembly) and param.normalize and not param.turn
+    assert param.bend == bent

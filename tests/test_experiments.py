@@ -178,7 +178,8 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     out = tmp_path / "faithful"
     directions = tmp_path / "directions.toml"
     directions.write_text(
-        '["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n[parts]\nmethod = "faithful"\n'
+        '["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n[parts]\n'
+        'method = "faithful"\n[surface]\nmethod = "faithful-mesh"\n'
     )
     args = ["experiment", "faithful", *tiny_args(tiny_model, tiny_data, out)]
     code, _text, err = run_cli([*args, "--directions-file", str(directions)], monkeypatch, capsys)
@@ -186,8 +187,9 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     table = (out / "faithful.md").read_text()
     assert "| start |" in table and "| robust-2" in table and "| plain" in table
     assert "| 1-NNA | COV | MMD |" in table  # the tiny model has no judges (its own classes)
-    # an assembly of parts starts from its own start, which gets its row
+    # an assembly of parts and a mesh start from their own starts, which get their rows
     assert table.index("| start: assembly |") < table.index("| parts")
+    assert table.index("| parts") < table.index("| start: mesh |") < table.index("| surface")
     rows = list(csv.DictReader(io.StringIO((out / "faithful.csv").read_text())))
     assert {r["model"] for r in rows} == {"trained", "randomized", "dropout"}
     assert {r["direction"] for r in rows} == {
@@ -196,10 +198,15 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
         "plain",
         "start: assembly",
         "parts",
+        "start: mesh",
+        "surface",
     } | ({"real objects"} if "| real objects |" in table else set())
     config = json.loads((out / "config.json").read_text())
     assert config["init"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
     assert imread(out / "faithful.png").shape[0] > 100
+    kept = sorted((out / "clouds" / "randomized" / "surface").glob("*.json"))  # every cloud
+    assert len(kept) == len({r["class"] for r in rows})
+    assert set(json.loads(kept[0].read_text())["scores"]) >= {"recognized", "taken_for"}
     views = imread(out / "faithful-views.png")  # a row per class, 3 columns per direction
     assert views.shape[0] > 100 and views.shape[1] > 3 * views.shape[0]
     bad = tmp_path / "bad.toml"

@@ -1,6 +1,7 @@
 """Transformation robustness, the smoothed parameterization, model-only statistics and
 the ``faithful`` preset."""
 
+import json
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from flowam.metrics.chamfer import chamfer_distance, reference_indices
 from flowam.models import get_model
 from flowam.objectives import Batch, ClassLogit, Context, NormStatistics
 from flowam.param import Smooth
+from flowam.report import write_clouds
 from flowam.robustness import Robustness
 from flowam.stats import fibonacci_sphere, norm_statistics
 
@@ -207,13 +209,15 @@ def test_norm_statistics_come_from_the_model_and_need_a_point_axis(small_model):
 # --- the preset --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("preset", ["faithful", "faithful-membrane"])
+@pytest.mark.parametrize(
+    "preset", ["faithful", "faithful-parts", "faithful-mesh", "faithful-membrane"]
+)
 def test_faithful_presets_are_deterministic_and_depend_on_the_model(
     small_model, small_real, preset
 ):
     config = load_method(preset)
     assert config.robust_copies > 0 and (config.assembly or config.smooth > 0)
-    assert config.init == ("assembly" if config.assembly else "sphere")
+    assert config.init == (config.drawn or "sphere")
     explainer = Explainer(small_model, small_real)
     first = explainer.explain(None, preset, steps=15, progress=False)
     again = Explainer(small_model, small_real).explain(None, preset, steps=15, progress=False)
@@ -225,13 +229,13 @@ def test_faithful_presets_are_deterministic_and_depend_on_the_model(
         fully_randomized(small_model, torch.from_numpy(small_real.points[:2])), small_real
     )
     other = randomized.explain(None, preset, steps=15, progress=False)
-    # an assembly's points are drawn anew at every step: compare the clouds as sets
+    # parts' and meshes' points are drawn anew at every step: compare the clouds as sets
     apart = chamfer_distance(other.points, first.points, single_directional=False)
     moved = chamfer_distance(first.points, first.init, single_directional=False)
     assert apart.mean() > 0.05 * moved.mean()
 
 
-def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw():
+def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 23)
     real = PointCloudDataset(rng.normal(size=(46, 16, 3)).astype(np.float32), labels, ["a", "b"])
@@ -244,5 +248,7 @@ def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw():
         match = [i for i in range(46) if np.array_equal(real.points[i], cloud)]
         assert len(match) == 1 and labels[match[0]] == c
         assert match[0] not in {*gallery[c].tolist(), *paired[c].tolist()}
+    write_clouds(rows, tmp_path / "real", [{} for _ in rows.points])  # kept like explanations
+    assert json.loads((tmp_path / "real" / "b_0.json").read_text())["steps_run"] == 0
     small = PointCloudDataset(real.points[:40], labels[:40], ["a", "b"])  # 17 of class b
     assert real_examples(Explainer(explainer.model, small), ["a", "b"], seed=3) is None

@@ -1,7 +1,7 @@
 """Assemblies of parts: a cloud as cuboids hanging on a tree, re-sampled every step.
 
 A max-pooling classifier's gradient reaches a few critical points, so coordinate AM moves
-points, and a smoothed sphere (``faithful``) moves a membrane. An assembly can express
+points, and a smoothed sphere (``faithful-membrane``) moves a membrane. An assembly can express
 parts — legs, a top, wings, a back — because the optimiser moves whole cuboids:
 
 - part ``k`` has a half-size ``h_k = h_min + (h_max - h_min) σ(s_k)`` per axis (never
@@ -25,6 +25,15 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
   ``(‖q‖_∞ / ‖q‖_2)^r``, so ``r = 0`` is the box and ``r = 1`` the cylinder; its faces
   count ``1 - r (1 - π/4)`` of their box areas (exact for a circular section), and a
   round face is up to twice as dense towards its diagonals;
+- with ``bend``, part ``k`` also has a free-form deformation ``D_k`` of its local cube
+  (:mod:`flowam.deform`: 27 control points of degree 2, starting as the identity), so a
+  box can taper, bulge, curve and round (a bowl, a cup, a curved leg). The deformation
+  is a map of the whole cube, so attachment survives it: the anchor is the parent's
+  deformed point ``p = c_parent + R_parent (h_parent ⊙ D_parent(tanh a_k))`` and the
+  centre ``c_k = p - R_k (h_k ⊙ D_k(-tanh b_k))`` puts the part's own deformed point at
+  the anchor. The surface is the cube's triangle mesh (:func:`flowam.deform.cube_surface`)
+  moved by ``D_k``, and the points are drawn on its triangles by area
+  (:func:`flowam.mesh.sample_triangles`);
 - the points are clamped into ``[-C, C]`` (legal by construction).
 
 The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
@@ -44,8 +53,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from flowam.deform import CONTROLS, cube_surface, deform, weights
 from flowam.errors import FlowamError
+from flowam.mesh import sample_triangles
 from flowam.param import Chart, Parameterization
+from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 ROOT_HALF, PART_HALF = 0.25, 0.06
 MAX_HALF = 1.0
@@ -100,25 +112,35 @@ def start_parameters(parts: int, min_half: float) -> Tensor:
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def boxes(param: Tensor, min_half: float, turn: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+def boxes(
+    param: Tensor, min_half: float, turn: bool = True, bend: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Centres ``(B, K, 3)``, half-sizes ``(B, K, 3)`` and rotations ``(B, K, 3, 3)`` of
     the parts of ``(B, K, PARAMS)`` parameters (parents before children, as in SLOTS);
-    without ``turn`` every part stays aligned with the axes (its rotation unused)."""
+    without ``turn`` every part stays aligned with the axes (its rotation unused).
+
+    ``bend``: ``(B, K, CONTROLS, 3)`` each part's free-form deformation offsets
+    (:mod:`flowam.deform`). A part's anchor is then its parent's deformed point, and its
+    centre is placed so that its own deformed point at the anchor's local position is
+    the anchor: every part still touches its parent.
+    """
     half = min_half + (MAX_HALF - min_half) * torch.sigmoid(param[..., 6:9])
     if turn:
         rot = rotation_6d(param[..., 9:15])
     else:
         rot = torch.eye(3, device=param.device, dtype=param.dtype).expand(*param.shape[:2], 3, 3)
-    centres = []
-    for k in range(param.shape[1]):
-        parent = SLOTS[k][0]
-        if parent < 0:
-            centres.append(param[:, k, 0:3])
-            continue
-        local = half[:, parent] * torch.tanh(param[:, k, 0:3])
-        anchor = centres[parent] + (rot[:, parent] @ local[..., None])[..., 0]
-        offset = half[:, k] * torch.tanh(param[:, k, 3:6])
-        centres.append(anchor + (rot[:, k] @ offset[..., None])[..., 0])
+
+    k = param.shape[1]
+    parents = [max(parent, 0) for parent, _, _ in SLOTS[:k]]  # the root's row is unused
+    at_parent, own = torch.tanh(param[..., 0:3]), -torch.tanh(param[..., 3:6])
+    if bend is not None:  # each anchor's local position, deformed by its part
+        at_parent, own = deform(at_parent, bend[:, parents]), deform(own, bend)
+    # the anchor from the parent's centre, and the part's centre from the anchor
+    anchor = (rot[:, parents] @ (half[:, parents] * at_parent)[..., None])[..., 0]
+    offset = -(rot @ (half * own)[..., None])[..., 0]
+    centres = [param[:, 0, 0:3]]
+    for j in range(1, k):
+        centres.append(centres[parents[j]] + anchor[:, j] + offset[:, j])
     return torch.stack(centres, 1), half, rot
 
 
@@ -168,17 +190,15 @@ def sample_surface(
     """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud, or of
     parts of roundness ``(B, K)`` if given.
 
-    Faces are picked by stratified inverse-CDF sampling of their areas (``n`` strata, one
-    point each), the point uniform on its face; differentiable in ``centres``, ``half``,
-    ``rot`` and ``round``, not in the choice of faces. ``generators``: one per cloud (CPU).
+    Faces are picked by stratified sampling of their areas
+    (:func:`flowam.surface.stratified_pick`), the point uniform on its face;
+    differentiable in ``centres``, ``half``, ``rot`` and ``round``, not in the choice of
+    faces. ``generators``: one per cloud (CPU).
     """
     b, k, _ = centres.shape
-    u = torch.stack([torch.rand(n, 3, generator=g) for g in generators]).to(centres)
+    u = uniforms(generators, n, 3, centres)
     held = None if round is None else round.detach()
-    areas = face_areas(half.detach(), held).reshape(b, 6 * k)
-    cdf = torch.cumsum(areas, 1)
-    strata = (torch.arange(n, device=centres.device) + u[..., 0]) / n * cdf[:, -1:]
-    face = torch.searchsorted(cdf, strata.contiguous()).clamp(max=6 * k - 1)  # (B, n)
+    face = stratified_pick(face_areas(half.detach(), held).reshape(b, 6 * k), u[..., 0])
     part, side = face // 6, face % 6
     axis, sign = side // 2, 1.0 - 2.0 * (side % 2).to(centres.dtype)
     local = torch.cat([u[..., 1:] * 2 - 1, sign[..., None]], -1)  # (B, n, 3): s, t, ±1
@@ -196,7 +216,8 @@ def sample_surface(
 
 
 class AssemblyChart(Chart):
-    """``(B, K, PARAMS)`` part parameters and their clouds of ``n`` points."""
+    """``(B, K, PARAMS)`` part parameters (``PARAMS + 3 CONTROLS`` with ``bend``: the
+    deformation offsets follow) and their clouds of ``n`` points."""
 
     def __init__(self, n: int, start: Tensor, seeds: Sequence[int], assembly: Assembly) -> None:
         self.n, self.assembly = n, assembly
@@ -205,18 +226,30 @@ class AssemblyChart(Chart):
 
     def cloud(self) -> Tensor:
         a = self.assembly
-        shape = boxes(self.param, a.min_half, a.turn)
-        round = roundness(self.param) if a.round else None
-        if not a.mirror:
-            points = sample_surface(*shape, self.n, self.generators, round)
-        else:  # half the points on the parts, half on their mirror image across x = 0
-            points = sample_surface(*shape, -(-self.n // 2), self.generators, round)
+        n = self.n if not a.mirror else -(-self.n // 2)
+        if a.bend:
+            points = self._bent(n)
+        else:
+            shape = boxes(self.param, a.min_half, a.turn)
+            round = roundness(self.param) if a.round else None
+            points = sample_surface(*shape, n, self.generators, round)
+        if a.mirror:  # half the points on the parts, half on their mirror image across x = 0
             flip = torch.tensor([-1.0, 1.0, 1.0], device=points.device, dtype=points.dtype)
             points = torch.cat([points, points * flip], 1)[:, : self.n]
         if a.normalize:  # into the unit sphere, as the data are
-            points = points - points.mean(1, keepdim=True)
-            points = points / points.norm(dim=-1).amax(1)[:, None, None]
+            return into_unit_sphere(points, a.bound)
         return points.clamp(-a.bound, a.bound)
+
+    def _bent(self, n: int) -> Tensor:
+        """``(B, n, 3)`` points uniform by area on the deformed parts: each part's cube
+        surface mesh moved by its deformation, sized, turned and placed."""
+        a, b, k = self.assembly, *self.param.shape[:2]
+        offsets = self.param[..., PARAMS:].reshape(b, k, CONTROLS, 3)
+        centres, half, rot = boxes(self.param[..., :PARAMS], a.min_half, a.turn, offsets)
+        cube, w = a.cube.to(centres), a.cube_weights.to(centres)
+        local = half[:, :, None] * (cube + w @ offsets)  # (B, K, V, 3)
+        verts = centres[:, :, None] + local @ rot.transpose(-1, -2)
+        return sample_triangles(verts.reshape(b, -1, 3), a.cube_faces, n, self.generators)
 
     def set(self, clouds: Tensor) -> None:
         raise FlowamError(
@@ -228,7 +261,8 @@ class Assembly(Parameterization):
     """``parts`` cuboids on the tree of :data:`SLOTS`, no thinner than ``min_half``, turning
     freely or (``turn=False``) aligned with the axes, with ``mirror`` doubled by their
     mirror image across the plane ``x = 0`` (left and right, in the data's convention),
-    with ``round`` each bending towards its inscribed cylinder, with ``normalize``
+    with ``round`` each bending towards its inscribed cylinder, with ``bend`` each bent by
+    a free-form deformation of its own (:mod:`flowam.deform`), with ``normalize``
     centred on their centroid and scaled so the farthest point lies on
     the unit sphere (as every real object is: a part cannot shrink the whole), their
     points clamped into ``[-bound, bound]``."""
@@ -244,10 +278,20 @@ class Assembly(Parameterization):
         mirror: bool = False,
         normalize: bool = False,
         round: bool = False,
+        bend: bool = False,
     ) -> None:
+        if round and bend:
+            raise FlowamError("part_round and part_bend both bend a part: choose one")
         self.start = start_parameters(parts, min_half)
+        if bend:  # the deformations start as the identity
+            self.start = torch.cat([self.start, torch.zeros(parts, CONTROLS * 3)], 1)
+            self.cube, faces = cube_surface()
+            self.cube_weights = weights(self.cube)  # (V, CONTROLS)
+            # every part's triangles, indexing the parts' vertices stacked part after part
+            self.cube_faces = torch.cat([faces + k * len(self.cube) for k in range(parts)])
         self.min_half, self.bound = min_half, bound
-        self.turn, self.mirror, self.normalize, self.round = turn, mirror, normalize, round
+        self.turn, self.mirror, self.normalize = turn, mirror, normalize
+        self.round, self.bend = round, bend
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         b, n, _ = start.shape

@@ -382,7 +382,9 @@ def explain(
     ] = None,
     init: Annotated[
         str | None,
-        typer.Option(help="Override the init (mean, medoid, sphere, gaussian, blobs, assembly)."),
+        typer.Option(
+            help="Override the init (mean, medoid, sphere, gaussian, blobs, assembly, mesh)."
+        ),
     ] = None,
     beta: Annotated[float | None, typer.Option(help="Override Eq. 6's beta.")] = None,
     set_: Annotated[

@@ -8,8 +8,8 @@ minutes on a laptop CPU; ``classes="all"`` explains every class.
 
 Every preset runs from the start it is meant for (:func:`own_start`: the classic
 baselines from Gaussian noise, as in the paper; Flow AM from the class-mean cloud;
-``faithful`` from one sphere shared by every class), all with the same seeds and steps,
-and every run is repeated on the fully randomized model (the faithfulness gap). Each
+``faithful`` from one assembly of cubes shared by every class), all with the same seeds
+and steps, and every run is repeated on the fully randomized model (the faithfulness gap). Each
 start is scored as a row of its own. The full comparison, every method from every start
 (:data:`STARTS`), is ``flowam experiment table1`` (:func:`compare_starts` with its
 starts). Output: ``grid.png`` (rows classes, columns the starts and the presets),

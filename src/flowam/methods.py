@@ -27,6 +27,7 @@ from torch import Tensor
 from flowam.assembly import Assembly
 from flowam.errors import FlowamError
 from flowam.generative.networks import Generator
+from flowam.mesh import MAX_SUBDIVISIONS, Mesh
 from flowam.objectives import (
     ClassLogit,
     Continuity,
@@ -50,6 +51,8 @@ NOISES = ("init_noise", "latent_noise", "step_noise")
 NOISE_LEVELS = {"low": 0.1, "high": 1.0}
 """Supplement S1-D's low and high noise amplitudes, relative to the noised tensor's std."""
 AUTO = "auto"
+DRAWN = {"assembly": ("an assembly of parts", "parts"), "mesh": ("a mesh", "icosphere")}
+"""The parameterizations that draw their cloud on a surface of their own (``drawn``)."""
 
 
 @dataclass
@@ -61,7 +64,7 @@ class MethodConfig:
 
     name: str = "custom"
     description: str = ""
-    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly (flowam.stats)
+    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly | mesh
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01
@@ -87,6 +90,7 @@ class MethodConfig:
     robust_jitter: float = 0.01
     robust_dropout: float = 0.0  # share of points dropped in each copy
     smooth: float = 0.0  # λ of the Laplacian-smoothed parameterization (flowam.param); 0 = off
+    # (over the start's k-NN graph; over the mesh's edges with mesh = true)
     smooth_k: int = 8
     assembly: bool = False  # optimise cuboids on a tree instead of points (flowam.assembly)
     part_min: float = 0.02  # the parts' smallest half-size
@@ -94,6 +98,9 @@ class MethodConfig:
     part_mirror: bool = False  # the parts and their mirror image across x = 0
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
     part_round: bool = False  # parts bend between boxes and their inscribed cylinders
+    part_bend: bool = False  # each part bent by a free-form deformation (flowam.deform)
+    mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.mesh)
+    mesh_subdivisions: int = 3  # the icosphere's: 642 vertices at 3
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
     realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
     keep_best: bool = False  # return each cloud at its step of highest target logit
@@ -130,26 +137,36 @@ class MethodConfig:
         robustness(self)  # checks the ranges
         Smooth(self.smooth, self.smooth_k)
         moved = [n for n in ("project", "blur_every", "step_noise", "smooth") if getattr(self, n)]
+        drawn = self.drawn
+        if self.assembly and self.mesh:
+            raise FlowamError("assembly=true and mesh=true are two parameterizations: choose one")
         if self.generator is not None:
-            if moved or self.assembly:
+            if moved or drawn:
                 raise FlowamError(
-                    f"{moved[0] if moved else 'assembly'} cannot act on a latent code: latent AM"
+                    f"{moved[0] if moved else drawn} cannot act on a latent code: latent AM"
                     f" (generator={self.generator!r}) takes no step transforms and no smoothing"
                 )
         elif self.realness:
             raise FlowamError("realness needs a generator with a discriminator (generator=...)")
-        if self.assembly:
+        if drawn:
+            moved = [n for n in moved if not (self.mesh and n == "smooth")]  # a mesh's λ
             if moved:
                 raise FlowamError(
-                    f"{moved[0]} cannot act on an assembly of parts (assembly=true clamps its "
-                    "points into [-bound, bound] itself)"
+                    f"{moved[0]} cannot act on {DRAWN[drawn][0]} ({drawn}=true clamps its points "
+                    "into [-bound, bound] itself)"
                 )
-            if self.init != "assembly":
+            if self.init != drawn:
                 raise FlowamError(
-                    f"assembly=true starts from its own parts: set init='assembly', not "
+                    f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set init='{drawn}', not "
                     f"{self.init!r}"
                 )
-            Assembly(min_half=self.part_min, bound=self.bound)
+        if self.assembly:
+            shape = {"round": self.part_round, "bend": self.part_bend}
+            Assembly(min_half=self.part_min, bound=self.bound, **shape)
+        if self.mesh and not 0 <= self.mesh_subdivisions <= MAX_SUBDIVISIONS:
+            raise FlowamError(
+                f"mesh_subdivisions={self.mesh_subdivisions} must be in 0..{MAX_SUBDIVISIONS}"
+            )
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:
@@ -161,11 +178,17 @@ class MethodConfig:
         return self
 
     @property
+    def drawn(self) -> str | None:
+        """``"assembly"`` or ``"mesh"`` where the method optimises a surface of its own and
+        draws its cloud on it at every step (:mod:`flowam.surface`), else None."""
+        return "assembly" if self.assembly else "mesh" if self.mesh else None
+
+    @property
     def fixed_start(self) -> bool:
-        """Whether the method starts from its own ``init`` only: an assembly of parts moves
-        its parts, not the points of a given start, so experiments that run every method
-        from a shared start run it from its own."""
-        return self.assembly
+        """Whether the method starts from its own ``init`` only: an assembly of parts or a
+        mesh moves its own surface, not the points of a given start, so experiments that
+        run every method from a shared start run it from its own."""
+        return self.drawn is not None
 
     def replace(self, **overrides: Any) -> MethodConfig:
         """A copy with fields replaced (a given ``align`` table replaces the old one)."""
@@ -310,15 +333,17 @@ def parameterization(
     config: MethodConfig, generator: Generator | None = None
 ) -> Parameterization | None:
     """What the method optimises: a generator's latent code (``generator``, loaded from
-    ``config.generator``), an assembly of parts (``assembly``), smoothed coordinates
-    (``smooth``), or None: the coordinates."""
+    ``config.generator``), an assembly of parts (``assembly``), a mesh (``mesh``, smoothed
+    by ``smooth``), smoothed coordinates (``smooth``), or None: the coordinates."""
     if config.generator is not None:
         if generator is None:
             raise FlowamError(f"method {config.name!r} needs its generator loaded")
         return Latent(generator.ae)
     if config.assembly:
-        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize", "round"))
+        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize", "round", "bend"))
         return Assembly(min_half=config.part_min, bound=config.bound, **shape)
+    if config.mesh:
+        return Mesh(config.mesh_subdivisions, config.smooth, config.bound)
     return Smooth(config.smooth, config.smooth_k) if config.smooth else None
 
 

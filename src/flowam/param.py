@@ -2,7 +2,7 @@
 
 A parameterization makes, for each chunk of starting clouds, a :class:`Chart`: the
 tensor the optimiser moves (``param``) and the differentiable map from it to the clouds
-(``cloud()``). Four kinds:
+(``cloud()``). Five kinds:
 
 - **Coordinates** (the default, ``None``): the optimiser moves the points themselves.
   The points a max-pooling network's gradient reaches are the few "critical" ones, so
@@ -18,6 +18,9 @@ tensor the optimiser moves (``param``) and the differentiable map from it to the
   cloud in float32.
 - :class:`flowam.assembly.Assembly`: the optimiser moves the poses and sizes of cuboids
   hung on a tree, and the cloud is drawn on their surfaces anew at every call.
+- :class:`flowam.mesh.Mesh`: the optimiser moves the smoothed vertices of a closed
+  triangle mesh (through this module's :func:`smoothing`, over the mesh's edges), and the
+  cloud is drawn on its triangles anew at every call.
 - :class:`Latent`: the optimiser moves a generator's latent code, starting from the
   encoding of the starting cloud, and the cloud is its decoding (the generative
   baselines' AM: :mod:`flowam.generative`). A code has no inverse image of an arbitrary
@@ -33,6 +36,17 @@ from torch import Tensor, nn
 
 from flowam.errors import FlowamError
 from flowam.ops import knn
+
+
+def smoothing(adjacency: Tensor, weight: float) -> tuple[Tensor, Tensor]:
+    """``I + λL`` and its inverse for ``(..., n, n)`` symmetric 0/1 adjacency matrices, ``L``
+    their graph Laplacian (degree minus adjacency) and ``λ = weight``."""
+    n = adjacency.shape[-1]
+    laplacian = torch.diag_embed(adjacency.sum(-1)) - adjacency
+    forward = torch.eye(n, device=adjacency.device, dtype=adjacency.dtype) + weight * laplacian
+    # I + λL is symmetric positive definite: invert through its Cholesky factor (the
+    # batched LU of torch.linalg.inv fails in MKL with more than one thread)
+    return forward, torch.cholesky_inverse(torch.linalg.cholesky(forward))
 
 
 class Chart:
@@ -60,11 +74,7 @@ class SmoothChart(Chart):
         adjacency = torch.zeros(b, n, n, device=start.device, dtype=start.dtype)
         adjacency.scatter_(2, idx, 1.0)
         adjacency = ((adjacency + adjacency.transpose(1, 2)) > 0).to(start.dtype)
-        laplacian = torch.diag_embed(adjacency.sum(-1)) - adjacency
-        self.forward = torch.eye(n, device=start.device, dtype=start.dtype) + weight * laplacian
-        # I + λL is symmetric positive definite: invert through its Cholesky factor (the
-        # batched LU of torch.linalg.inv fails in MKL with more than one thread)
-        self.inverse = torch.cholesky_inverse(torch.linalg.cholesky(self.forward))
+        self.forward, self.inverse = smoothing(adjacency, weight)
         super().__init__(self.forward @ start)
 
     def cloud(self) -> Tensor:

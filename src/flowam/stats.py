@@ -26,6 +26,8 @@ Initial clouds, one per class (``init=``):
 - ``assembly``: the class-agnostic start of :mod:`flowam.assembly` (a cube with small
   cubes hung under its corners and on its faces), one draw of its surface; the start of
   ``assembly = true`` methods, which move the parts rather than these points.
+- ``mesh``: the class-agnostic start of :mod:`flowam.mesh` (an icosphere), one draw of
+  its surface in the unit sphere; the start of ``mesh = true`` methods.
 """
 
 from __future__ import annotations
@@ -43,13 +45,14 @@ from scipy.spatial.distance import cdist
 from torch import Tensor, nn
 
 from flowam import cache
-from flowam.assembly import start_cloud
+from flowam.assembly import start_cloud as assembly_start
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
+from flowam.mesh import start_cloud as mesh_start
 from flowam.speed import DEFAULT, Speed, prepare
 
-INITS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly")
+INITS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly", "mesh")
 SPHERE_RADIUS = 0.5
 BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
@@ -243,7 +246,12 @@ def init_clouds(
     """
     if init not in INITS:
         raise FlowamError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    shapes = {"sphere": fibonacci_sphere, "blobs": blobs, "assembly": start_cloud}
+    shapes = {
+        "sphere": fibonacci_sphere,
+        "blobs": blobs,
+        "assembly": assembly_start,
+        "mesh": mesh_start,
+    }
     if init in shapes:
         return np.repeat(shapes[init](num_points)[None], len(targets), axis=0)
     if init == "gaussian":

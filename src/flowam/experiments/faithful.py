@@ -2,8 +2,9 @@
 
 Every direction (:data:`DIRECTIONS`: a method and overrides) explains the classes from
 one shared, class-agnostic start (``sphere`` unless told otherwise: the start carries no
-class information; an assembly of parts, ``assembly = true``, starts from its own
-class-agnostic parts, ``init = "assembly"``), on the trained model and on two damaged
+class information; an assembly of parts, ``assembly = true``, or a mesh, ``mesh =
+true``, starts from its own class-agnostic surface, ``init = "assembly"`` or ``"mesh"``),
+on the trained model and on two damaged
 copies of it:
 
 - ``randomized``: every layer with parameters re-initialised (cascading randomization
@@ -18,7 +19,7 @@ the target; the trained model's mean target logit as a share of vanilla AM's fro
 same start, legal and success rates, and the Chamfer distance to real objects (Eq. 7).
 A direction meets the targets (:data:`TARGETS`) when, for the trained model,
 recognition ≥ 80 %, logit ≥ 80 % of vanilla's, 100 % legal and 100 % successful, and
-for both damaged models recognition ≤ 25 %. The starting cloud is a row of its own
+for both damaged models recognition ≤ 10 %. The starting cloud is a row of its own
 (every start a direction uses, ``start: <init>`` for those other than the shared one),
 and so is its decoding through each generator a direction explains with (latent AM
 starts there), and so are real objects (``real objects``: one test object per class
@@ -28,8 +29,9 @@ a perfect explanation would score).
 Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
 model), ``faithful.png`` (rows directions, columns a few classes under each model),
 ``faithful-views.png`` (rows classes; columns a real object, then each direction's
-explanations of the trained model from two views and of the randomized model) and
-``config.json``.
+explanations of the trained model from two views and of the randomized model),
+``clouds/<model>/<direction>/`` (every explanation's points and scores, as
+:func:`flowam.report.write_clouds` lays them out) and ``config.json``.
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.render import VIEWS, View, render_grid
-from flowam.report import JUDGED
+from flowam.report import JUDGED, folder_name, write_clouds
 
 MODELS = ("trained", "randomized", "dropout")
 DROPOUT = 0.5
-TARGETS = {"recognized": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.25}
+TARGETS = {"recognized": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.1}
+"""Issue 21's targets for every architecture (PointNet's own 1-NN target is 90 %); until
+issue 21's round 4 the damaged models were allowed 25 % (issue 9)."""
 
 DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "vanilla": ("vanilla", {}),
@@ -69,11 +73,15 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "smooth": ("vanilla", {"smooth": 3.0, "project": True}),
     "norm-stats": ("vanilla", {"norm_stats": 1.0, "project": True}),
     "faithful-membrane": ("faithful-membrane", {}),
+    "faithful-parts": ("faithful-parts", {}),
+    "faithful-mesh": ("faithful-mesh", {}),
     "faithful": ("faithful", {}),
 }
 """One direction of each kind (method, overrides), the ``faithful`` preset of issue 9 that
-combined them (a smoothed sphere, now ``faithful-membrane``) and today's ``faithful`` (an
-assembly of parts, :mod:`flowam.assembly`); ``docs/faithful-sweep.toml`` holds every
+combined them (a smoothed sphere, now ``faithful-membrane``), the assembly of boxes of
+issue 21's rounds 2-3 (``faithful-parts``, :mod:`flowam.assembly`), the deformable mesh
+of round 4 (``faithful-mesh``, :mod:`flowam.mesh`) and today's ``faithful`` (the parts,
+each bent, :mod:`flowam.deform`); ``docs/faithful-sweep.toml`` holds every
 variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
 preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 
@@ -113,6 +121,7 @@ def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Expl
         init=points,
         history={},
         weights={},
+        steps_run=np.zeros(len(targets), dtype=np.int64),
         config={"real_objects": real.description},
         status="real objects",
     )
@@ -150,7 +159,7 @@ def run_faithful(
     explicit = {"steps": setting.steps} if setting.steps is not None else {}
     configs = {}
     for label, (m, o) in chosen.items():
-        # an assembly of parts starts from its own parts, not from the shared cloud
+        # an assembly of parts or a mesh starts from its own surface, not the shared cloud
         fixed = load_method(m).replace(**o).fixed_start  # no align="auto" analysis for this
         shared = overrides if not fixed else setting.overrides()
         configs[label] = explainer.resolve(m, **{**shared, **o, **explicit})
@@ -182,19 +191,21 @@ def run_faithful(
                 row["legal"] = float(s.legal.mean())
                 row["success"] = float(s.success.mean())
                 row["chamfer_to_real"] = float(s.chamfer.mean())
-            for i, t in enumerate(result.targets):
+            per_cloud = [
+                {
+                    "recognized": bool(recognized[i]),
+                    "taken_for": result.classes[s.taken_for[i]],
+                    "logit": float(s.logit[i]),
+                    "legal": bool(s.legal[i]),
+                    "success": bool(s.success[i]),
+                    "chamfer_to_real": float(s.chamfer[i]),
+                }
+                for i in range(len(result))
+            ]
+            write_clouds(result, out / "clouds" / kind / folder_name(label), per_cloud)
+            for t, scores in zip(result.targets, per_cloud, strict=True):
                 rows.append(
-                    {
-                        "direction": label,
-                        "model": kind,
-                        "class": result.classes[t],
-                        "recognized": bool(recognized[i]),
-                        "taken_for": result.classes[s.taken_for[i]],
-                        "logit": float(s.logit[i]),
-                        "legal": bool(s.legal[i]),
-                        "success": bool(s.success[i]),
-                        "chamfer_to_real": float(s.chamfer[i]),
-                    }
+                    {"direction": label, "model": kind, "class": result.classes[t], **scores}
                 )
         row["gap"] = row["recognized_trained"] - max(
             row["recognized_randomized"], row["recognized_dropout"]
@@ -350,7 +361,7 @@ def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> s
         "objects; by X: the share of explanations that the classifier X (not optimised "
         "against) takes for the target; "
         "s: seconds per model. ✓: meets every target (trained ≥ 80 % recognised, logit ≥ "
-        "80 %, all legal and successful; both damaged models ≤ 25 %).",
+        "80 %, all legal and successful; both damaged models ≤ 10 %).",
         "",
     ]
     judges = _judges(summary[0])

@@ -98,7 +98,7 @@ def run_sanity(
     methods = explainer.fitting(methods, log)
     seed = setting.seed
     start = {"init": init} if init else {}
-    configs = {  # a method with a fixed start (an assembly of parts) keeps its own
+    configs = {  # a method with a fixed start (parts, a mesh) keeps its own
         m: explainer.resolve(
             m, **setting.overrides(), **({} if load_method(m).fixed_start else start)
         )

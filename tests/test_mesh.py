@@ -1,0 +1,172 @@
+"""Meshes (flowam.mesh) and the drawing steps they share with assemblies (flowam.surface):
+the icosphere, area sampling against naive versions, the smoothed chart, the ``mesh``
+method option through the engine, and the ``faithful`` preset."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest import SMALL_CLASSES as CLASSES
+
+from flowam.engine import optimize
+from flowam.errors import FlowamError
+from flowam.mesh import (
+    START_RADIUS,
+    Mesh,
+    edge_adjacency,
+    icosphere,
+    sample_triangles,
+    start_cloud,
+    triangle_areas,
+)
+from flowam.methods import MethodConfig, load_method, parameterization
+from flowam.objectives import ClassLogit
+from flowam.param import smoothing
+from flowam.robustness import Robustness
+from flowam.stats import init_clouds
+from flowam.surface import into_unit_sphere, stratified_pick
+
+
+def generators(b, seed=0):
+    return [torch.Generator().manual_seed(seed + i) for i in range(b)]
+
+
+def test_stratified_pick_matches_a_loop_over_the_cumulative_areas():
+    gen = torch.Generator().manual_seed(0)
+    areas = torch.rand(3, 7, generator=gen) + torch.tensor([0.0, 0, 2, 0, 0, 0, 0])
+    areas[1, 4] = 0.0  # an element without area never gets a point
+    u = torch.rand(3, 50, generator=gen)
+    picked = stratified_pick(areas, u)
+    for b in range(3):
+        cdf = torch.cumsum(areas[b], 0)
+        for i in range(50):
+            target = (i + u[b, i]) / 50 * cdf[-1]
+            assert int(picked[b, i]) == next(e for e in range(7) if cdf[e] >= target)
+        counts = np.bincount(picked[b].numpy(), minlength=7)
+        share = (areas[b] / areas[b].sum() * 50).numpy()
+        assert np.abs(counts - share).max() < 2  # each element its share, up to the strata it
+        # shares with its neighbours (a multinomial draw scatters by sqrt(share))
+    assert (picked[1] != 4).all()
+
+
+def test_into_unit_sphere_centres_and_scales_then_clamps():
+    gen = torch.Generator().manual_seed(1)
+    clouds = torch.randn(4, 100, 3, generator=gen) * 3 + 5
+    unit = into_unit_sphere(clouds, bound=1.0)
+    assert torch.allclose(unit.mean(1), torch.zeros(4, 3), atol=1e-6)
+    assert torch.allclose(unit.norm(dim=-1).amax(1), torch.ones(4))
+    assert into_unit_sphere(clouds, bound=0.5).abs().max() <= 0.5
+
+
+def test_the_icosphere_is_a_closed_sphere_with_outward_triangles():
+    for sub, (v_count, f_count) in {0: (12, 20), 3: (642, 1280)}.items():
+        verts, faces = icosphere(sub)
+        assert verts.shape == (v_count, 3) and faces.shape == (f_count, 3)
+        assert torch.allclose(verts.norm(dim=1), torch.ones(v_count), atol=1e-5)
+        edges = int(edge_adjacency(faces, v_count).sum().item()) // 2
+        assert v_count - edges + f_count == 2  # Euler: a closed surface of genus 0
+        a, b, c = (verts[faces[:, k]] for k in range(3))
+        normal = torch.linalg.cross(b - a, c - a)
+        assert ((normal * (a + b + c)).sum(1) > 0).all()
+    with pytest.raises(FlowamError, match="mesh_subdivisions=7"):
+        icosphere(7)
+
+
+def test_points_lie_on_the_triangles_shared_out_by_area_and_uniform_on_each():
+    # two triangles far apart, the second four times the area of the first
+    verts = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 0, 0], [7, 0, 0], [5, 0, 4]]])
+    faces = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    assert torch.allclose(triangle_areas(verts, faces), torch.tensor([[0.5, 4.0]]))
+    n = 9000
+    pts = sample_triangles(verts, faces, n, generators(1))[0]
+    first = pts[:, 0] < 2
+    assert abs(int(first.sum()) - n * 0.5 / 4.5) <= 1
+    small, big = pts[first], pts[~first]
+    assert (small[:, 2].abs() < 1e-6).all() and (small[:, :2] >= -1e-6).all()
+    assert (small[:, 0] + small[:, 1] <= 1 + 1e-5).all()  # inside the first triangle
+    assert (big[:, 1].abs() < 1e-6).all()
+    # uniform on a triangle: the mean is the centroid, and a quarter of the points lie in
+    # the corner triangle cut off at half the height
+    assert torch.allclose(small.mean(0), torch.tensor([1 / 3, 1 / 3, 0]), atol=0.02)
+    assert torch.allclose(big.mean(0), verts[0, 3:].mean(0), atol=0.05)
+    corner = (small[:, 0] + small[:, 1] < 0.5).float().mean()
+    assert abs(float(corner) - 0.25) < 0.03
+
+
+def test_sampling_moves_with_the_mesh_and_carries_gradients_to_every_vertex():
+    verts, faces = icosphere(2)
+    shift = torch.tensor([0.3, -0.2, 0.1])
+    a = sample_triangles(verts[None], faces, 700, generators(1, seed=4))
+    b = sample_triangles(verts[None] + shift, faces, 700, generators(1, seed=4))
+    assert torch.allclose(b, a + shift, atol=1e-6)  # the same draw, translated
+    moved = verts[None].clone().requires_grad_(True)
+    sample_triangles(moved, faces, 4000, generators(1)).pow(2).sum().backward()
+    assert (moved.grad.abs().sum(-1) > 0).all()
+
+
+def test_the_smoothing_inverts_and_spreads_a_vertex_over_its_neighbours():
+    verts, faces = icosphere(1)
+    adjacency = edge_adjacency(faces, len(verts))
+    forward, inverse = smoothing(adjacency, 3.0)
+    assert torch.allclose(forward @ inverse, torch.eye(len(verts)), atol=1e-4)
+    column = inverse[:, 0]  # a push on vertex 0 moves it most, then its neighbours
+    neighbours, others = adjacency[0] > 0, adjacency[0] == 0
+    others[0] = False
+    assert column[0] > column[neighbours].max() > column[others].max()
+    assert torch.allclose(column.sum(), torch.tensor(1.0), atol=1e-4)  # rows of L sum to 0
+
+
+def test_a_mesh_chart_starts_from_the_icosphere_and_draws_in_the_unit_sphere():
+    mesh = Mesh(subdivisions=2, smooth=3.0)
+    chart = mesh.chart(torch.zeros(2, 256, 3), seeds=[0, 1])
+    unit, _ = icosphere(2)
+    assert torch.allclose(chart.vertices(), START_RADIUS * unit.expand(2, -1, -1), atol=1e-5)
+    cloud = chart.cloud()
+    assert cloud.shape == (2, 256, 3)
+    assert torch.allclose(cloud.norm(dim=-1).amax(1), torch.ones(2))
+    assert not torch.equal(cloud, chart.cloud())  # drawn anew at every call
+    with pytest.raises(FlowamError, match="cannot act on a mesh"):
+        chart.set(cloud)
+    start = init_clouds("mesh", 300, None, [0, 2])
+    assert start.shape == (2, 300, 3) and np.array_equal(start[0], start_cloud(300))
+    assert np.allclose(np.linalg.norm(start[0], axis=1), 1.0, atol=0.03)  # a sphere
+
+
+def test_mesh_options_fail_in_one_line():
+    with pytest.raises(FlowamError, match="init='mesh'"):
+        MethodConfig(mesh=True, init="sphere").check()
+    with pytest.raises(FlowamError, match="project cannot act on a mesh"):
+        MethodConfig(mesh=True, init="mesh", project=True).check()
+    with pytest.raises(FlowamError, match="two parameterizations"):
+        MethodConfig(mesh=True, assembly=True, init="mesh").check()
+    with pytest.raises(FlowamError, match="mesh cannot act on a latent code"):
+        MethodConfig(mesh=True, init="mesh", generator="bundled:ae").check()
+    with pytest.raises(FlowamError, match="mesh_subdivisions=9"):
+        MethodConfig(mesh=True, init="mesh", mesh_subdivisions=9).check()
+    config = MethodConfig(mesh=True, init="mesh", smooth=5.0).check()  # smooth is its λ
+    assert config.fixed_start and config.drawn == "mesh"
+
+
+def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
+    config = MethodConfig(mesh=True, init="mesh", mesh_subdivisions=1, bound=0.8).check()
+    param = parameterization(config)
+    start = torch.from_numpy(init_clouds("mesh", 48, None, [0, 1, 2]))
+    run = {"steps": 30, "lr": 0.05, "optimizer": "adam"}
+    kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
+    result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
+    logit = result.history["logit"]
+    assert (logit[-1] > logit[0]).all() and math.isfinite(float(logit[-1].mean()))
+    assert np.abs(result.points).max() <= 0.8
+    # a batched run equals runs of single clouds (each cloud draws from its own seed)
+    run["steps"] = 6
+    together = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
+    alone = optimize(small_model, ClassLogit(), start[2:], [2], CLASSES, run, **kw)
+    assert np.allclose(alone.points[0], together.points[2], atol=1e-4)
+
+
+def test_the_faithful_mesh_preset_is_a_smoothed_mesh():
+    config = load_method("faithful-mesh")
+    assert config.mesh and config.init == "mesh" and config.smooth > 0 and config.robust_copies
+    param = parameterization(config)
+    assert isinstance(param, Mesh) and len(param.start) == 642
