@@ -103,11 +103,14 @@ def test_flow_auto_chooses_layers_and_analyze_draws_the_flow(
     assert set(saved["weights"]) <= set(saved["analysis"]["candidates"])
     assert imread(tmp_path / "an" / "flow.png").shape[0] > 100
     code, _, err = run_cli(
-        explain(tiny_model, tiny_data, tmp_path / "auto", "--method", "flow-auto"),
+        explain(
+            tiny_model, tiny_data, tmp_path / "auto", "--method", "flow-auto", "--classes", "all"
+        ),
         monkeypatch,
         capsys,
     )
     assert code == 0, err
+    assert len(list((tmp_path / "auto").rglob("*_0.npy"))) == 2  # 'all': both classes
 
 
 @pytest.mark.parametrize(

@@ -368,7 +368,7 @@ def _print_summary(outcomes, title: str) -> None:
 @dataclass_options(Subject)
 def explain(
     classes: Annotated[
-        str | None, typer.Option(help="Comma-separated class names (default all).")
+        str | None, typer.Option(help="Comma-separated class names, or 'all' (the default).")
     ] = None,
     method: Annotated[
         str, typer.Option(help="Comma-separated methods: presets or .toml files.")
@@ -402,7 +402,7 @@ def explain(
 
     subject = Subject(**fields)
     explainer, info = subject.load(seed)
-    names = _items(classes) if classes else None
+    names = _items(classes) if classes and classes.strip() != "all" else None
     explainer.targets(names)  # unknown class names fail here, before any work
     common = {
         k: v
