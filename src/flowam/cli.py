@@ -402,7 +402,8 @@ def explain(
 
     subject = Subject(**fields)
     explainer, info = subject.load(seed)
-    names = _items(classes) if classes and classes.strip() != "all" else None
+    picked = _classes(classes)
+    names = None if picked == "all" else picked
     explainer.targets(names)  # unknown class names fail here, before any work
     common = {
         k: v
@@ -641,7 +642,7 @@ EVERY_METHOD = ",".join(ALL_METHODS)
 
 
 def _classes(text: str | None) -> list[str] | str | None:
-    """``--classes`` of the demo and table4: None (the default subset), "all" or names."""
+    """``--classes`` of explain, the demo and table4: None (the default), "all" or names."""
     if text is None:
         return None
     return "all" if text.strip() == "all" else _items(text)

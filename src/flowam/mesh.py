@@ -42,11 +42,16 @@ START_RADIUS = 0.5
 MAX_SUBDIVISIONS = 4  # 2,562 vertices: a 26 MB dense inverse, 4x the cost of 3 per step
 
 
+def check_subdivisions(subdivisions: int) -> None:
+    """Refuse an icosphere split fewer than 0 or more than :data:`MAX_SUBDIVISIONS` times."""
+    if not 0 <= subdivisions <= MAX_SUBDIVISIONS:
+        raise FlowamError(f"mesh_subdivisions={subdivisions} must be in 0..{MAX_SUBDIVISIONS}")
+
+
 def icosphere(subdivisions: int) -> tuple[Tensor, Tensor]:
     """Vertices ``(V, 3)`` on the unit sphere and triangles ``(F, 3)`` (vertex indices,
     outward winding) of an icosahedron split ``subdivisions`` times."""
-    if not 0 <= subdivisions <= MAX_SUBDIVISIONS:
-        raise FlowamError(f"mesh_subdivisions={subdivisions} must be in 0..{MAX_SUBDIVISIONS}")
+    check_subdivisions(subdivisions)
     sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
     verts = torch.tensor(np.asarray(sphere.vertices), dtype=torch.float32)
     return verts, torch.tensor(np.asarray(sphere.faces), dtype=torch.long)
@@ -87,13 +92,12 @@ class MeshChart(Chart):
     """``(B, V, 3)`` smoothed vertex parameters ``u`` and their clouds of ``n`` points."""
 
     def __init__(self, n: int, seeds: Sequence[int], mesh: Mesh, like: Tensor) -> None:
-        self.n, self.mesh, self.bound = n, mesh, mesh.bound
+        self.n, self.bound = n, mesh.bound
         self.faces = mesh.faces.to(like.device)
-        self.forward = mesh.forward.to(like)
         self.inverse = mesh.inverse.to(like)
         self.generators = [torch.Generator().manual_seed(int(s) + 11) for s in seeds]
         start = mesh.start.to(like)[None].expand(len(self.generators), -1, -1)
-        super().__init__(self.forward @ start)
+        super().__init__(mesh.forward.to(like) @ start)
 
     def vertices(self) -> Tensor:
         """``(B, V, 3)`` the mesh vertices the parameters stand for (graph attached)."""

@@ -27,7 +27,7 @@ from torch import Tensor
 from flowam.assembly import Assembly
 from flowam.errors import FlowamError
 from flowam.generative.networks import Generator
-from flowam.mesh import MAX_SUBDIVISIONS, Mesh
+from flowam.mesh import Mesh, check_subdivisions
 from flowam.objectives import (
     ClassLogit,
     Continuity,
@@ -163,10 +163,8 @@ class MethodConfig:
         if self.assembly:
             shape = {"round": self.part_round, "bend": self.part_bend}
             Assembly(min_half=self.part_min, bound=self.bound, **shape)
-        if self.mesh and not 0 <= self.mesh_subdivisions <= MAX_SUBDIVISIONS:
-            raise FlowamError(
-                f"mesh_subdivisions={self.mesh_subdivisions} must be in 0..{MAX_SUBDIVISIONS}"
-            )
+        if self.mesh:
+            check_subdivisions(self.mesh_subdivisions)
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:
