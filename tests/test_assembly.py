@@ -235,6 +235,32 @@ def test_assembly_options_fail_in_one_line():
         MethodConfig(assembly=True, init="assembly", part_min=0.5).check()
     with pytest.raises(FlowamError, match="parts=40"):
         Assembly(parts=40)
+    with pytest.raises(FlowamError, match="part_bend_after=0.5 needs part_bend=true"):
+        MethodConfig(assembly=True, init="assembly", part_bend_after=0.5).check()
+    with pytest.raises(FlowamError, match=r"part_bend_after=1.0 must be a share .* \[0, 1\)"):
+        MethodConfig(assembly=True, init="assembly", part_bend=True, part_bend_after=1.0).check()
+    with pytest.raises(FlowamError, match="part_bend shapes an assembly of parts: it needs"):
+        MethodConfig(part_bend=True).check()
+    with pytest.raises(FlowamError, match="mesh_subdivisions shapes a mesh: it needs mesh=true"):
+        MethodConfig(mesh_subdivisions=2).check()
+
+
+@pytest.mark.parametrize(("share", "bent"), [(0.0, True), (0.25, True), (0.75, False)])
+def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, share, bent):
+    charts = []
+
+    class Spied(Assembly):
+        def chart(self, start, seeds=None):
+            charts.append(super().chart(start, seeds))
+            return charts[-1]
+
+    param = Spied(bend=True, bend_after=share, normalize=True)
+    start = torch.from_numpy(init_clouds("assembly", 48, None, [0]))
+    run = {"steps": 2, "lr": 0.05, "optimizer": "adam"}  # share 0.25: step 0 held, step 1 not
+    optimize(small_model, ClassLogit(), start, [0], CLASSES, run, param=param, progress=False)
+    moved = charts[0].param.detach()[0] != param.start
+    assert moved[:, :PARAMS].any()  # the boxes move from the first step
+    assert moved[:, PARAMS:].any() == bent
 
 
 def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):

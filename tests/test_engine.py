@@ -260,3 +260,53 @@ def test_initialisation_noise_makes_restarts_differ(model, real):
     assert not np.allclose(noisy.init[0], noisy.init[1])
     spread = np.linalg.norm(noisy.init[0] - same.init[0], axis=1).mean()
     assert 0.01 < spread < 0.2  # low amplitude: 0.1 of the cloud's coordinate spread
+
+
+def test_a_group_is_never_split_across_chunks(model):
+    out = optimize(
+        model,
+        ClassLogit(),
+        init(5),
+        [0, 0, 1, 1, 2],
+        CLASSES,
+        RUN,
+        group=2,
+        chunk_size=3,
+        progress=False,
+    )
+    assert out.config["chunk_size"] == 2  # 3 would split the second pair
+    assert (
+        optimize(
+            model, ClassLogit(), init(1), [0], CLASSES, RUN, group=4, chunk_size=3, progress=False
+        ).config["chunk_size"]
+        == 4
+    )
+    with pytest.raises(FlowamError, match="group=0 must be at least 1"):
+        optimize(model, ClassLogit(), init(1), [0], CLASSES, RUN, group=0, progress=False)
+
+
+def test_the_diversity_term_makes_restarts_differ_in_the_global_feature(model, real):
+    from flowam.stats import record
+
+    ex = Explainer(model, real)
+    config = ex.resolve("vanilla", diversity=1.0)
+    assert config.diversity_layer == "fc1:input"  # PointNet's global feature
+    assert ex.misfit(config.replace(diversity_layer="fc9")).startswith(
+        "its diversity_layer 'fc9' is not a layer of this PointNet"
+    )
+
+    def similarity(weight):
+        r = ex.explain(
+            ["b"],
+            "vanilla",
+            init="gaussian",
+            restarts=2,
+            steps=15,
+            lr=0.02,
+            diversity=weight,
+            progress=False,
+        )
+        g = record(model, r.points, ["fc1:input"])["fc1:input"]
+        return torch.nn.functional.cosine_similarity(g[0], g[1], dim=0).item()
+
+    assert similarity(20.0) < similarity(0.0) - 0.01

@@ -148,7 +148,16 @@ def tiny_args(tiny_model, tiny_data, out):
         ),
         ("ablation", ["init: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
         ("beta", ["init: mean", "β = 0", "β = 0.1", "β = 1"]),
-        ("diversity", ["init: mean", "no noise", "init noise, high", "step noise, low"]),
+        (
+            "diversity",
+            [
+                "init: mean",
+                "no noise",
+                "init noise, high",
+                "step noise, low",
+                "diversity term, low",
+            ],
+        ),
     ],
 )
 def test_experiments_run_on_a_tiny_model_and_write_tables(

@@ -81,11 +81,16 @@ def test_overrides_from_python_and_command_line():
         ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
         ({"init": "cube"}, "unknown init 'cube'"),
         ({"colour": 1}, "unknown method option 'colour'"),
+        ({"diversity": -1.0}, "weight diversity=-1.0 must not be negative"),
+        ({"align": {}, "latent_noise": 0.1}, "latent_noise needs latent alignment"),
+        ({"method": "faithful", "init_noise": 0.1}, "init_noise cannot act on an assembly"),
+        ({"method": "faithful-mesh", "init_noise": 0.1}, "init_noise cannot act on a mesh"),
     ],
 )
 def test_bad_method_values_give_one_line(overrides, message):
+    overrides = dict(overrides)
     with pytest.raises(FlowamError) as e:
-        load_method("flow").replace(**overrides)
+        load_method(overrides.pop("method", "flow")).replace(**overrides)
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

@@ -9,6 +9,7 @@ from flowam.objectives import (
     ClassLogit,
     Context,
     Continuity,
+    Diversity,
     L2Penalty,
     LatentAlignment,
     Legality,
@@ -106,6 +107,21 @@ def test_latent_alignment_is_cosine_to_the_class_mean_with_optional_noise():
     assert torch.equal(noisy._targets, again._targets)  # drawn from the clouds' seeds
 
 
+def test_diversity_is_minus_the_mean_similarity_to_the_same_copy_of_the_other_restarts():
+    targets, copies = [0, 0, 0, 1], 2
+    act = torch.randn(len(targets) * copies, 5, generator=torch.Generator().manual_seed(0))
+    batch = Batch(torch.tensor(targets), [1, 2, 3, 4])
+    ctx = Context(torch.zeros(4, 8, 3), torch.zeros(8, 3), {"g": act}, batch, copies=copies)
+    values = Diversity("g")(ctx).view(len(targets), copies)
+    unit = act.numpy() / np.linalg.norm(act.numpy(), axis=1, keepdims=True)
+    for i, t in enumerate(targets):
+        for c in range(copies):
+            others = [j for j, u in enumerate(targets) if u == t and j != i]
+            sims = [unit[i * copies + c] @ unit[j * copies + c] for j in others]
+            expected = -np.mean(sims) if sims else 0.0  # the lone class has no one to differ from
+            assert values[i, c].item() == pytest.approx(expected, abs=1e-6)
+
+
 def test_composition_keeps_terms_and_weights():
     logit, cont = ClassLogit(), Continuity()
     objective = logit + 0.1 * cont - 0.5 * cont
@@ -141,7 +157,7 @@ def test_a_few_steps_improve_each_geometric_term(term, scale):
     assert term(context(pts)).sum().item() > first
 
 
-@pytest.mark.parametrize("kind", ["logit", "log_prob", "align"])
+@pytest.mark.parametrize("kind", ["logit", "log_prob", "align", "diversity"])
 def test_a_few_steps_improve_model_terms(kind):
     from flowam.hooks import LayerRecorder
     from flowam.models import get_model
@@ -149,10 +165,9 @@ def test_a_few_steps_improve_model_terms(kind):
     torch.manual_seed(0)
     model = get_model("pointnet", 3).eval().requires_grad_(False)
     stats = ClassStatistics(["a", "b", "c"], {"fc2": torch.randn(3, 256)}, np.ones(3))
-    term = {"logit": ClassLogit(), "log_prob": LogProbability(), "align": LatentAlignment("fc2")}[
-        kind
-    ]
-    batch = Batch(torch.tensor([0, 2]), [1, 2], stats)
+    terms = {"logit": ClassLogit(), "log_prob": LogProbability(), "align": LatentAlignment("fc2")}
+    term = terms.get(kind) or Diversity("fc2")
+    batch = Batch(torch.tensor([0, 0] if kind == "diversity" else [0, 2]), [1, 2], stats)
     term.setup(batch)
     pts = cloud(5, n=64).requires_grad_(True)
     opt = torch.optim.Adam([pts], lr=0.01)

@@ -251,6 +251,15 @@ class AssemblyChart(Chart):
         verts = centres[:, :, None] + local @ rot.transpose(-1, -2)
         return sample_triangles(verts.reshape(b, -1, 3), a.cube_faces, n, self.generators)
 
+    def held(self, step: int, steps: int) -> Tensor | None:
+        """The deformation offsets, for the first ``bend_after`` share of the steps: the
+        parts stay boxes until then (coarse to fine)."""
+        if not self.assembly.bend or step >= self.assembly.bend_after * steps:
+            return None
+        mask = torch.zeros(self.param.shape[-1], dtype=torch.bool, device=self.param.device)
+        mask[PARAMS:] = True
+        return mask
+
     def set(self, clouds: Tensor) -> None:
         raise FlowamError(
             "step transforms cannot act on an assembly of parts (see flowam.assembly)"
@@ -279,9 +288,16 @@ class Assembly(Parameterization):
         normalize: bool = False,
         round: bool = False,
         bend: bool = False,
+        bend_after: float = 0.0,
     ) -> None:
         if round and bend:
             raise FlowamError("part_round and part_bend both bend a part: choose one")
+        if bend_after and not bend:
+            raise FlowamError(f"part_bend_after={bend_after} needs part_bend=true")
+        if not 0.0 <= bend_after < 1.0:
+            raise FlowamError(
+                f"part_bend_after={bend_after} must be a share of the steps in [0, 1)"
+            )
         self.start = start_parameters(parts, min_half)
         if bend:  # the deformations start as the identity
             self.start = torch.cat([self.start, torch.zeros(parts, CONTROLS * 3)], 1)
@@ -291,7 +307,7 @@ class Assembly(Parameterization):
             self.cube_faces = torch.cat([faces + k * len(self.cube) for k in range(parts)])
         self.min_half, self.bound = min_half, bound
         self.turn, self.mirror, self.normalize = turn, mirror, normalize
-        self.round, self.bend = round, bend
+        self.round, self.bend, self.bend_after = round, bend, bend_after
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         b, n, _ = start.shape

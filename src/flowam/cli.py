@@ -866,7 +866,9 @@ def _variant_command(name: str, doc: str) -> None:
 
 _variant_command("ablation", "Table III: the method without L_LA, L_C and L_LR (Fig. 8).")
 _variant_command("beta", "Fig. S5: Eq. 6's beta from 0 to 1.")
-_variant_command("diversity", "Fig. S4: noise on the start, the latents or every step.")
+_variant_command(
+    "diversity", "Fig. S4: noise on the start, the latents or every step; the diversity term."
+)
 
 
 @experiment_app.command("sanity")

@@ -291,6 +291,9 @@ def _run_chunk(
             fail(active & ~torch.isfinite(grad).flatten(1).all(1))
             with torch.no_grad():
                 moving = per_cloud(active, param)
+                held = chart.held(step, steps)
+                if held is not None:
+                    moving = moving & ~held
                 grad.copy_(torch.where(moving, grad, torch.zeros_like(grad)))
                 before = param.detach().clone()
                 optimizer.step()
@@ -334,6 +337,7 @@ def optimize(
     keep_best: bool = False,
     stats: ClassStatistics | None = None,
     restarts: Sequence[int] | None = None,
+    group: int = 1,
     seed: int = 0,
     snapshots: Sequence[int] = (),
     chunk_size: int | None = None,
@@ -360,6 +364,10 @@ def optimize(
         stats: class statistics for latent alignment.
         restarts: restart index of each cloud (default all 0); with ``targets`` and
             ``seed`` it fixes each cloud's seed.
+        group: consecutive clouds that are optimised in the same chunk, never split (a
+            class's restarts, for terms that compare them:
+            :class:`~flowam.objectives.Diversity`); a chunk holds a whole number of
+            groups, at least one.
         seed: run seed.
         snapshots: steps at which to keep a copy of the clouds.
         chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
@@ -382,6 +390,9 @@ def optimize(
             eps = torch.randn(start.shape[1:], generator=torch.Generator().manual_seed(s))
             start[i] += amp * start[i].std() * eps
     chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
+    if group < 1:
+        raise FlowamError(f"group={group} must be at least 1")
+    chunk = max(chunk // group, 1) * group
     targets_t = torch.as_tensor(list(targets), dtype=torch.long)
     parts, status = [], "finished"
     bar = tqdm(

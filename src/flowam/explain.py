@@ -35,6 +35,7 @@ from flowam.methods import (
     robustness,
 )
 from flowam.metrics import Evaluator
+from flowam.metrics.frechet import feature_layers
 from flowam.param import Latent
 from flowam.speed import DEFAULT, Speed
 from flowam.stats import class_means, init_clouds, norm_statistics
@@ -133,13 +134,16 @@ class Explainer:
         return targets, runs, [cloud_seed(seed, t, r) for t, r in zip(targets, runs, strict=True)]
 
     def resolve(self, method: str | MethodConfig, **overrides: Any) -> MethodConfig:
-        """The method's config with overrides applied and ``align="auto"`` resolved."""
+        """The method's config with overrides applied, ``align="auto"`` and
+        ``diversity_layer="auto"`` (the model's global feature) resolved."""
         config = load_method(method) if isinstance(method, str) else method
         config = config.replace(**overrides) if overrides else config.check()
         if config.align == AUTO:
             from flowam.analysis import auto_alignment
 
             config = config.replace(align=auto_alignment(self).weights)
+        if config.diversity and config.diversity_layer == AUTO:
+            config = config.replace(diversity_layer=feature_layers(self.model)["global"])
         return config
 
     def misfit(self, method: str | MethodConfig) -> str | None:
@@ -147,14 +151,20 @@ class Explainer:
         aligns is not in the model (``auto`` always fits: it chooses among the model's own
         layers), or its generator makes clouds of another size."""
         config = load_method(method) if isinstance(method, str) else method
+        modules = dict(self.model.named_modules())
         if config.align != AUTO:
-            modules = dict(self.model.named_modules())
             missing = [a for a in config.align if a.removesuffix(INPUT_SUFFIX) not in modules]
             if missing:
                 return (
                     f"it aligns {missing[0]!r}, a layer of another architecture "
                     f"(this is a {type(self.model).__name__}; flow-auto chooses its own)"
                 )
+        layer = config.diversity_layer
+        if config.diversity and layer != AUTO and layer.removesuffix(INPUT_SUFFIX) not in modules:
+            return (
+                f"its diversity_layer {layer!r} is not a layer of this "
+                f"{type(self.model).__name__} (diversity_layer='auto' takes its global feature)"
+            )
         if config.generator is not None:
             made = self._loaded(config.generator).num_points
             if made != self.real.num_points:
@@ -290,6 +300,7 @@ class Explainer:
             keep_best=config.keep_best,
             stats=stats,
             restarts=batch_restarts,
+            group=restarts if config.diversity else 1,
             seed=seed,
             snapshots=snapshots,
             chunk_size=chunk_size,

@@ -31,6 +31,7 @@ from flowam.mesh import Mesh, check_subdivisions
 from flowam.objectives import (
     ClassLogit,
     Continuity,
+    Diversity,
     L2Penalty,
     LatentAlignment,
     Legality,
@@ -83,6 +84,8 @@ class MethodConfig:
     tv: float = 0.0
     tv_k: int = 8
     norm_stats: float = 0.0  # batch-norm statistics of the model itself (NormStatistics)
+    diversity: float = 0.0  # restarts of a class pushed apart in diversity_layer (Diversity)
+    diversity_layer: str = "auto"  # a layer name; auto: the model's global feature
     robust_copies: int = 0  # transformation robustness: copies per cloud and step; 0 = off
     robust_yaw: float = 15.0  # degrees about the up axis
     robust_scale: float = 0.15  # factor in [1 - s, 1 + s]
@@ -99,6 +102,7 @@ class MethodConfig:
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
     part_round: bool = False  # parts bend between boxes and their inscribed cylinders
     part_bend: bool = False  # each part bent by a free-form deformation (flowam.deform)
+    part_bend_after: float = 0.0  # share of the steps the parts stay boxes (coarse to fine)
     mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.mesh)
     mesh_subdivisions: int = 3  # the icosphere's: 642 vertices at 3
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
@@ -119,7 +123,7 @@ class MethodConfig:
         if self.beta is not None and not 0.0 <= self.beta <= 1.0:
             raise FlowamError(f"beta={self.beta} must be in [0, 1]")
         weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv", "norm_stats")
-        weights += ("realness",)
+        weights += ("realness", "diversity")
         for name in weights:
             if getattr(self, name) < 0:
                 raise FlowamError(f"weight {name}={getattr(self, name)} must not be negative")
@@ -132,6 +136,10 @@ class MethodConfig:
         for name in (*NOISES, "lr"):
             if getattr(self, name) < 0:
                 raise FlowamError(f"{name}={getattr(self, name)} must not be negative")
+        if self.latent_noise and not self.align:
+            raise FlowamError(
+                "latent_noise needs latent alignment (align = ...): it noises its targets"
+            )
         if self.robust_copies < 0:
             raise FlowamError(f"robust_copies={self.robust_copies} must not be negative")
         robustness(self)  # checks the ranges
@@ -155,18 +163,28 @@ class MethodConfig:
                     f"{moved[0]} cannot act on {DRAWN[drawn][0]} ({drawn}=true clamps its points "
                     "into [-bound, bound] itself)"
                 )
+            if self.init_noise:
+                raise FlowamError(
+                    f"init_noise cannot act on {DRAWN[drawn][0]}: it starts from its own "
+                    f"{DRAWN[drawn][1]}, not from the points noise would move"
+                )
             if self.init != drawn:
                 raise FlowamError(
                     f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set init='{drawn}', not "
                     f"{self.init!r}"
                 )
+        for f in dataclasses.fields(self):  # a part_ or mesh_ option shapes nothing alone
+            kind = {"part": "assembly", "mesh": "mesh"}.get(f.name.split("_")[0])
+            alone = kind and f.name != kind and not getattr(self, kind)
+            if alone and getattr(self, f.name) != f.default:
+                raise FlowamError(f"{f.name} shapes {DRAWN[kind][0]}: it needs {kind}=true")
+        if self.steps < 1:
+            raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.assembly:
-            shape = {"round": self.part_round, "bend": self.part_bend}
+            shape = _prefixed(self, "part_", ("round", "bend", "bend_after"))
             Assembly(min_half=self.part_min, bound=self.bound, **shape)
         if self.mesh:
             check_subdivisions(self.mesh_subdivisions)
-        if self.steps < 1:
-            raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.init not in INITS:
             raise FlowamError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -338,7 +356,8 @@ def parameterization(
             raise FlowamError(f"method {config.name!r} needs its generator loaded")
         return Latent(generator.ae)
     if config.assembly:
-        shape = _prefixed(config, "part_", ("turn", "mirror", "normalize", "round", "bend"))
+        names = ("turn", "mirror", "normalize", "round", "bend", "bend_after")
+        shape = _prefixed(config, "part_", names)
         return Assembly(min_half=config.part_min, bound=config.bound, **shape)
     if config.mesh:
         return Mesh(config.mesh_subdivisions, config.smooth, config.bound)
@@ -386,6 +405,10 @@ def build(
         parts.append((config.tv, TotalVariation(config.tv_k, config.reduce)))
     if config.norm_stats:
         parts.append((config.norm_stats, NormStatistics(norms or {})))
+    if config.diversity:
+        if config.diversity_layer == AUTO:
+            raise FlowamError("diversity_layer='auto' must be resolved to a layer before building")
+        parts.append((config.diversity, Diversity(config.diversity_layer)))
     if config.realness:
         if generator is None or generator.discriminator is None:
             raise FlowamError(

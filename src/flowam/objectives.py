@@ -12,6 +12,11 @@ The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud)
 - :class:`LogProbability`: the target's log-softmax, bounded above by 0.
 - :class:`LatentAlignment` [Eq. 3]: cosine similarity between the layer's activation and
   the class's mean activation over real objects, ``SC(ω_c^l, ω̃^l)``.
+- :class:`Diversity` (issue 21; Lucid's diversity objective, Olah et al. 2017): minus the
+  mean cosine similarity between a layer's activation of a cloud and those of the other
+  clouds of the same target in the batch (its restarts), so restarts show different
+  members of a class (the paper's stated limitation) through what the model sees, not
+  through noise.
 - :class:`Continuity` [Eq. 4]: ``Σ_i |B - (min_{j≠i} ‖p_i - p_j‖ + ‖p_i‖)|``, penalised.
 - :class:`Legality` [Eq. 5]: ``Σ_i Σ_axis ReLU(|p_i,axis| - C)``, penalised: a coordinate
   outside ``[-C, C]`` (ModelNet40's legal interval is ``[-1, 1]``).
@@ -259,6 +264,36 @@ class LatentAlignment(Objective):
         act = ctx.activations[self.layer].flatten(1)
         targets = self._targets.to(act.dtype).repeat_interleave(ctx.copies, 0)
         return F.cosine_similarity(act, targets, dim=1, eps=1e-8)
+
+
+class Diversity(Objective):
+    """Minus the mean cosine similarity of a layer's activation with the same layer's
+    activation of every other cloud of the same target in the batch.
+
+    Under transformation robustness each copy is compared with the same copy of the
+    other clouds. A cloud alone with its target scores 0 (nothing to differ from); the
+    engine keeps a target's restarts in one batch (``optimize(group=...)``).
+
+    Args:
+        layer: the layer's name (see :mod:`flowam.hooks`), e.g. the global feature.
+    """
+
+    def __init__(self, layer: str) -> None:
+        self.layer = layer
+        self.layers = (layer,)
+        self.name = f"diversity:{layer}"
+
+    def value(self, ctx: Context) -> Tensor:
+        targets = ctx.batch.targets
+        b = len(targets)
+        act = ctx.activations[self.layer].flatten(1).float()  # (B * copies, D)
+        unit = F.normalize(act, dim=1, eps=1e-8).view(b, ctx.copies, -1).transpose(0, 1)
+        similarity = unit @ unit.transpose(1, 2)  # (copies, B, B)
+        same = targets[:, None] == targets[None]
+        same.fill_diagonal_(False)
+        partners = same.sum(1).clamp(min=1)
+        score = -(similarity * same).sum(-1) / partners  # (copies, B)
+        return score.transpose(0, 1).reshape(-1)
 
 
 class Continuity(Objective):

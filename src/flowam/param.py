@@ -59,6 +59,12 @@ class Chart:
         """``(B, N, 3)`` the clouds the parameters stand for (graph attached)."""
         return self.param
 
+    def held(self, step: int, steps: int) -> Tensor | None:
+        """A boolean mask, broadcastable to ``param``, of the entries the update of
+        ``step`` (of ``steps``) leaves where they are (a coarse-to-fine schedule); None:
+        every entry moves."""
+        return None
+
     @torch.no_grad()
     def set(self, clouds: Tensor) -> None:
         """Make the parameters stand for ``clouds`` (after a step transform)."""

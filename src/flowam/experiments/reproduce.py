@@ -22,7 +22,7 @@ from flowam.experiments.faithful import DIRECTIONS, run_faithful
 from flowam.experiments.flow_analysis import run_flow_analysis
 from flowam.experiments.sanity import RATES, cascade_stages, run_sanity
 from flowam.experiments.table4 import run_table4
-from flowam.experiments.variants import BETAS, NOISES, run_table1, run_variants
+from flowam.experiments.variants import BETAS, diversity_runs, run_table1, run_variants
 from flowam.faithfulness import randomization_order
 from flowam.methods import load_method
 from flowam.models import bundled_models, load_classifier
@@ -66,7 +66,7 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
         "table1": compared(ALL_METHODS),
         "ablation": 4 * classes * steps * 2,
         "beta": len(BETAS) * classes * steps * 2,
-        "diversity": (1 + 2 * len(NOISES)) * 3 * classes * steps * 2,
+        "diversity": len(diversity_runs("flow")) * 3 * classes * steps * 2,
         "sanity": rows(ALL_METHODS) * classes * steps * (1 + damaged),
         # vanilla's reference once, then every direction on three models
         "faithful": (1 + 3 * rows(list(DIRECTIONS.values()))) * classes * steps,

@@ -7,8 +7,10 @@
   continuity (L_C: β = 0) and without legality (L_LR: no penalty, no projection).
 - ``beta`` (Fig. S5): Eq. 6's β over :data:`BETAS`.
 - ``diversity`` (Fig. S4): noise on the start, the latent activations or every step,
-  each at the low and the high amplitude of :data:`flowam.methods.NOISE_LEVELS`, with
-  several restarts per class; the table adds the diversity of the restarts.
+  each at the low and the high amplitude of :data:`flowam.methods.NOISE_LEVELS`, then the
+  diversity term (:class:`flowam.objectives.Diversity`) at the weights of
+  :data:`DIVERSITY_WEIGHTS`, with several restarts per class; the table adds the
+  diversity of the restarts.
 
 Every run is repeated on the fully randomized model for the faithfulness gap, and the
 starting clouds are a row of every table.
@@ -26,12 +28,13 @@ from flowam.compare import Outcome, compare, randomized_twin, summaries
 from flowam.demo import ALL_METHODS, compare_starts
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
-from flowam.methods import NOISE_LEVELS, load_method
+from flowam.methods import NOISE_LEVELS, NOISES, load_method
 from flowam.report import COLUMNS, SCORE_LEGEND, markdown_table
 
 BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
-NOISES = ("init_noise", "latent_noise", "step_noise")
 DIVERSITY_COLUMN = ("diversity", "diversity ↑", "{:.4f}")
+DIVERSITY_WEIGHTS = {"low": 10.0, "high": 30.0}
+"""Weights of the diversity term against the target logit's 1 (RESULTS.md §18)."""
 
 
 def _long_rows(outcomes: dict[str, Outcome], **extra: Any) -> list[dict]:
@@ -123,11 +126,14 @@ def beta_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def diversity_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Fig. S4's variants: no noise, then each placement at each amplitude."""
+    """Fig. S4's variants: no noise, then each placement at each amplitude, then the
+    diversity term at each weight."""
     runs = {"no noise": (method, {})}
     for noise in NOISES:
         for level in NOISE_LEVELS:
             runs[f"{noise.removesuffix('_noise')} noise, {level}"] = (method, {noise: level})
+    for level, weight in DIVERSITY_WEIGHTS.items():
+        runs[f"diversity term, {level}"] = (method, {"diversity": weight})
     return runs
 
 
@@ -149,8 +155,8 @@ def run_variants(
 ) -> dict[str, Outcome]:
     """Run one of :data:`VARIANTS` of ``method`` from its own start.
 
-    A variant the method refuses (step noise on a generator's latent code) is skipped,
-    with the reason logged and written under the table.
+    A variant the method refuses (step noise on a generator's latent code, any noise on
+    an assembly of parts) is skipped, with the reason logged and written under the table.
 
     Args:
         restarts: explanations per class (default 1; 3 for ``diversity``).
