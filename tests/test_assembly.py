@@ -283,11 +283,15 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
     assert np.allclose(alone.points[0], together.points[1], atol=1e-4)
 
 
-@pytest.mark.parametrize("preset, bent", [("faithful", True), ("faithful-parts", False)])
-def test_the_faithful_presets_are_assemblies_of_parts(preset, bent):
+@pytest.mark.parametrize(
+    "preset, bent, after",
+    [("faithful", True, 0.5), ("faithful-bent", True, 0.0), ("faithful-parts", False, 0.0)],
+)
+def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)
     assert config.assembly and config.init == "assembly" and not config.project
     assert config.part_normalize and not config.part_turn
     param = parameterization(config)
     assert isinstance(param, Assembly) and param.normalize and not param.turn
     assert param.bend == bent
+    assert config.part_bend_after == after

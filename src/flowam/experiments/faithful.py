@@ -75,13 +75,16 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "faithful-membrane": ("faithful-membrane", {}),
     "faithful-parts": ("faithful-parts", {}),
     "faithful-mesh": ("faithful-mesh", {}),
+    "faithful-bent": ("faithful-bent", {}),
     "faithful": ("faithful", {}),
 }
 """One direction of each kind (method, overrides), the ``faithful`` preset of issue 9 that
 combined them (a smoothed sphere, now ``faithful-membrane``), the assembly of boxes of
 issue 21's rounds 2-3 (``faithful-parts``, :mod:`flowam.assembly`), the deformable mesh
-of round 4 (``faithful-mesh``, :mod:`flowam.mesh`) and today's ``faithful`` (the parts,
-each bent, :mod:`flowam.deform`); ``docs/faithful-sweep.toml`` holds every
+of round 4 (``faithful-mesh``, :mod:`flowam.mesh`), the bent parts of round 4
+(``faithful-bent``, :mod:`flowam.deform`) and today's ``faithful`` (the same parts, held
+as boxes for the first half of the steps, then bent: coarse to fine);
+``docs/faithful-sweep.toml`` holds every
 variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
 preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 
