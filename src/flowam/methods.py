@@ -181,8 +181,7 @@ class MethodConfig:
         if self.steps < 1:
             raise FlowamError(f"steps={self.steps} must be at least 1")
         if self.assembly:
-            shape = _prefixed(self, "part_", ("round", "bend", "bend_after"))
-            Assembly(min_half=self.part_min, bound=self.bound, **shape)
+            part_assembly(self)  # the assembly checks its own options
         if self.mesh:
             check_subdivisions(self.mesh_subdivisions)
         if self.init not in INITS:
@@ -345,6 +344,14 @@ def robustness(config: MethodConfig) -> Robustness | None:
     return Robustness(**_prefixed(config, "robust_", names))
 
 
+def part_assembly(config: MethodConfig) -> Assembly:
+    """The assembly of parts the ``part_*`` options describe."""
+    names = ("turn", "mirror", "normalize", "round", "bend", "bend_after")
+    return Assembly(
+        min_half=config.part_min, bound=config.bound, **_prefixed(config, "part_", names)
+    )
+
+
 def parameterization(
     config: MethodConfig, generator: Generator | None = None
 ) -> Parameterization | None:
@@ -356,9 +363,7 @@ def parameterization(
             raise FlowamError(f"method {config.name!r} needs its generator loaded")
         return Latent(generator.ae)
     if config.assembly:
-        names = ("turn", "mirror", "normalize", "round", "bend", "bend_after")
-        shape = _prefixed(config, "part_", names)
-        return Assembly(min_half=config.part_min, bound=config.bound, **shape)
+        return part_assembly(config)
     if config.mesh:
         return Mesh(config.mesh_subdivisions, config.smooth, config.bound)
     return Smooth(config.smooth, config.smooth_k) if config.smooth else None
