@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -220,3 +221,51 @@ def test_init_weights_starts_from_a_trained_model(tiny_model, tiny_data, tmp_pat
     assert torch.equal(after.fc3.weight, trained.fc3.weight)
     fresh = train(config(tiny_data, tmp_path / "fresh", epochs=1, lr=0.0), progress=False)
     assert fresh["config"]["init_weights"] is None
+
+
+def test_the_validation_carve_out_is_per_class_seeded_and_disjoint(tiny_data):
+    data = load_dataset(tiny_data, "train", num_points=64, progress=False)
+    rest, held = data.carve(0.25, seed=3)
+    assert held.counts() == {"box": 2, "cone": 2} and rest.counts() == {"box": 6, "cone": 6}
+    assert not set(held.names) & set(rest.names)
+    assert sorted(held.names + rest.names) == sorted(data.names)
+    assert held.description["validation"] == {"share": 0.25, "seed": 3}
+    assert held.carve(0.5, 0)[1].split == "train-validation-validation"
+    again = data.carve(0.25, seed=3)[1].names
+    other = data.carve(0.25, seed=4)[1].names
+    assert again == held.names and other != held.names
+    with pytest.raises(FlowamError, match="validation share"):
+        data.carve(1.0)
+
+
+def train_only_hdf5(tiny_data, root):
+    """``tiny_data``'s train split in the layout of the shared ModelNet10 copy: an HDF5
+    dataset with a train split only (no test_files.txt)."""
+    data = load_dataset(tiny_data, "train", num_points=64, progress=False)
+    root.mkdir()
+    (root / "shape_names.txt").write_text("\n".join(data.classes) + "\n")
+    (root / "train_files.txt").write_text("ply_data_train0.h5\n")
+    with h5py.File(root / "ply_data_train0.h5", "w") as h5:
+        h5["data"] = data.points.astype(np.float16)
+        h5["label"] = data.labels[:, None].astype(np.uint8)
+    return root
+
+
+def test_a_run_with_a_validation_share_needs_no_test_split(tiny_data, tmp_path):
+    root = train_only_hdf5(tiny_data, tmp_path / "h5")
+    with pytest.raises(FlowamError, match="test_files.txt"):
+        load_dataset(root, "test", num_points=64, progress=False)
+    cfg = config(root, tmp_path / "v", validation=0.25, epochs=2)
+    meta = train(cfg, progress=False)
+    assert "val_accuracy" in meta and "test_accuracy" not in meta
+    assert meta["evaluated_on"]["validation"] == {"share": 0.25, "seed": 0}
+    assert meta["augmentations"]["turns_about_up"] is False and meta["up"] == "y"
+    assert "val_accuracy=" in (tmp_path / "v" / "train.log").read_text()
+    model, _ = load_classifier(tmp_path / "v" / "best.safetensors")
+    held = load_dataset(root, "train", num_points=64, progress=False).carve(0.25, 0)[1]
+    assert evaluate(model, held).overall == pytest.approx(meta["val_accuracy"])
+    train(dataclasses.replace(cfg, epochs=3), resume=True, progress=False)
+    assert len(history(tmp_path / "v")) == 3
+    copy = export_model(tmp_path / "v" / "best.safetensors", tmp_path / "c.safetensors")
+    assert copy["val_objects"] == len(held) and 0 <= copy["val_accuracy"] <= 1
+    assert copy["training"]["epochs_run"] == 3

@@ -157,8 +157,9 @@ def train(
     from flowam.train import train as run
 
     meta = run(TrainConfig(**fields), resume=resume)
+    key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
     console.print(
-        f"best test accuracy {meta.get('test_accuracy', float('nan')):.4f} "
+        f"best {split} accuracy {meta.get(f'{key}_accuracy', float('nan')):.4f} "
         f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
     )
 
@@ -204,6 +205,10 @@ def export_model(
     out: Annotated[Path, typer.Option(help="The .safetensors file to write.")],
     half: Annotated[bool, typer.Option(help="Store floating-point weights as float16.")] = True,
     note: Annotated[str, typer.Option(help="A remark stored with the training record.")] = "",
+    data: Annotated[
+        str | None,
+        typer.Option(help="Where the run's dataset lies now (default: the run's --data)."),
+    ] = None,
 ) -> None:
     """Copy a trained model (float16 by default) with its accuracy measured on the copy.
 
@@ -214,11 +219,12 @@ def export_model(
 
     if out.suffix != ".safetensors":
         raise FlowamError(f"--out {out}: must end in .safetensors")
-    meta = run(weights, out, half=half, note=note)
-    accuracy = meta.get("test_accuracy", float("nan"))
+    meta = run(weights, out, half=half, note=note, data=data)
+    key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
+    accuracy = meta.get(f"{key}_accuracy", float("nan"))
     size = out.stat().st_size / 2**20
     console.print(
-        f"wrote {out} ({size:.1f} MiB, {meta['stored_dtype']}); test accuracy {accuracy:.4f}"
+        f"wrote {out} ({size:.1f} MiB, {meta['stored_dtype']}); {split} accuracy {accuracy:.4f}"
     )
 
 

@@ -92,6 +92,16 @@ class TrainConfig:
     yaw: float = 0.0
     stretch: float = 0.0
     drop_part: float = 0.0
+    validation: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of each class of the train split held out and evaluated on each "
+            "epoch instead of the test split (0: the test split)."
+        },
+    )
+    validation_seed: int = field(
+        default=0, metadata={"help": "Seed of the validation carve-out (not --seed)."}
+    )
     eval_batch_size: int = 16
     seed: int = 0
     device: str = "cpu"
@@ -116,8 +126,50 @@ class TrainConfig:
             raise FlowamError("--stretch must be in [0, 1)")
         if not 0 <= self.drop_part <= 1:
             raise FlowamError("--drop-part must be in [0, 1]")
+        if not 0 <= self.validation < 1:
+            raise FlowamError("--validation must be in [0, 1) (0: evaluate on the test split)")
         if not 0 < self.scale_low <= self.scale_high:
             raise FlowamError("--scale-low and --scale-high must satisfy 0 < low <= high")
+
+
+def training_splits(config: TrainConfig) -> tuple[PointCloudDataset, PointCloudDataset]:
+    """The split a run trains on and the one it is evaluated on each epoch: the dataset's
+    test split, or where ``config.validation`` is set, that share of each class carved out
+    of the train split (:meth:`PointCloudDataset.carve`, seeded by ``validation_seed``),
+    so that a dataset's test split can stay held out (and a train-only dataset trains)."""
+
+    def load(split: str, per_class: int | None = None) -> PointCloudDataset:
+        return load_dataset(
+            config.data,
+            split,
+            format=config.format,
+            num_points=config.num_points,
+            sampling=config.sampling,
+            per_class=per_class,
+        )
+
+    if not config.validation:
+        return load("train", config.train_per_class), load("test", config.test_per_class)
+    train, held = load("train").carve(config.validation, config.validation_seed)
+    limits = (config.train_per_class, config.test_per_class)
+    return tuple(
+        d if k is None else d.first_per_class(k) for d, k in zip((train, held), limits, strict=True)
+    )
+
+
+def augmentations(config: TrainConfig) -> dict[str, Any]:
+    """The augmentations a run trained with, as a model's metadata states them.
+    ``turns_about_up`` is true for turns over the whole circle (``yaw`` 180): such a
+    model cannot prefer a facing, and scores against real objects then allow a turn."""
+    return {
+        "point_dropout": config.point_dropout,
+        "scale": [config.scale_low, config.scale_high],
+        "shift": config.shift,
+        "yaw_degrees": config.yaw,
+        "stretch": config.stretch,
+        "drop_part": config.drop_part,
+        "turns_about_up": config.yaw >= 180,
+    }
 
 
 def augment(points: Tensor, config: TrainConfig, gen: torch.Generator) -> Tensor:
@@ -302,20 +354,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     out = Path(config.out)
     cache.make_folder(out)
     torch.manual_seed(config.seed)
-    train_set, test_set = (
-        load_dataset(
-            config.data,
-            split,
-            format=config.format,
-            num_points=config.num_points,
-            sampling=config.sampling,
-            per_class=per_class,
-        )
-        for split, per_class in (
-            ("train", config.train_per_class),
-            ("test", config.test_per_class),
-        )
-    )
+    train_set, test_set = training_splits(config)
+    key = "val" if config.validation else "test"
     model = get_model(config.model, len(train_set.classes), weights=config.init_weights)
     model = model.to(config.device)
     paths = Speed(split_grouped_conv=config.split_grouped_conv, fast_sampling=config.fast_sampling)
@@ -359,8 +399,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             "epoch": epoch + 1,
             "loss": loss_sum / seen,
             "train_accuracy": correct / seen,
-            "test_accuracy": result.overall,
-            "test_class_accuracy": result.mean_class,
+            f"{key}_accuracy": result.overall,
+            f"{key}_class_accuracy": result.mean_class,
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - start,
         }
@@ -373,8 +413,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
                 "num_classes": len(train_set.classes),
                 "classes": train_set.classes,
                 "num_points": config.num_points,
-                "test_accuracy": result.overall,
-                "test_class_accuracy": result.mean_class,
+                f"{key}_accuracy": result.overall,
+                f"{key}_class_accuracy": result.mean_class,
+                "evaluated_on": test_set.description,
+                "up": "y",
+                "augmentations": augmentations(config),
+                "minutes_to_this_epoch": round(sum(r["seconds"] for r in state["history"]) / 60, 2),
                 **provenance(epoch, train_set, config),
             }
             save_model(model, out / "best.safetensors", best_meta)
@@ -406,7 +450,8 @@ def training_record(run: Path) -> dict[str, Any]:
         if line
     ]
     seconds = np.cumsum([float(e["seconds"]) for e in epochs])
-    best = int(np.argmax([float(e["test_accuracy"]) for e in epochs]))
+    key = "val_accuracy" if "val_accuracy" in epochs[0] else "test_accuracy"
+    best = int(np.argmax([float(e[key]) for e in epochs]))
     config = (
         json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     )
@@ -422,13 +467,17 @@ def training_record(run: Path) -> dict[str, Any]:
     }
 
 
-def export_model(weights: Path, out: Path, half: bool = True, note: str = "") -> dict[str, Any]:
+def export_model(
+    weights: Path, out: Path, half: bool = True, note: str = "", data: str | None = None
+) -> dict[str, Any]:
     """Copy a trained model to ``out`` (optionally float16), with its measured accuracy.
 
-    The copy is evaluated on the full procedural test split of the size it was trained
-    with (when it was trained on procedural data), so the metadata states the accuracy
-    of the stored weights, not of the float32 original. ``training`` holds the run's
-    epochs, minutes and device, read from ``train.log`` beside ``weights``.
+    The copy is evaluated where the run evaluated it: on the full procedural test split of
+    the size it was trained with (for procedural data), or on its validation carve-out
+    (for a run with ``validation``: the same share and seed of the train split, read from
+    ``data`` where given, else from the run's own ``data``), so the metadata states the
+    accuracy of the stored weights beside the float32 original's. ``training`` holds the
+    run's epochs, minutes and device, read from ``train.log`` beside ``weights``.
     """
     from flowam.models import load_classifier
 
@@ -436,14 +485,22 @@ def export_model(weights: Path, out: Path, half: bool = True, note: str = "") ->
     meta = dict(info.metadata)
     out = Path(out)
     save_model(model, out, meta, half=half)
-    dataset = meta.get("dataset", {})
-    if dataset.get("format") == "procedural":
-        test = load_dataset("procedural", "test", num_points=info.num_points)
+    config = meta.get("config", {})
+    held, key = None, "test"
+    if meta.get("dataset", {}).get("format") == "procedural":
+        held = load_dataset("procedural", "test", num_points=info.num_points)
+    elif config.get("validation"):
+        fields = {f: config[f] for f in TrainConfig.__dataclass_fields__ if f in config}
+        held, key = (
+            training_splits(TrainConfig(**{**fields, "data": data or config["data"]}))[1],
+            "val",
+        )
+    if held is not None:
         copy, _ = load_classifier(out)
-        meta["test_accuracy_float32"] = evaluate(model, test).overall
-        result = evaluate(copy, test)
-        meta["test_accuracy"], meta["test_class_accuracy"] = result.overall, result.mean_class
-        meta["test_objects"] = len(test)
+        meta[f"{key}_accuracy_float32"] = evaluate(model, held).overall
+        result = evaluate(copy, held)
+        meta[f"{key}_accuracy"], meta[f"{key}_class_accuracy"] = result.overall, result.mean_class
+        meta[f"{key}_objects"] = len(held)
     meta["stored_dtype"] = "float16" if half else "float32"
     meta["training"] = {**training_record(Path(weights).parent), **({"note": note} if note else {})}
     cache.write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")

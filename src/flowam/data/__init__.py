@@ -28,6 +28,9 @@ FORMATS: dict[str, Callable[[Path, str, LoadOptions], PointCloudDataset]] = {
 }
 """File formats by name; :func:`detect_format` picks one from a root's contents."""
 
+UP_DEFAULTS = {"modelnet_off": "z"}
+"""The files' up axis of formats that are not y-up (ModelNet's OFF meshes are z-up)."""
+
 
 def detect_format(root: str | Path) -> str:
     """The format of the dataset under ``root``, told by its index files and layout."""
@@ -61,6 +64,7 @@ def load_dataset(
     replace: bool = False,
     per_class: int | None = None,
     progress: bool = True,
+    up: str | None = None,
 ) -> PointCloudDataset:
     """Load one split of a dataset as a :class:`PointCloudDataset`.
 
@@ -78,12 +82,15 @@ def load_dataset(
         per_class: at most this many objects per class (the first ones); for
             ``procedural``, the number generated (default 150 train, 50 test).
         progress: show progress bars while reading or generating.
+        up: the files' up axis, ``y`` or ``z``; the clouds come out y-up either way
+            (:class:`LoadOptions`). Default: the format's (:data:`UP_DEFAULTS`: ``z`` for
+            ModelNet's OFF meshes, ``y`` for the rest).
     """
     if str(source) == PROCEDURAL:
-        if sampling != "first" or not normalize or replace:
+        if sampling != "first" or not normalize or replace or up not in (None, "y"):
             raise DataError(
-                "procedural: clouds are sampled uniformly by area and normalised already; "
-                "sampling, normalize and replace apply to file datasets only"
+                "procedural: clouds are y-up, sampled uniformly by area and normalised "
+                "already; sampling, normalize, replace and up apply to file datasets only"
             )
         return load_procedural(
             split,
@@ -104,6 +111,7 @@ def load_dataset(
         use_normals=use_normals,
         normalize=normalize,
         replace=replace,
+        up=up or UP_DEFAULTS.get(fmt, "y"),
     )
     data = FORMATS[fmt](root, split, options)
     return data if per_class is None else data.first_per_class(per_class)

@@ -87,6 +87,32 @@ class PointCloudDataset:
             rank[where] = np.arange(len(where))
         return self.subset(rank < k)
 
+    def carve(self, share: float, seed: int = 0) -> tuple[PointCloudDataset, PointCloudDataset]:
+        """Split off a validation set: ``round(share * n)`` objects of every class of
+        ``n`` objects (at least one where ``n >= 2``), drawn by a generator seeded with
+        ``seed``, independently of the order of the other classes.
+
+        Returns ``(rest, validation)``; their ``split`` names read ``"<split>-rest"`` and
+        ``"<split>-validation"`` and their descriptions record the share and seed, so a
+        model's metadata says which objects it was selected on.
+        """
+        if not 0 < share < 1:
+            raise DataError(f"validation share {share} must be in (0, 1)")
+        held = np.zeros(len(self), dtype=bool)
+        for c in range(len(self.classes)):
+            where = np.flatnonzero(self.labels == c)
+            k = min(max(round(share * len(where)), 1), len(where) - 1) if len(where) > 1 else 0
+            rng = np.random.default_rng([seed, c])
+            held[rng.permutation(where)[:k]] = True
+        carved = {"validation": {"share": share, "seed": seed}}
+        parts = []
+        for mask, name in ((~held, "rest"), (held, "validation")):
+            part = self.subset(mask)
+            part.split = f"{self.split}-{name}"
+            part.description = {**self.description, **carved, "split": part.split}
+            parts.append(part)
+        return parts[0], parts[1]
+
     def of_class(self, name: str) -> PointCloudDataset:
         """The objects of one class."""
         return self.subset(self.labels == self.class_index(name))
