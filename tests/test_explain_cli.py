@@ -61,9 +61,11 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
                 "chamfer_both_ways",
                 "recognized",
                 "taken_for",
+                "facing_degrees",
                 "moved_from_start",
                 "legal",
             }
+            assert record["scores"]["facing_degrees"] == 0  # the tiny model has no turns
             assert record["scores"]["recognized"] == (record["scores"]["taken_for"] == "cone")
             assert record["config"]["steps"] == 3 and record["config"]["seed"] == 3
         starts = np.load(out / method / "starts.npz")
@@ -139,7 +141,9 @@ def test_bad_explain_input_gives_one_line(
 def test_explaining_against_data_of_other_classes_is_refused(
     tiny_model, tmp_path, monkeypatch, capsys
 ):
-    code, _, err = run_cli(
-        ["explain", "--model", str(tiny_model), "--steps", "1"], monkeypatch, capsys
-    )
-    assert code == 1 and "are not the model's" in err
+    for name in ("mug", "rock"):  # classes the model (box, cone) lacks
+        (tmp_path / "other" / name).mkdir(parents=True)
+        (tmp_path / "other" / name / "a.npy").write_bytes(b"never read")
+    args = ["explain", "--model", str(tiny_model), "--steps", "1", "--data"]
+    code, _, err = run_cli([*args, str(tmp_path / "other")], monkeypatch, capsys)
+    assert code == 1 and "none of its 2 classes (mug, rock) is one of the model's" in err

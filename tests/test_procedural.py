@@ -206,7 +206,7 @@ def test_bad_procedural_requests():
         load_procedural("train", 20000)
     with pytest.raises(DataError, match="unknown split 'valid'"):
         load_procedural("valid")
-    with pytest.raises(DataError, match="sampling, normalize and replace apply to file"):
+    with pytest.raises(DataError, match="sampling, normalize, replace and up apply to file"):
         load_dataset("procedural", sampling="fps")
 
 

@@ -15,6 +15,7 @@ from flowam.data import load_dataset
 from flowam.data.procedural.generate import changed_since
 from flowam.errors import FlowamError
 from flowam.models import BUNDLED, bundled_models, bundled_path, get_model, load_classifier
+from flowam.subject import Subject
 from flowam.train import TrainConfig, augment, evaluate, export_model, train, train_step
 
 config = tiny_config
@@ -251,7 +252,7 @@ def train_only_hdf5(tiny_data, root):
     return root
 
 
-def test_a_run_with_a_validation_share_needs_no_test_split(tiny_data, tmp_path):
+def test_a_run_with_a_validation_share_needs_no_test_split(tiny_data, tiny_model, tmp_path):
     root = train_only_hdf5(tiny_data, tmp_path / "h5")
     with pytest.raises(FlowamError, match="test_files.txt"):
         load_dataset(root, "test", num_points=64, progress=False)
@@ -269,3 +270,9 @@ def test_a_run_with_a_validation_share_needs_no_test_split(tiny_data, tmp_path):
     copy = export_model(tmp_path / "v" / "best.safetensors", tmp_path / "c.safetensors")
     assert copy["val_objects"] == len(held) and 0 <= copy["val_accuracy"] <= 1
     assert copy["training"]["epochs_run"] == 3
+    # the objects it was evaluated on are the split "validation" of every command
+    subject = Subject(model=str(tmp_path / "v" / "best.safetensors"), data=str(root))
+    explainer, _ = dataclasses.replace(subject, split="validation", judges="none").load(0)
+    assert sorted(explainer.real.names) == sorted(held.names)
+    with pytest.raises(FlowamError, match="--split validation: .* names none"):
+        dataclasses.replace(subject, model=str(tiny_model), split="validation").load(0)

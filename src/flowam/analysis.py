@@ -41,6 +41,7 @@ from torch import nn
 
 from flowam import cache
 from flowam.data import PointCloudDataset
+from flowam.errors import FlowamError
 from flowam.stats import model_fingerprint, record
 
 GLOBAL_TOLERANCE = 0.999
@@ -119,6 +120,17 @@ def real_sample(real: PointCloudDataset, per_class: int) -> tuple[np.ndarray, np
     return real.points[idx], real.labels[idx]
 
 
+def check_coverage(real: PointCloudDataset) -> None:
+    """The analysis compares real objects of one class with those of others: a one-line
+    error where they cover fewer than two classes."""
+    if len(real.covered) < 2:
+        raise FlowamError(
+            "the activation-flow analysis compares real objects of different classes; "
+            f"these cover {len(real.covered)} ({', '.join(real.covered)}): explain with "
+            "fixed layers (flow) or against data of more classes"
+        )
+
+
 def activation_flow(
     model: nn.Module,
     real: PointCloudDataset,
@@ -135,8 +147,10 @@ def activation_flow(
         per_class: real objects per class.
         layers: layers to analyse (default: every linear and convolution layer).
     """
+    check_coverage(real)
     layers = layers or hookable_layers(model)
     pts, labels = real_sample(real, per_class)
+    seen_classes = set(labels.tolist())
     same_mask = labels[:, None] == labels[None]
     off_diag = ~np.eye(len(labels), dtype=bool)
     same: dict[str, float] = {}
@@ -161,8 +175,15 @@ def activation_flow(
                 output_layer = name
             for label, (_, targets) in (explanations or {}).items():
                 m = _cosine_matrix(seen[label][name], layer)
+                # explanations of classes without real objects have nothing to match
                 sims[label][name] = float(
-                    np.mean([m[i, labels == t].mean() for i, t in enumerate(targets)])
+                    np.mean(
+                        [
+                            m[i, labels == t].mean()
+                            for i, t in enumerate(targets)
+                            if t in seen_classes
+                        ]
+                    )
                 )
     candidates = [n for n in found if n != output_layer]
     return FlowAnalysis(
@@ -272,6 +293,7 @@ def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = 
     found = found or shipped_alignment(key)
     if found is not None:
         return AutoAlignment(found.weights, found.analysis, key)
+    check_coverage(explainer.real)
     raw = explainer.explain(None, "vanilla", steps=steps, seed=seed, progress=progress)
     analysis = activation_flow(
         explainer.model, explainer.real, {"vanilla": (raw.points, raw.targets)}

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import typing
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from rich.table import Table
 from flowam import __version__, cache
 from flowam.demo import ALL_METHODS, METHODS
 from flowam.devices import check_device
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 from flowam.report import write_config
 from flowam.subject import Subject
 
@@ -48,21 +49,16 @@ NumPoints = Annotated[int, typer.Option(help="Points per cloud.")]
 Sampling = Annotated[str, typer.Option(help="first | random | fps (file datasets).")]
 
 
-def _load(source: str, split: str, fmt: str | None, num_points: int, sampling: str, seed: int):
+Up = Annotated[
+    str | None,
+    typer.Option(help="The files' up axis, y or z (default: the format's; OFF meshes: z)."),
+]
+
+
+def _load(source: str, split: str, fmt: str | None, num_points: int, seed: int, up: str | None):
     from flowam.data import load_dataset
 
-    return load_dataset(
-        source, split, format=fmt, num_points=num_points, sampling=sampling, seed=seed
-    )
-
-
-def _splits(source: str, fmt: str | None) -> list[str]:
-    from flowam.data import PROCEDURAL, detect_format
-
-    if source == PROCEDURAL:
-        return ["train", "test"]
-    fmt = fmt or detect_format(source)
-    return ["train", "val", "test"] if fmt == "shapenet_part" else ["train", "test"]
+    return load_dataset(source, split, format=fmt, num_points=num_points, seed=seed, up=up)
 
 
 @data_app.command("info")
@@ -71,10 +67,15 @@ def data_info(
     format: Format = None,
     num_points: NumPoints = 1024,
     seed: Seed = 0,
+    up: Up = None,
 ) -> None:
-    """Print the classes of a dataset and their object counts per split."""
-    splits = _splits(source, format)
-    sets = {s: _load(source, s, format, num_points, "first", seed) for s in splits}
+    """Print the classes of a dataset and their object counts in each split it holds."""
+    from flowam.data import split_names
+
+    splits = [s for s in split_names(source, format) if s != "trainval"]
+    if not splits:
+        raise FlowamError(f"{source}: lists no split (no train or test index)")
+    sets = {s: _load(source, s, format, num_points, seed, up) for s in splits}
     first = next(iter(sets.values()))
     table = Table(title=f"{source} ({first.description['format']}, {first.num_points} points)")
     table.add_column("label", justify="right")
@@ -97,11 +98,12 @@ def data_render(
     format: Format = None,
     num_points: NumPoints = 2048,
     seed: Seed = 0,
+    up: Up = None,
 ) -> None:
     """Draw a gallery of several objects per class into a PNG."""
     from flowam.render import render_gallery
 
-    data = _load(source, split, format, num_points, "first", seed)
+    data = _load(source, split, format, num_points, seed, up)
     render_gallery(data.points, data.labels, data.classes, out, per_class=per_class)
     console.print(f"wrote {out}")
 
@@ -274,16 +276,16 @@ def _model_and_data(
     device: str,
     seed: int,
 ):
-    """A classifier and the comma-separated ``splits`` of a dataset at the model's size."""
-    from flowam.data import concatenate, load_dataset
+    """A classifier and the comma-separated ``splits`` of a dataset at the model's size,
+    labelled by the model's classes (:func:`flowam.data.load_for_model`)."""
+    from flowam.data import concatenate, load_for_model
     from flowam.models import load_classifier
 
     net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    info.check_convention(data)
     points = num_points or info.num_points
-    parts = [
-        load_dataset(data, s, format=format, num_points=points, sampling=sampling, seed=seed)
-        for s in _items(splits)
-    ]
+    options = {"format": format, "num_points": points, "sampling": sampling, "seed": seed}
+    parts = [load_for_model(info.classes, data, s, **options) for s in _items(splits)]
     return net, info, concatenate(parts)
 
 
@@ -997,7 +999,17 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def main() -> None:
-    """Entry point: run the app, turning input errors into one line and exit status 1."""
+    """Entry point: run the app, turning input errors into one line and exit status 1,
+    and flowam's warnings into one line each."""
+    plain = warnings.showwarning
+
+    def show(message, category, *args, **kwargs) -> None:
+        if issubclass(category, FlowamWarning):
+            console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            plain(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
     try:
         app()
     except FlowamError as e:

@@ -115,7 +115,7 @@ def compare(
         start_row(init)
     for label, (method, overrides) in runs.items():
         start = time.perf_counter()
-        config = explainer.resolve(method, **overrides)
+        config = explainer.resolve(method, progress=progress, **overrides)
         decoded = Explainer.start_label(config.init, config.generator)
         if config.generator and decoded not in outcomes:
             start_row(config.init, config.generator)  # where latent AM really starts
@@ -137,7 +137,12 @@ def compare(
         if result.status.startswith("interrupted"):
             break  # Ctrl-C stops the whole comparison; what was computed is written below
     if grid:
-        write_grid({k: o.result for k, o in outcomes.items()}, out / "grid.png", list(names))
+        write_grid(
+            {k: o.result for k, o in outcomes.items()},
+            out / "grid.png",
+            list(names),
+            {k: o.scores.facing for k, o in outcomes.items()},
+        )
     summary = {
         label: {
             **o.summary(),

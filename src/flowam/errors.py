@@ -11,3 +11,8 @@ class FlowamError(ValueError):
 
 class DataError(FlowamError):
     """A dataset root, index or point file is missing, malformed or unsuitable."""
+
+
+class FlowamWarning(UserWarning):
+    """Something a user should know that does not stop the work (one line, like errors);
+    the command-line interface prints it as ``warning: <message>``."""

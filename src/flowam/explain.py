@@ -51,6 +51,9 @@ class Explainer:
         judges: other classifiers of the same classes whose verdict on each explanation
             is scored (cross-architecture recognition; see
             :func:`flowam.models.load_judges`).
+        turns: scores against real objects allow this many turns about the up axis
+            (:class:`~flowam.metrics.Evaluator`; 1: none): for a model trained with
+            turns, which cannot prefer a facing.
     """
 
     def __init__(
@@ -59,11 +62,13 @@ class Explainer:
         real: PointCloudDataset,
         speed: Speed = DEFAULT,
         judges: dict[str, nn.Module] | None = None,
+        turns: int = 1,
     ) -> None:
         self.model = model
         self.real = real
         self.speed = speed
         self.judges = dict(judges or {})
+        self.turns = turns
         self.classes = list(real.classes)
         self._done: dict[str, Explanations] = {}  # finished runs, so a repeat is free
         self._evaluators: dict[int, Evaluator] = {}
@@ -73,7 +78,7 @@ class Explainer:
         """An explainer of another model (a damaged copy) with the same real objects,
         speed settings and judges (which judge its explanations as they judge this
         model's)."""
-        return Explainer(model, self.real, self.speed, self.judges)
+        return Explainer(model, self.real, self.speed, self.judges, self.turns)
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
@@ -82,7 +87,9 @@ class Explainer:
         features once.
         """
         if seed not in self._evaluators:
-            self._evaluators[seed] = Evaluator(self.model, self.real, seed=seed, judges=self.judges)
+            self._evaluators[seed] = Evaluator(
+                self.model, self.real, seed=seed, judges=self.judges, turns=self.turns
+            )
         return self._evaluators[seed]
 
     def _loaded(self, spec: str) -> Generator:
@@ -107,9 +114,11 @@ class Explainer:
         return generator
 
     def targets(self, names: Sequence[str | int] | None) -> list[int]:
-        """Class indices for names (or indices); None means every class."""
+        """Class indices for names (or indices); None means every class that has real
+        objects (all of them, unless the real objects cover only some of the model's
+        classes: :func:`flowam.data.load_for_model`)."""
         if names is None:
-            return list(range(len(self.classes)))
+            return [self.classes.index(c) for c in self.real.covered]
         out = []
         for name in names:
             if isinstance(name, (int, np.integer)):
@@ -133,15 +142,18 @@ class Explainer:
         runs = [r for _ in chosen for r in range(restarts)]
         return targets, runs, [cloud_seed(seed, t, r) for t, r in zip(targets, runs, strict=True)]
 
-    def resolve(self, method: str | MethodConfig, **overrides: Any) -> MethodConfig:
+    def resolve(
+        self, method: str | MethodConfig, *, progress: bool = True, **overrides: Any
+    ) -> MethodConfig:
         """The method's config with overrides applied, ``align="auto"`` and
-        ``diversity_layer="auto"`` (the model's global feature) resolved."""
+        ``diversity_layer="auto"`` (the model's global feature) resolved (``progress``:
+        show the bar of the layer analysis' raw AM, where ``auto`` runs it)."""
         config = load_method(method) if isinstance(method, str) else method
         config = config.replace(**overrides) if overrides else config.check()
         if config.align == AUTO:
             from flowam.analysis import auto_alignment
 
-            config = config.replace(align=auto_alignment(self).weights)
+            config = config.replace(align=auto_alignment(self, progress=progress).weights)
         if config.diversity and config.diversity_layer == AUTO:
             config = config.replace(diversity_layer=feature_layers(self.model)["global"])
         return config
@@ -254,7 +266,7 @@ class Explainer:
         if restarts < 1:
             raise FlowamError(f"restarts={restarts} must be at least 1")
         targets = self.targets(classes)
-        config = self.resolve(method, **overrides)
+        config = self.resolve(method, progress=progress, **overrides)
         layers = list(config.align)  # a table of layer weights once resolved
         stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None

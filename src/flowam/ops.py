@@ -11,6 +11,25 @@ import torch
 from torch import Tensor
 
 
+def yaw_matrix(angle: Tensor) -> Tensor:
+    """``(..., 3, 3)`` turns about the up axis (``+y``) by ``angle`` radians, for row
+    vectors: ``points @ yaw_matrix(a)`` gives ``x' = x cos a + z sin a``, ``y' = y``,
+    ``z' = -x sin a + z cos a``."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    rot = torch.stack([cos, zero, -sin, zero, one, zero, sin, zero, cos], dim=-1)
+    return rot.view(*angle.shape, 3, 3)
+
+
+def turned(points: Tensor, turns: int) -> Tensor:
+    """``(turns, *points.shape)``: ``(..., N, 3)`` points turned about the up axis by
+    ``360° · j / turns`` for ``j = 0 .. turns - 1`` (the first copy is the points as
+    they are)."""
+    angles = torch.arange(turns, dtype=points.dtype, device=points.device) * (2 * torch.pi / turns)
+    rot = yaw_matrix(angles).view(turns, *([1] * (points.ndim - 2)), 3, 3)
+    return points.unsqueeze(0) @ rot
+
+
 def square_distance(a: Tensor, b: Tensor) -> Tensor:
     """Squared Euclidean distances between two batched point sets.
 

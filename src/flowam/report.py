@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import trimesh
 from rich.table import Table
 
 from flowam import __version__, cache
 from flowam.engine import Explanations
 from flowam.metrics import Scores
+from flowam.ops import yaw_matrix
 from flowam.render import render_grid, render_views
 
 COLUMNS = (
@@ -116,28 +118,47 @@ def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[st
     cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
 
 
+def facing(points: np.ndarray, degrees: np.ndarray | None) -> np.ndarray:
+    """``(B, N, 3)`` clouds turned about the up axis by ``degrees`` ``(B,)`` each (as
+    :attr:`Scores.facing` says: to face their nearest real object, for scores that allow
+    turns); unchanged where ``degrees`` is None or zero."""
+    if degrees is None or not np.any(degrees):
+        return points
+    rot = yaw_matrix(torch.as_tensor(np.deg2rad(degrees), dtype=torch.float64)).numpy()
+    return (points.astype(np.float64) @ rot).astype(np.float32)
+
+
 def write_explanations(result: Explanations, scores: Scores, folder: Path, pictures: bool = True):
     """Every explanation of ``result`` with all its scores into ``folder`` (layout above),
-    and a picture of each."""
+    and a picture of each, turned to face its nearest real object where the scores
+    allow turns (the saved points are as made)."""
     write_clouds(result, folder, [scores.row(i, result.classes) for i in range(len(result))])
     if pictures:
+        shown = facing(result.points, scores.facing)
         for i, name in enumerate(explanation_names(result)):
             title = f"{name}: logit {scores.logit[i]:.1f}, CD {scores.chamfer[i]:.3f}"
-            render_views(result.points[i], folder / f"{name}.png", title=title)
+            render_views(shown[i], folder / f"{name}.png", title=title)
 
 
-def write_grid(columns: Mapping[str, Explanations], path: Path, classes: list[str]) -> Path:
-    """A picture like the paper's Fig. 1/5: rows are classes, columns methods (restart 0)."""
+def write_grid(
+    columns: Mapping[str, Explanations],
+    path: Path,
+    classes: list[str],
+    turns: Mapping[str, np.ndarray] | None = None,
+) -> Path:
+    """A picture like the paper's Fig. 1/5: rows are classes, columns methods (restart 0),
+    each cloud turned by ``turns[column]`` degrees where given (:func:`facing`)."""
     cells = []
     for name in classes:
         row = []
-        for result in columns.values():
+        for label, result in columns.items():
+            shown = facing(result.points, (turns or {}).get(label))
             hits = [
                 i
                 for i, (t, r) in enumerate(zip(result.targets, result.restarts, strict=True))
                 if result.classes[t] == name and r == 0
             ]
-            row.append(result.points[hits[0]] if hits else None)
+            row.append(shown[hits[0]] if hits else None)
         cells.append(row)
     return render_grid(cells, path, row_labels=classes, col_labels=list(columns))
 

@@ -32,16 +32,7 @@ import torch
 from torch import Tensor
 
 from flowam.errors import FlowamError
-
-
-def yaw_matrix(angle: Tensor) -> Tensor:
-    """``(..., 3, 3)`` turns about the up axis (``+y``) by ``angle`` radians, for row
-    vectors: ``points @ yaw_matrix(a)`` gives ``x' = x cos a + z sin a``, ``y' = y``,
-    ``z' = -x sin a + z cos a``."""
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
-    rot = torch.stack([cos, zero, -sin, zero, one, zero, sin, zero, cos], dim=-1)
-    return rot.view(*angle.shape, 3, 3)
+from flowam.ops import yaw_matrix
 
 
 @dataclass(frozen=True)

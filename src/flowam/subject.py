@@ -11,6 +11,13 @@ from collections.abc import Sequence
 
 from flowam.errors import FlowamError
 
+VALIDATION = "validation"
+"""The split name of the objects a model was evaluated on in training: the share of the
+train split its ``flowam train --validation`` carved out (seeded, per class)."""
+
+TURNS = 8
+"""Turns about the up axis (45° apart) that scores allow for a model trained with turns."""
+
 
 @dataclasses.dataclass
 class Subject:
@@ -25,7 +32,13 @@ class Subject:
     format: str | None = dataclasses.field(
         default=None, metadata={"help": "Dataset format; detected when omitted."}
     )
-    split: str = dataclasses.field(default="test", metadata={"help": "Split of the real objects."})
+    split: str = dataclasses.field(
+        default="test",
+        metadata={
+            "help": "Split of the real objects; 'validation': the share of the train split "
+            "the model was evaluated on in training (flowam train --validation)."
+        },
+    )
     num_points: int | None = dataclasses.field(
         default=None, metadata={"help": "Points per cloud (default: the model's)."}
     )
@@ -64,6 +77,14 @@ class Subject:
         metadata={"help": "Farthest-point sampling over coordinate planes (same centers)."},
     )
 
+    turns: int | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Scores against real objects allow the best of this many turns about "
+            "the up axis (1: none); default 8 for a model trained with turns about up "
+            "(its metadata), else 1."
+        },
+    )
     judges: str = dataclasses.field(
         default="bundled",
         metadata={
@@ -76,10 +97,12 @@ class Subject:
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.
 
-        ``classes`` are checked against the model's before the real objects are read, so
-        a misspelt name fails at once.
+        ``classes`` are checked against the model's, and the data's class list against
+        the model's, before the real objects are read, so a misspelt name or data of
+        other classes fail at once. Data of some of the model's classes serve (mapped by
+        name: :func:`flowam.data.load_for_model`).
         """
-        from flowam.data import load_dataset
+        from flowam.data import load_for_model
         from flowam.explain import Explainer
         from flowam.models import load_classifier, load_judges
         from flowam.speed import Speed
@@ -92,19 +115,38 @@ class Subject:
             raise FlowamError(
                 f"unknown class {unknown[0]!r}; valid classes: {', '.join(info.classes)}"
             )
-        real = load_dataset(
+        info.check_convention(self.data)
+        carved = self.split == VALIDATION
+        real = load_for_model(
+            info.classes,
             self.data,
-            self.split,
+            "train" if carved else self.split,
+            validation=validation_of(info) if carved else None,
             format=self.format,
             num_points=self.num_points or info.num_points,
             seed=seed if self.data != "procedural" else 0,
         )
-        if list(real.classes) != list(info.classes):
-            raise FlowamError(
-                f"{self.data}: its classes ({', '.join(real.classes[:4])}, ...) are not the "
-                f"model's ({', '.join(info.classes[:4])}, ...); explain against data of the "
-                "same classes"
-            )
         speed = Speed(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Speed)})
         judges = load_judges(self.judges, info, self.device)
-        return Explainer(net, real, speed, judges), info
+        return Explainer(net, real, speed, judges, self.turns_for(info)), info
+
+    def turns_for(self, info) -> int:
+        """:attr:`turns` as set, or from the model's metadata (:data:`TURNS` for a model
+        trained with turns about the up axis, else 1)."""
+        if self.turns is not None:
+            if self.turns < 1:
+                raise FlowamError(f"--turns {self.turns} must be at least 1")
+            return self.turns
+        return TURNS if info.turns_about_up else 1
+
+
+def validation_of(info) -> tuple[float, int]:
+    """``(share, seed)`` of the validation carve-out a model was evaluated on in
+    training, from its metadata; a one-line error where it had none."""
+    carved = info.metadata.get("evaluated_on", {}).get("validation")
+    if not isinstance(carved, dict) or not {"share", "seed"} <= set(carved):
+        raise FlowamError(
+            f"--split {VALIDATION}: {info.source} was not evaluated on a validation "
+            "carve-out in training (its metadata names none); choose a split of the data"
+        )
+    return float(carved["share"]), int(carved["seed"])

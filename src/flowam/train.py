@@ -42,7 +42,7 @@ from flowam.hooks import LayerRecorder
 from flowam.models import get_model
 from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
-from flowam.robustness import yaw_matrix
+from flowam.ops import yaw_matrix
 from flowam.speed import DEFAULT, TRAINING_PATHS, Speed, prepare, switch_paths
 
 
@@ -73,6 +73,10 @@ class TrainConfig:
     model: str = "pointnet"
     data: str = "procedural"
     format: str | None = None
+    up: str | None = field(
+        default=None,
+        metadata={"help": "The files' up axis, y or z (default: the format's; OFF meshes: z)."},
+    )
     num_points: int = 1024
     sampling: str = "first"
     train_per_class: int | None = None
@@ -146,6 +150,7 @@ def training_splits(config: TrainConfig) -> tuple[PointCloudDataset, PointCloudD
             num_points=config.num_points,
             sampling=config.sampling,
             per_class=per_class,
+            up=config.up,
         )
 
     if not config.validation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,27 @@ class PointCloudDataset:
             where = np.flatnonzero(self.labels == c)
             rank[where] = np.arange(len(where))
         return self.subset(rank < k)
+
+    @property
+    def covered(self) -> list[str]:
+        """The classes that have at least one object."""
+        n = np.bincount(self.labels, minlength=len(self.classes))
+        return [c for c, k in zip(self.classes, n, strict=True) if k]
+
+    def relabel(self, classes: Sequence[str]) -> PointCloudDataset:
+        """The objects whose class is among ``classes``, labelled by their index there
+        (matched by name; ``classes`` may name classes with no objects here). The
+        description records the new class list, so caches keyed by it stay apart."""
+        classes = list(classes)
+        if classes == self.classes:
+            return self
+        where = {c: i for i, c in enumerate(classes)}
+        mapping = np.array([where.get(c, -1) for c in self.classes], dtype=np.int64)
+        labels = mapping[self.labels]
+        part = self.subset(labels >= 0)
+        part.labels, part.classes = labels[labels >= 0], classes
+        part.description = {**self.description, "labelled_as": classes}
+        return part
 
     def carve(self, share: float, seed: int = 0) -> tuple[PointCloudDataset, PointCloudDataset]:
         """Split off a validation set: ``round(share * n)`` objects of every class of

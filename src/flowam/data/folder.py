@@ -29,6 +29,21 @@ def in_split(name: str, split: str) -> bool:
     return split == "all" or (split == "test") == is_test
 
 
+def folder_classes(root: Path, fmt: str = "folder") -> list[str]:
+    """The class folders' names, sorted (no file is read)."""
+    root = check_root(root, fmt)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root}: no class folders")
+    return classes
+
+
+def folder_splits(root: Path) -> list[str]:
+    """``train`` and ``test`` (folders always have both: by sub-folder or by file name)."""
+    check_root(root, "folder")
+    return ["train", "test"]
+
+
 def load_folder(
     root: Path,
     split: str,
@@ -45,12 +60,10 @@ def load_folder(
         suffixes: the file types to read; others are ignored.
         fmt: the format's name, for messages and the cache.
     """
-    root = check_root(root, fmt)
     if split not in SPLITS:
         raise DataError(f"{fmt}: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{root}: no class folders")
+    classes = folder_classes(root, fmt)
+    root = Path(root).expanduser()
     has_splits = all(
         (root / c / "train").is_dir() and (root / c / "test").is_dir() for c in classes
     )

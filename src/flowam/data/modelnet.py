@@ -40,11 +40,35 @@ def _prefix(root: Path) -> str:
     return names[0].name.removesuffix("_shape_names.txt")
 
 
+def resampled_classes(root: Path) -> list[str]:
+    """The class list of a ``modelnet40_normal_resampled`` root (no object is read)."""
+    root = check_root(root, "modelnet40_normal_resampled")
+    return read_lines(root / f"{_prefix(root)}_shape_names.txt", "class list")
+
+
+def hdf5_classes(root: Path) -> list[str]:
+    """The class list of a ``modelnet40_ply_hdf5_2048`` root (no object is read)."""
+    root = check_root(root, "modelnet40_ply_hdf5_2048")
+    return read_lines(root / "shape_names.txt", "class list")
+
+
+def resampled_splits(root: Path) -> list[str]:
+    """The splits whose index (``<prefix>_<split>.txt``) a resampled root holds."""
+    prefix = _prefix(check_root(root, "modelnet40_normal_resampled"))
+    return [s for s in ("train", "test") if (Path(root) / f"{prefix}_{s}.txt").is_file()]
+
+
+def hdf5_splits(root: Path) -> list[str]:
+    """The splits whose index (``<split>_files.txt``) an HDF5 root holds."""
+    root = check_root(root, "modelnet40_ply_hdf5_2048")
+    return [s for s in ("train", "test") if (root / f"{s}_files.txt").is_file()]
+
+
 def load_resampled(root: Path, split: str, options: LoadOptions) -> PointCloudDataset:
     """``modelnet40_normal_resampled`` (see the module docstring)."""
-    root = check_root(root, "modelnet40_normal_resampled")
+    classes = resampled_classes(root)
+    root = Path(root).expanduser()
     prefix = _prefix(root)
-    classes = read_lines(root / f"{prefix}_shape_names.txt", "class list")
     index = root / f"{prefix}_{split}.txt"
     items = []
     for name in read_lines(index, f"split index for {split!r}"):
@@ -72,8 +96,8 @@ def load_resampled(root: Path, split: str, options: LoadOptions) -> PointCloudDa
 
 def load_hdf5(root: Path, split: str, options: LoadOptions) -> PointCloudDataset:
     """``modelnet40_ply_hdf5_2048`` (see the module docstring)."""
-    root = check_root(root, "modelnet40_ply_hdf5_2048")
-    classes = read_lines(root / "shape_names.txt", "class list")
+    classes = hdf5_classes(root)
+    root = Path(root).expanduser()
     index = root / f"{split}_files.txt"
     items = []
     for line in read_lines(index, f"split index for {split!r}"):

@@ -21,6 +21,32 @@ from flowam.errors import DataError
 SPLITS = {"train": ["train"], "val": ["val"], "test": ["test"], "trainval": ["train", "val"]}
 
 
+def _categories(root: Path) -> dict[str, str]:
+    """``{class name: synset}`` in ``synsetoffset2category.txt``'s order."""
+    category_file = root / "synsetoffset2category.txt"
+    categories = {}
+    for line in read_lines(category_file, "category list"):
+        fields = line.split()
+        if len(fields) != 2:
+            raise DataError(f"{category_file}: line {line!r} is not '<name> <synset>'")
+        categories[fields[0]] = fields[1]
+    return categories
+
+
+def shapenet_classes(root: Path) -> list[str]:
+    """The 16 category names, from ``synsetoffset2category.txt`` alone."""
+    return list(_categories(check_root(root, "shapenet part")))
+
+
+def shapenet_splits(root: Path) -> list[str]:
+    """The splits whose file lists a ShapeNet part root holds (``trainval`` with both)."""
+    folder = check_root(root, "shapenet part") / "train_test_split"
+    found = [
+        s for s in ("train", "val", "test") if (folder / f"shuffled_{s}_file_list.json").is_file()
+    ]
+    return found + (["trainval"] if {"train", "val"} <= set(found) else [])
+
+
 def load_shapenet_part(root: Path, split: str, options: LoadOptions) -> PointCloudDataset:
     """The ShapeNet part-annotation layout (see the module docstring)."""
     root = check_root(root, "shapenet part")
@@ -28,14 +54,9 @@ def load_shapenet_part(root: Path, split: str, options: LoadOptions) -> PointClo
         raise DataError(
             f"shapenet part: unknown split {split!r}; choose one of {', '.join(SPLITS)}"
         )
-    category_file = root / "synsetoffset2category.txt"
-    classes, synsets = [], {}
-    for line in read_lines(category_file, "category list"):
-        fields = line.split()
-        if len(fields) != 2:
-            raise DataError(f"{category_file}: line {line!r} is not '<name> <synset>'")
-        synsets[fields[1]] = len(classes)
-        classes.append(fields[0])
+    categories = _categories(root)
+    classes = list(categories)
+    synsets = {synset: k for k, synset in enumerate(categories.values())}
     index_files, items = [], []
     for part in SPLITS[split]:
         index = root / "train_test_split" / f"shuffled_{part}_file_list.json"

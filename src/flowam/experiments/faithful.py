@@ -56,7 +56,7 @@ from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.render import VIEWS, View, render_grid
-from flowam.report import JUDGED, folder_name, write_clouds
+from flowam.report import JUDGED, facing, folder_name, write_clouds
 
 MODELS = ("trained", "randomized", "dropout")
 DROPOUT = 0.5
@@ -174,6 +174,9 @@ def run_faithful(
     log(f"{info.source}: {len(chosen)} directions × {len(names)} classes × {len(MODELS)} models")
 
     results: dict[str, dict[str, Explanations]] = {}
+    # the clouds as pictures show them: turned to face their nearest real object where
+    # the scores allow turns (a model trained with turns about the up axis)
+    shown: dict[str, dict[str, np.ndarray]] = {}
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
 
@@ -185,6 +188,7 @@ def run_faithful(
             if id(result) not in scored:
                 scored[id(result)] = evaluator.score(result.points, result.targets, bound=bound)
             s = scored[id(result)]
+            shown.setdefault(label, {})[kind] = facing(result.points, s.facing)
             recognized = s.recognized
             row[f"recognized_{kind}"] = float(recognized.mean())
             if kind == "trained":
@@ -198,6 +202,7 @@ def run_faithful(
                 {
                     "recognized": bool(recognized[i]),
                     "taken_for": result.classes[s.taken_for[i]],
+                    "facing_degrees": float(s.facing[i]),
                     "logit": float(s.logit[i]),
                     "legal": bool(s.legal[i]),
                     "success": bool(s.success[i]),
@@ -245,12 +250,12 @@ def run_faithful(
     write_csv(out / "faithful.csv", rows)
     picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]
     render_grid(
-        [[results[label][kind].points[i] for i in picks for kind in MODELS] for label in results],
+        [[shown[label][kind][i] for i in picks for kind in MODELS] for label in results],
         out / "faithful.png",
         row_labels=list(results),
         col_labels=[f"{names[i]}, {kind}" for i in picks for kind in MODELS],
     )
-    _views_picture(out / "faithful-views.png", results, names, list(configs))
+    _views_picture(out / "faithful-views.png", shown, names, list(configs))
     took = time.perf_counter() - begin
     cache.write_text(out / "faithful.md", _markdown(summary, info, names, init, setting, took))
     write_record(
@@ -265,23 +270,24 @@ def run_faithful(
 
 
 def _views_picture(
-    path: Path, results: Mapping[str, Mapping[str, Explanations]], names, labels
+    path: Path, shown: Mapping[str, Mapping[str, np.ndarray]], names, labels
 ) -> None:
     """Rows the classes; columns a real object from two views, then each direction's
-    explanation of the trained model from two views and of the randomized model from one."""
+    explanation of the trained model from two views and of the randomized model from one
+    (``shown``: the clouds by direction and model, as drawn)."""
     three_quarter, front = VIEWS["3/4"], VIEWS["front"]
-    groups: list[tuple[str, str, Explanations, View]] = []
-    if "real objects" in results:
-        real = results["real objects"]["trained"]
+    groups: list[tuple[str, str, np.ndarray, View]] = []
+    if "real objects" in shown:
+        real = shown["real objects"]["trained"]
         groups += [("real", "3/4", real, three_quarter), ("real", "front", real, front)]
     for label in labels:
-        by_model = results[label]
+        by_model = shown[label]
         groups += [
             (label, "3/4", by_model["trained"], three_quarter),
             (label, "front", by_model["trained"], front),
             (label, "randomized", by_model["randomized"], three_quarter),
         ]
-    cells = [[result.points[i] for _, _, result, _ in groups] for i in range(len(names))]
+    cells = [[clouds[i] for _, _, clouds, _ in groups] for i in range(len(names))]
     render_grid(
         cells,
         path,

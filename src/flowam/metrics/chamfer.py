@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from flowam.data import PointCloudDataset
+from flowam.ops import turned
 
 
 def _as_batch(x: np.ndarray | Tensor) -> Tensor:
@@ -84,6 +85,7 @@ def pairwise_chamfer(
     y: np.ndarray | Tensor,
     single_directional: bool = False,
     chunk: int | None = None,
+    turns: int = 1,
 ) -> Tensor:
     """Chamfer distance of every cloud of ``x`` to every cloud of ``y``.
 
@@ -94,10 +96,14 @@ def pairwise_chamfer(
         chunk: clouds of ``y`` compared at once; default all of them on the CPU (where
             :func:`chamfer_distance` works in cache-sized blocks anyway), 256 elsewhere
             (memory ``chunk × N × M`` floats).
+        turns: the best of this many turns of each cloud of ``x`` about the up axis,
+            ``360° / turns`` apart (:func:`turned_chamfer`); 1: the clouds as they are.
 
     Returns:
         ``(A, R)`` float tensor on ``x``'s device.
     """
+    if turns > 1:
+        return turned_chamfer(x, y, turns, single_directional, chunk)[0]
     x = _as_batch(x)
     y = _as_batch(y).to(x.device)
     chunk = chunk or (len(y) if x.device.type == "cpu" else 256)
@@ -109,6 +115,33 @@ def pairwise_chamfer(
                 x[a].expand(len(refs), -1, -1), refs, single_directional
             )
     return out
+
+
+def turned_chamfer(
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    turns: int,
+    single_directional: bool = False,
+    chunk: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Chamfer distances invariant to a turn about the up axis: for every pair, the
+    least distance over ``turns`` turns of the cloud of ``x`` by ``360° · j / turns``
+    (:func:`flowam.ops.turned`), and the ``j`` that gives it.
+
+    For a model trained with turns about the up axis, which cannot prefer a facing: its
+    explanation of a chair may face any way. A turn by a multiple of ``360° / turns``
+    is found exactly; others to within half that.
+
+    Returns:
+        ``(A, R)`` distances and ``(A, R)`` int64 turn indices, on ``x``'s device.
+    """
+    if turns < 1:
+        raise ValueError(f"turns={turns} must be at least 1")
+    x = _as_batch(x)
+    stack = turned(x, turns).reshape(turns * len(x), *x.shape[1:])
+    d = pairwise_chamfer(stack, y, single_directional, chunk).view(turns, len(x), -1)
+    best, turn = d.min(dim=0)
+    return best, turn
 
 
 def reference_indices(
@@ -134,12 +167,15 @@ def chamfer_to_real(
     k: int = 5,
     seed: int = 0,
     single_directional: bool = True,
+    turns: int = 1,
 ) -> np.ndarray:
     """Eq. 7 from each explanation to ``k`` real objects of its class, averaged.
 
     The objects are :func:`reference_indices`' draw. Eq. 7 only asks whether the
     explanation's points lie near the real surface, so points collapsed into a few clumps
     on it score well; ``single_directional=False`` adds the real-to-explanation term.
+    ``turns``: each distance the best of that many turns about the up axis
+    (:func:`turned_chamfer`).
 
     Returns:
         ``(B,)`` float64 array.
@@ -149,6 +185,8 @@ def chamfer_to_real(
     out = np.empty(len(points))
     for c, idx in chosen.items():
         rows = np.flatnonzero(targets == c)
-        d = pairwise_chamfer(np.asarray(points)[rows], real.points[idx], single_directional)
+        d = pairwise_chamfer(
+            np.asarray(points)[rows], real.points[idx], single_directional, turns=turns
+        )
         out[rows] = d.mean(dim=1).double().numpy()
     return out

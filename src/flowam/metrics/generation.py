@@ -51,9 +51,11 @@ class SetScores:
     mmd: float
 
 
-def _distances(x: np.ndarray | Tensor, y: np.ndarray | Tensor, device: str | None) -> Tensor:
+def _distances(
+    x: np.ndarray | Tensor, y: np.ndarray | Tensor, device: str | None, turns: int = 1
+) -> Tensor:
     x = torch.as_tensor(x, dtype=torch.float32)
-    return pairwise_chamfer(x.to(device) if device else x, y).double().cpu()
+    return pairwise_chamfer(x.to(device) if device else x, y, turns=turns).double().cpu()
 
 
 def one_nn_accuracy(between: Tensor, within_x: Tensor, within_y: Tensor) -> float:
@@ -88,13 +90,19 @@ def coverage_and_mmd(between: Tensor) -> tuple[float, float]:
 
 
 def compare_sets(
-    explanations: np.ndarray | Tensor, real: np.ndarray | Tensor, device: str | None = None
+    explanations: np.ndarray | Tensor,
+    real: np.ndarray | Tensor,
+    device: str | None = None,
+    turns: int = 1,
 ) -> SetScores:
     """1-NNA, COV and MMD of ``(A, N, 3)`` explanations against ``(R, M, 3)`` real
-    objects (distances on ``device``, default the explanations' own)."""
-    between = _distances(explanations, real, device)
+    objects (distances on ``device``, default the explanations' own; every distance,
+    those within each set too, the best of ``turns`` turns about the up axis)."""
+    between = _distances(explanations, real, device, turns)
     nna = one_nn_accuracy(
-        between, _distances(explanations, explanations, device), _distances(real, real, device)
+        between,
+        _distances(explanations, explanations, device, turns),
+        _distances(real, real, device, turns),
     )
     cov, mmd = coverage_and_mmd(between)
     return SetScores(one_nna=nna, coverage=cov, mmd=mmd)
@@ -106,6 +114,7 @@ def set_scores(
     real: PointCloudDataset,
     seed: int = 0,
     device: str | None = None,
+    turns: int = 1,
 ) -> SetScores:
     """1-NNA, COV and MMD of explanations against real objects of their classes.
 
@@ -114,6 +123,7 @@ def set_scores(
         targets: ``(B,)`` their classes.
         real: real objects (test split), labels in the same class order.
         seed: the draw of the real objects.
+        turns: distances the best of this many turns about the up axis (1: none).
 
     Returns:
         when every class holds one explanation: the three scores over all classes pooled
@@ -127,11 +137,11 @@ def set_scores(
     if counts.max() == 1:
         chosen = reference_indices(real.labels, classes, 1, seed)
         index = np.concatenate([chosen[int(c)] for c in classes])
-        return compare_sets(points, real.points[index], device)
+        return compare_sets(points, real.points[index], device, turns)
     per_class = []
     for c, n in zip(classes, counts, strict=True):
         if n < 2:
             continue
         index = reference_indices(real.labels, [c], int(n), seed)[int(c)]
-        per_class.append(compare_sets(points[targets == c], real.points[index], device))
+        per_class.append(compare_sets(points[targets == c], real.points[index], device, turns))
     return SetScores(*(float(m) for m in np.mean([astuple(s) for s in per_class], axis=0)))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from flowam.data import PointCloudDataset
-from flowam.metrics.chamfer import pairwise_chamfer, reference_indices
+from flowam.metrics.chamfer import pairwise_chamfer, reference_indices, turned_chamfer
 
 
 @dataclass
@@ -36,12 +36,15 @@ class Recognition:
         distance: ``(B,)`` symmetric Chamfer distance to it.
         targets: ``(B,)`` intended classes.
         num_classes: classes of the reference set.
+        facing: ``(B,)`` degrees about the up axis by which each cloud, turned, is
+            nearest that object (0 unless the gallery allows turns).
     """
 
     taken_for: np.ndarray
     distance: np.ndarray
     targets: np.ndarray
     num_classes: int
+    facing: np.ndarray
 
     @property
     def recognized(self) -> np.ndarray:
@@ -68,30 +71,34 @@ class ReferenceSet:
         real: real objects (test split), labels in the model's class order.
         k: objects per class (all of a class when it has fewer).
         seed: the draw's seed.
+        turns: each distance the best of this many turns of the cloud about the up
+            axis (:func:`~flowam.metrics.chamfer.turned_chamfer`); 1: as it is.
     """
 
-    def __init__(self, real: PointCloudDataset, k: int = 20, seed: int = 0) -> None:
+    def __init__(self, real: PointCloudDataset, k: int = 20, seed: int = 0, turns: int = 1) -> None:
         chosen = reference_indices(real.labels, np.unique(real.labels), k, seed)
         index = np.concatenate(list(chosen.values()))
         self.index = index  # rows of ``real`` in the gallery
         self.points = torch.from_numpy(np.asarray(real.points[index], dtype=np.float32))
         self.labels = np.asarray(real.labels)[index]
         self.num_classes = len(real.classes)
-        self.k, self.seed = k, seed
+        self.k, self.seed, self.turns = k, seed, turns
 
     def recognize(
         self, points: np.ndarray | Tensor, targets: np.ndarray, device: str | None = None
     ) -> Recognition:
         """The nearest real object of each ``(B, N, 3)`` cloud, by symmetric Chamfer
-        (computed on ``device``, default the points' own)."""
+        (computed on ``device``, default the points' own; allowing :attr:`turns`)."""
         points = torch.as_tensor(points, dtype=torch.float32)
-        d = pairwise_chamfer(points.to(device) if device else points, self.points).cpu()
-        nearest = d.argmin(dim=1).numpy()
+        d, turn = turned_chamfer(points.to(device) if device else points, self.points, self.turns)
+        d, turn = d.cpu(), turn.cpu()
+        nearest = d.argmin(dim=1)
         return Recognition(
-            taken_for=self.labels[nearest],
+            taken_for=self.labels[nearest.numpy()],
             distance=d.min(dim=1).values.double().numpy(),
             targets=np.asarray(targets),
             num_classes=self.num_classes,
+            facing=turn.gather(1, nearest[:, None])[:, 0].numpy() * (360.0 / self.turns),
         )
 
 

@@ -56,6 +56,7 @@ class Scores:
     legal: np.ndarray
     taken_for: np.ndarray
     moved: np.ndarray
+    facing: np.ndarray
     sets: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -74,6 +75,7 @@ class Scores:
             "chamfer_both_ways": float(self.chamfer_both[i]),
             "recognized": bool(self.recognized[i]),
             "taken_for": classes[int(self.taken_for[i])],
+            "facing_degrees": float(self.facing[i]),
             "moved_from_start": float(self.moved[i]),
             "legal": bool(self.legal[i]),
         }
@@ -114,6 +116,11 @@ class Evaluator:
         judges: other classifiers of the same classes, in the same logit order, by name;
             each adds ``recognized_by_<name>``, the share of explanations it classifies
             as the target.
+        turns: every score against real objects (Chamfer, 1-NN, 1-NNA, COV, MMD) takes
+            the best of this many turns of the explanation about the up axis, 360° /
+            ``turns`` apart (for models trained with turns, which cannot prefer a
+            facing); 1: the explanations as they are. ``Scores.facing`` then says how
+            far to turn each explanation to face its nearest real object.
     """
 
     def __init__(
@@ -127,11 +134,14 @@ class Evaluator:
         judge: nn.Module | None = None,
         layers: dict[str, str] | None = None,
         judges: dict[str, nn.Module] | None = None,
+        turns: int = 1,
     ) -> None:
+        if turns < 1:
+            raise FlowamError(f"turns={turns} must be at least 1")
         self.model, self.real, self.judge = model, real, judge or model
         self.judges = dict(judges or {})
-        self.k_chamfer, self.seed = k_chamfer, seed
-        self.references = ReferenceSet(real, k_recognition, seed)
+        self.k_chamfer, self.seed, self.turns = k_chamfer, seed, turns
+        self.references = ReferenceSet(real, k_recognition, seed, turns)
         if layers is None:
             try:
                 layers = feature_layers(model)
@@ -207,24 +217,27 @@ class Evaluator:
             else np.full(len(points), math.nan)
         )
         predicted = logits.argmax(dim=1).numpy()
+        near = self.references.recognize(points, targets, self.device)
+        to_real = dict(real=self.real, k=self.k_chamfer, seed=self.seed, turns=self.turns)
         return Scores(
             targets=targets,
             logit=logits.gather(1, t[:, None])[:, 0].numpy(),
             log_prob=F.log_softmax(logits, dim=1).gather(1, t[:, None])[:, 0].numpy(),
             predicted=predicted,
             success=predicted == targets,
-            chamfer=chamfer_to_real(points, targets, self.real, self.k_chamfer, self.seed),
-            chamfer_both=chamfer_to_real(
-                points, targets, self.real, self.k_chamfer, self.seed, single_directional=False
-            ),
+            chamfer=chamfer_to_real(points, targets, **to_real),
+            chamfer_both=chamfer_to_real(points, targets, single_directional=False, **to_real),
             legal=legal(points, bound),
-            taken_for=self.references.recognize(points, targets, self.device).taken_for,
+            taken_for=near.taken_for,
             moved=moved,
+            facing=near.facing,
             sets={
                 **self.fid(points, targets),
                 "m_is": inception_score(judged),
                 "diversity": diversity(points, targets),
-                **asdict(set_scores(points, targets, self.real, self.seed, self.device)),
+                **asdict(
+                    set_scores(points, targets, self.real, self.seed, self.device, self.turns)
+                ),
                 **self.cross_recognition(points, targets),
             },
         )

@@ -20,6 +20,7 @@ tuple (e.g. ``(log_probs, trans_feat)``) so that it returns only the scores::
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,7 @@ from torch import nn
 
 from flowam.data.modelnet import MODELNET40_CLASSES
 from flowam.devices import check_device
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 from flowam.models import dgcnn, pointnet2  # noqa: F401  (register their architectures)
 from flowam.models.checkpoint import CheckpointError, load_state, read_metadata, read_state_dict
 from flowam.models.pointnet import PointNet
@@ -59,6 +60,29 @@ class ModelInfo:
     num_points: int
     source: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def up(self) -> str | None:
+        """The up axis of the clouds the model was trained on, where its metadata says
+        (``"y"`` for every model flowam trains; None: unknown)."""
+        return self.metadata.get("up")
+
+    @property
+    def turns_about_up(self) -> bool:
+        """Whether the model was trained with turns over the whole circle about the up
+        axis (its metadata's ``augmentations``): it cannot prefer a facing."""
+        return bool(self.metadata.get("augmentations", {}).get("turns_about_up", False))
+
+    def check_convention(self, data: str) -> None:
+        """Warn in one line where the model's clouds were not y-up, as flowam's are
+        (``data``: how to name the real objects in the message)."""
+        if self.up not in (None, "y"):
+            warnings.warn(
+                f"{self.source} was trained on {self.up}-up clouds (its metadata), but "
+                f"flowam reads {data} y-up: the model sees them lying down",
+                FlowamWarning,
+                stacklevel=2,
+            )
 
 
 def bundled_path(arch: str = BUNDLED_DEFAULT) -> Path:
