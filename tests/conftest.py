@@ -12,6 +12,7 @@ import trimesh
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MODELNET_SAMPLE = SHARED / "data" / "modelnet40_normal_resampled_sample"
+MODELNET10 = SHARED / "data" / "modelnet10_hdf5_1024"
 
 torch.set_num_threads(1)
 

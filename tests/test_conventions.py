@@ -147,7 +147,7 @@ def cones_only(tiny_data, tmp_path):
     return root
 
 
-def test_explaining_against_real_objects_of_some_classes(small_model, small_real):
+def test_explaining_against_real_objects_of_some_classes(small_model, small_real, capfd):
     two = small_real.subset(small_real.labels != 2)  # real objects of a and b, none of c
     explainer = Explainer(small_model, two)
     assert explainer.classes == ["a", "b", "c"] and two.covered == ["a", "b"]
@@ -156,6 +156,7 @@ def test_explaining_against_real_objects_of_some_classes(small_model, small_real
         result = explainer.explain(None, "flow-auto", steps=2, progress=False)
         scores = explainer.evaluator(0).score(result.points, result.targets)
     assert result.targets.tolist() == [0, 1]  # every class that has real objects
+    assert "explaining" not in capfd.readouterr().err  # the layer analysis' bar is off too
     assert set(scores.taken_for.tolist()) <= {0, 1}  # the 1-NN gallery holds a and b
     with pytest.raises(FlowamError, match="'c' has no objects"):
         explainer.explain(["c"], "flow", steps=2, progress=False)

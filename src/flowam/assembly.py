@@ -249,7 +249,8 @@ class AssemblyChart(Chart):
         cube, w = a.cube.to(centres), a.cube_weights.to(centres)
         local = half[:, :, None] * (cube + w @ offsets)  # (B, K, V, 3)
         verts = centres[:, :, None] + local @ rot.transpose(-1, -2)
-        return sample_triangles(verts.reshape(b, -1, 3), a.cube_faces, n, self.generators)
+        faces = a.cube_faces.to(centres.device)
+        return sample_triangles(verts.reshape(b, -1, 3), faces, n, self.generators)
 
     def held(self, step: int, steps: int) -> Tensor | None:
         """The deformation offsets, for the first ``bend_after`` share of the steps: the

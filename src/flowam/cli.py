@@ -501,15 +501,22 @@ def evaluate(
     ],
     device: Device = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of the real objects drawn for CD and 1-NN.")] = 0,
+    turns: Annotated[
+        int | None,
+        typer.Option(
+            help="Scores allow the best of this many turns about the up axis (default: as "
+            "the run's config or the model's metadata says)."
+        ),
+    ] = None,
 ) -> None:
     """Score every run under FOLDER; print the table and write evaluation.md/.json there."""
     from flowam.evaluation import evaluate_folder
     from flowam.report import SCORE_LEGEND, markdown_table, summary_table
 
-    results = evaluate_folder(folder, device=device, seed=seed)
+    results = evaluate_folder(folder, device=device, seed=seed, turns=turns)
     rows = {run: scores.summary() for run, (scores, _) in results.items()}
     out_console.print(summary_table(rows, f"evaluation of {folder}"))
-    record = {"command": "evaluate", "device": device, "seed": seed, "runs": rows}
+    record = {"command": "evaluate", "device": device, "seed": seed, "turns": turns, "runs": rows}
     cache.write_text(folder / "evaluation.json", json.dumps(record, indent=2) + "\n")
     text = f"# Evaluation of `{folder}`\n\n{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
     cache.write_text(folder / "evaluation.md", text)
@@ -946,6 +953,52 @@ def experiment_faithful(
         log=console.print,
     )
     _wrote(out / "faithful.md")
+    _report(out, report)
+
+
+@experiment_app.command("genuine")
+@dataclass_options(Subject, skip=("model", "judges"))
+def experiment_genuine(
+    out: OutDir = Path("runs/genuine"),
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated models, each judged by the others (default: the three "
+            "trained on genuine ModelNet10, models/modelnet10 of a checkout)."
+        ),
+    ] = "",
+    directions: Annotated[
+        str, typer.Option(help="Comma-separated directions (see flowam.experiments.faithful).")
+    ] = "vanilla,flow-auto,faithful",
+    init: Annotated[str, typer.Option(help="The one start shared by every class.")] = "sphere",
+    any_facing: Annotated[
+        int, typer.Option(help="Turns about the up axis of the turn-invariant 1-NN.")
+    ] = 8,
+    classes: ExperimentClasses = None,
+    steps: Steps = None,
+    full: Full = False,
+    report: Report = True,
+    seed: Seed = 0,
+    **fields: Any,
+) -> None:
+    """The presets on models trained on genuine data (by default ModelNet10's three), on
+    the trained and damaged models, read by each other, as drawn and in any facing."""
+    from flowam.experiments.genuine import MODELNET10_MODELS, run_genuine
+
+    chosen = _items(models) if models else list(MODELNET10_MODELS)
+    for spec in chosen:
+        if not spec.startswith("bundled") and not Path(spec).is_file():
+            raise FlowamError(f"--models: {spec} is not a file (the default needs a checkout)")
+    run_genuine(
+        _setting(fields, classes, steps, full, seed),
+        chosen,
+        out,
+        _items(directions),
+        init=init,
+        turns=any_facing,
+        log=console.print,
+    )
+    _wrote(out / "genuine.md")
     _report(out, report)
 
 

@@ -40,8 +40,10 @@ def records(run: Path):
                 yield path, record
 
 
-def subject_of(folder: Path, device: str = "cpu") -> Subject:
-    """The model and real objects named by the nearest ``config.json`` at or above ``folder``."""
+def subject_of(folder: Path, device: str = "cpu", turns: int | None = None) -> Subject:
+    """The model and real objects named by the nearest ``config.json`` at or above
+    ``folder`` (``turns``: scores allowing that many turns about the up axis, instead of
+    what the config or the model's metadata says)."""
     for parent in [Path(folder), *Path(folder).resolve().parents]:
         config = parent / "config.json"
         if config.is_file():
@@ -49,14 +51,15 @@ def subject_of(folder: Path, device: str = "cpu") -> Subject:
             if "model" in values:
                 names = {f.name for f in dataclasses.fields(Subject)}
                 fields = {k: v for k, v in values.items() if k in names and v is not None}
-                return Subject(**{**fields, "device": device})
+                turned = {"turns": turns} if turns is not None else {}
+                return Subject(**{**fields, "device": device, **turned})
     raise FlowamError(f"{folder}: no config.json naming the model was found at or above it")
 
 
 def evaluate_folder(
-    folder: Path, device: str = "cpu", seed: int = 0
+    folder: Path, device: str = "cpu", seed: int = 0, turns: int | None = None
 ) -> dict[str, tuple[Scores, np.ndarray]]:
-    """Score every run under ``folder``.
+    """Score every run under ``folder`` (``turns``: see :func:`subject_of`).
 
     Returns:
         ``{run folder relative to folder: (scores, targets)}``.
@@ -65,7 +68,7 @@ def evaluate_folder(
     runs = find_runs(folder)
     if not runs:
         raise FlowamError(f"{folder}: holds no explanations (<class>_<restart>.npy + .json)")
-    explainer, _ = subject_of(runs[0], device).load(seed)
+    explainer, _ = subject_of(runs[0], device, turns).load(seed)
     out = {}
     for run in runs:
         points, targets, starts = [], [], []

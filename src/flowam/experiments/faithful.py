@@ -26,16 +26,18 @@ starts there), and so are real objects (``real objects``: one test object per cl
 outside the 1-NN gallery and the 1-NNA draw, scored as if it were an explanation: what
 a perfect explanation would score).
 
-Writes ``faithful.md`` (the table), ``faithful.csv`` (one row per explanation and
-model), ``faithful.png`` (rows directions, columns a few classes under each model),
-``faithful-views.png`` (rows classes; columns a real object, then each direction's
-explanations of the trained model from two views and of the randomized model),
+Writes ``faithful.md`` (the table), ``faithful.json`` (its rows), ``faithful.csv`` (one
+row per explanation and model), ``faithful.png`` (rows directions, columns a few
+classes under each model), ``faithful-views.png`` (rows classes; columns a real object,
+then each direction's explanations of the trained model from two views and of the
+randomized model),
 ``clouds/<model>/<direction>/`` (every explanation's points and scores, as
 :func:`flowam.report.write_clouds` lays them out) and ``config.json``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -248,6 +250,7 @@ def run_faithful(
         measure(label, by_model, (time.perf_counter() - tick) / len(MODELS))
 
     write_csv(out / "faithful.csv", rows)
+    cache.write_text(out / "faithful.json", json.dumps(summary, indent=2) + "\n")
     picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]
     render_grid(
         [[shown[label][kind][i] for i in picks for kind in MODELS] for label in results],

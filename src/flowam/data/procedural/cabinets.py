@@ -33,6 +33,13 @@ def carcass(
     return [P.box_between(np.add(lo, shift), np.add(hi, shift)) for lo, hi in panels]
 
 
+def solid(depth: float, height: float, width: float, y0: float, z: float = 0.0) -> Parts:
+    """A closed cabinet body as one box: its surface alone, as a chest of drawers or a
+    pedestal looks from outside (a carcass of panels also has their inner faces, which
+    genuine meshes of closed cabinets mostly lack)."""
+    return [P.box_between((-depth / 2, y0, z - width / 2), (depth / 2, y0 + height, z + width / 2))]
+
+
 def base(d: Draw, depth: float, width: float, y0: float, style: str) -> Parts:
     """What a cabinet stands on below ``y0``: legs, a plinth, or nothing (``floor``)."""
     if style == "legs":
@@ -56,11 +63,14 @@ def standing_carcass(
     feet: dict[str, float],
     leg_height: tuple[float, float],
     plinth: float,
+    closed: bool = False,
 ) -> tuple[Parts, float]:
-    """A carcass on legs, a plinth or the floor (drawn with weights ``feet``); and its ``y0``."""
+    """A carcass on legs, a plinth or the floor (drawn with weights ``feet``); and its
+    ``y0``. ``closed``: a closed front, the body one box (:func:`solid`)."""
     style = d.pick(feet)
     y0 = d.u(*leg_height) if style == "legs" else (plinth if style == "plinth" else 0.0)
-    return carcass(depth, height, width, y0, t) + base(d, depth, width, y0, style), y0
+    body = solid(depth, height, width, y0) if closed else carcass(depth, height, width, y0, t)
+    return body + base(d, depth, width, y0, style), y0
 
 
 def knob(x: float, y: float, z: float, bar: bool, length: float = 0.1) -> Parts:
@@ -136,28 +146,57 @@ def books(d: Draw, x0: float, x1: float, y: float, z0: float, z1: float, max_h: 
 
 
 def night_stand(d: Draw) -> Parts:
-    depth, width, height = d.u(0.35, 0.5), d.u(0.4, 0.6), d.u(0.45, 0.7)
+    """A bedside cabinet about as high as wide (genuine ModelNet10 night stands: 0.92 /
+    1.22 / 1.12 deep, high and wide, median of 199), its top often overhanging, on legs,
+    a plinth or the floor; one in five a small table on legs with a drawer under the top
+    and a shelf below."""
+    width = d.u(0.42, 0.62)
+    depth, height = width * d.u(0.7, 0.95), width * d.u(0.7, 1.4)
     t = 0.02
-    feet = {"legs": 0.4, "plinth": 0.3, "floor": 0.3}
-    out, y0 = standing_carcass(d, depth, height, width, t, feet, (0.05, 0.2), 0.04)
+    if d.chance(0.2):  # a small table with a drawer
+        out = slab(d, height, depth + 0.04, width + 0.04, 0.03, "rect")
+        box = height * d.u(0.2, 0.3)
+        out += carcass(depth, box, width, height - 0.03 - box, t)
+        out += drawers(
+            d, depth / 2, height - 0.03 - box, height - 0.03, -width / 2, width / 2, 1, 1
+        )
+        out += legs(
+            d, rect_corners(depth / 2 - 0.02, width / 2 - 0.02), height - 0.03, 0.035, False
+        )
+        out += shelves(-depth / 2, depth / 2, 0.0, height * 0.4, -width / 2, width / 2, 1)
+        return out
+    feet = {"legs": 0.3, "plinth": 0.3, "floor": 0.4}
+    lift = d.u(0.04, 0.12)
+    shelf = d.chance(0.3)  # a drawer over an open shelf
+    out, y0 = standing_carcass(
+        d, depth, height - lift, width, t, feet, (lift, lift), 0.04, closed=not shelf
+    )
     front = depth / 2
+    top = y0 + height - lift
+    if d.chance(0.6):  # a top overhanging the carcass
+        over = d.u(0.01, 0.04)
+        out += slab(d, top + 0.025, depth + 2 * over, width + 2 * over, 0.025, "rect")
     rows = d.integer(1, 3)
-    if d.chance(0.4):  # a drawer over an open shelf
-        split = y0 + height * d.u(0.55, 0.75)
-        out += drawers(d, front, split, y0 + height - t, -width / 2 + t, width / 2 - t, 1, 1)
+    if shelf:
+        split = y0 + (top - y0) * d.u(0.55, 0.75)
+        out += drawers(d, front, split, top - t, -width / 2 + t, width / 2 - t, 1, 1)
         out += shelves(-depth / 2, front, y0, split, -width / 2, width / 2, 1)
     else:
-        out += drawers(d, front, y0 + t, y0 + height - t, -width / 2 + t, width / 2 - t, rows, 1)
+        out += drawers(d, front, y0 + t, top - t, -width / 2 + t, width / 2 - t, rows, 1)
     return out
 
 
 def dresser(d: Draw) -> Parts:
-    # genuine dressers: 0.95 / 1.25 / 1.30 along x / y / z, deep and nearly as tall as wide
-    width, height = d.u(0.9, 1.5), d.u(0.9, 1.4)
-    depth = width * d.u(0.6, 0.85)
+    """A chest of drawers, shallower than wide (genuine ModelNet10 dressers: 0.69 / 1.37 /
+    1.20 deep, high and wide, median of 195); two in five a tall narrow chest."""
+    if d.chance(0.4):
+        width, height = d.u(0.7, 1.0), d.u(1.1, 1.5)
+    else:
+        width, height = d.u(0.9, 1.5), d.u(0.9, 1.4)
+    depth = width * d.u(0.45, 0.8)
     t = 0.025
     feet = {"legs": 0.3, "plinth": 0.5, "floor": 0.2}
-    out, y0 = standing_carcass(d, depth, height, width, t, feet, (0.06, 0.15), 0.06)
+    out, y0 = standing_carcass(d, depth, height, width, t, feet, (0.06, 0.15), 0.06, closed=True)
     rows, cols = d.integer(3, 5), d.integer(2, 3)
     top = y0 + height - t
     if d.chance(0.3):  # small drawers across the top
@@ -166,7 +205,7 @@ def dresser(d: Draw) -> Parts:
         top = cut
     out += drawers(d, depth / 2, y0 + t, top, -width / 2 + t, width / 2 - t, rows, cols)
     out += slab(d, y0 + height + 0.02, depth + 0.03, width + 0.03, 0.02, "rect")
-    if d.chance(0.3):  # a mirror on the top
+    if d.chance(0.15):  # a mirror on the top
         mw, mh = width * d.u(0.5, 0.8), d.u(0.5, 0.8)
         y = y0 + height + 0.02
         out.append(
@@ -252,8 +291,10 @@ def bookshelf(d: Draw) -> Parts:
 
 
 def glass_box(d: Draw) -> Parts:
-    """Display cases: a frame of bars round glass panes, low or cubic, on a square plan."""
-    low = d.chance(0.6)
+    """Display cases: a frame of bars round glass panes on a square plan, four in five low
+    (as the genuine one at hand: 1.36 / 0.51 / 1.36), the rest cubic (a closed cube is
+    also what most genuine night stands look like)."""
+    low = d.chance(0.8)
     w = d.u(0.6, 1.2)
     h = w * (d.u(0.25, 0.5) if low else d.u(0.7, 1.1))
     dx = w * d.u(0.85, 1.0)
@@ -284,12 +325,14 @@ def glass_box(d: Draw) -> Parts:
 
 
 def desk(d: Draw) -> Parts:
-    """A writing desk along ``z`` (genuine: 0.70 / 0.94 / 1.36 deep, high and wide):
-    pedestals of drawers, side panels or legs, sometimes a hutch."""
-    depth, width, height = d.u(0.5, 0.7), d.u(0.9, 1.4), d.u(0.72, 0.78)
+    """A writing desk along ``z``, long and low (genuine ModelNet10 desks: 0.79 / 0.79 /
+    1.48 deep, high and wide, median of 200): pedestals of drawers, side panels or
+    legs, sometimes a hutch."""
+    width, height = d.u(1.2, 1.9), d.u(0.72, 0.78)
+    depth = width * d.u(0.4, 0.6)
     t = d.u(0.025, 0.04)
     out = slab(d, height, depth, width, t, "rect")
-    style = d.pick({"two_pedestals": 0.3, "one_pedestal": 0.35, "panels": 0.2, "legs": 0.15})
+    style = d.pick({"two_pedestals": 0.25, "one_pedestal": 0.3, "panels": 0.2, "legs": 0.25})
     ped_w = d.u(0.35, 0.45)
     hz = width / 2
     pedestals = {"two_pedestals": [-1, 1], "one_pedestal": [1 if d.chance(0.5) else -1]}.get(
@@ -297,7 +340,7 @@ def desk(d: Draw) -> Parts:
     )
     for s in pedestals:
         za, zb = sorted((s * hz, s * (hz - ped_w)))
-        out += carcass(depth * 0.95, height - t, ped_w, 0.0, 0.02, z=(za + zb) / 2)
+        out += solid(depth * 0.95, height - t, ped_w, 0.0, z=(za + zb) / 2)
         out += drawers(
             d, depth * 0.475, 0.02, height - t - 0.02, za + 0.02, zb - 0.02, d.integer(2, 4), 1
         )
@@ -326,7 +369,7 @@ def desk(d: Draw) -> Parts:
                 (0.0, height - t - 0.12, -hz * 0.4), (depth / 2 - 0.05, height - t, hz * 0.4)
             )
         )
-    if d.chance(0.3):  # a hutch of shelves on the back edge
+    if d.chance(0.15):  # a hutch of shelves on the back edge
         hh = d.u(0.3, 0.6)
         out += carcass(0.25, hh, width, height, 0.02, x=-depth / 2 + 0.125)
     return out

@@ -192,10 +192,16 @@ def armrests(d: Draw, x0: float, x1: float, y: float, half_z: float, w: float, s
 
 
 def table(d: Draw) -> Parts:
+    """A top on legs, a trestle, pedestals or one pedestal (genuine ModelNet10 tables:
+    0.97 / 0.72 / 1.58 wide, high and long, median of 387; legs set in under the top,
+    often with an apron); one in seven a low coffee table, small round side tables."""
     top = d.pick({"rect": 0.7, "round": 0.15, "oval": 0.15})
-    length = d.u(1.2, 2.0) if top != "round" else d.u(0.8, 1.3)
-    width = length * (d.u(0.45, 0.65) if top != "round" else 1.0)
+    length = d.u(1.2, 2.0) if top != "round" else d.u(0.5, 1.3)
+    width = length * (d.u(0.5, 0.75) if top != "round" else 1.0)
     height, t = d.u(0.68, 0.8), d.u(0.025, 0.07)
+    if top != "round" and d.chance(0.2):  # a coffee table: low and long
+        length, height = d.u(0.9, 1.5), d.u(0.35, 0.5)
+        width = length * d.u(0.45, 0.7)
     out = slab(d, height, width, length, t, top)
     base = {"rect": {"legs": 0.65, "trestle": 0.2, "pedestals": 0.15}}.get(
         top, {"legs": 0.5, "pedestal": 0.5}
@@ -203,11 +209,11 @@ def table(d: Draw) -> Parts:
     support = d.pick(base)
     leg_t = d.u(0.04, 0.08)
     if support == "legs":
-        shrink = 0.5 - d.u(0.03, 0.1) if top == "rect" else 0.33
+        shrink = 0.5 - d.u(0.04, 0.14) if top == "rect" else 0.33
         corners = rect_corners(width * shrink, length * shrink)
         splay = d.u(0.02, 0.08) if d.chance(0.3) else 0.0
         out += legs(d, corners, height - t, leg_t, d.chance(0.5), splay)
-        if top == "rect" and d.chance(0.5):
+        if top == "rect" and d.chance(0.7):
             apron = 0.06 + 0.04 * d.rng.random()
             hx, hz = corners[-1]
             out += [
@@ -216,7 +222,7 @@ def table(d: Draw) -> Parts:
             out += [
                 P.box((s * hx, height - t - apron / 2, 0), (0.02, apron, 2 * hz)) for s in (-1, 1)
             ]
-        if d.chance(0.2):
+        if d.chance(0.2):  # a shelf low between the legs
             hx, hz = corners[-1]
             out.append(P.box((0, d.u(0.12, 0.25), 0), (2 * hx, 0.02, 2 * hz)))
     elif support == "trestle":
@@ -565,9 +571,11 @@ def cone(d: Draw) -> Parts:
 
 
 def bathtub(d: Draw) -> Parts:
+    """A built-in box with thick walls round a basin (three in four, as most genuine
+    ModelNet10 bathtubs are), or a free-standing oval tub."""
     length, width, height = d.u(1.4, 1.8), d.u(0.7, 0.95), d.u(0.45, 0.62)
     wall = d.u(0.05, 0.12)
-    if d.chance(0.5):
+    if d.chance(0.75):
         out = [P.box_between((-width / 2, 0, -length / 2), (width / 2, wall, length / 2))]
         for s in (-1, 1):
             out.append(
@@ -619,7 +627,7 @@ def airplane(d: Draw) -> Parts:
     body.apply_translation((0, 0, nose))
     out = [body]
     wing = d.pick({"straight": 0.35, "swept": 0.5, "delta": 0.15})
-    span = d.u(1.5, 2.1) if wing != "delta" else d.u(1.1, 1.5)
+    span = {"straight": d.u(1.4, 2.8), "swept": d.u(1.4, 2.2), "delta": d.u(1.1, 1.5)}[wing]
     root = d.u(0.18, 0.32) * length if wing != "delta" else d.u(0.4, 0.55) * length
     tip = root * (d.u(0.3, 0.7) if wing != "delta" else d.u(0.05, 0.15))
     sweep = {"straight": d.u(0.0, 0.08), "swept": d.u(0.2, 0.45), "delta": 0.0}[wing] * span / 2
@@ -737,12 +745,14 @@ def lamp(d: Draw) -> Parts:
 
 
 def monitor(d: Draw) -> Parts:
+    """A flat screen on a neck and foot (genuine ModelNet10 monitors: 0.58 / 1.27 / 1.52
+    deep, high and wide, median of 463), one in five a CRT box."""
     width = d.u(0.5, 0.7)
-    aspect = d.u(0.55, 0.8)
+    aspect = d.u(0.5, 0.75)
     screen_h = width * aspect
     depth = d.u(0.02, 0.06)
     crt = d.chance(0.2)
-    lift = d.u(0.03, 0.06) if crt else d.u(0.08, 0.22)
+    lift = d.u(0.03, 0.06) if crt else d.u(0.06, 0.18)
     y0 = lift
     out = [P.box((0, y0 + screen_h / 2, 0), (depth, screen_h, width))]
     if d.chance(0.5):

@@ -17,24 +17,26 @@ from flowam.data.procedural.families import Draw, Parts, legs, rect_corners, smo
 
 
 def toilet(d: Draw) -> Parts:
-    """A pedestal toilet: an oval bowl with a seat, a base, and a tank behind (``-x``)."""
+    """A pedestal toilet: an oval bowl with a seat, a bulky base, and a low tank behind
+    (``-x``); about as high as long (genuine ModelNet10 toilets: 0.90 / 1.38 / 1.36
+    wide, high and long, median of 342)."""
     bowl_h = d.u(0.38, 0.45)
-    r_x, r_z = d.u(0.25, 0.32), d.u(0.17, 0.22)
+    r_x, r_z = d.u(0.25, 0.36), d.u(0.19, 0.25)
     bowl = smooth_profile([0, 0.5, 1], [0.45, 0.8, 1.0])
     bowl[:, 1] = bowl_h * (0.45 + 0.55 * bowl[:, 1])
     out = [vessel(bowl, 0.03, center=(0.04, 0, 0), scale=(r_x, r_z))]
-    foot = smooth_profile([0, 0.5, 1], [0.75, 0.55, 0.6])
+    foot = smooth_profile([0, 0.5, 1], [0.85, 0.7, 0.75])
     foot[:, 1] *= bowl_h * 0.5
-    out.append(vessel(foot, 0.0, center=(0.0, 0, 0), open_top=False, scale=(r_x * 0.7, r_z * 0.8)))
+    out.append(vessel(foot, 0.0, center=(0.0, 0, 0), open_top=False, scale=(r_x * 0.85, r_z * 0.9)))
     seat = P.torus((0, 0, 0), 1.0, 0.12, "y")
     seat.apply_scale([r_x * 0.9, 0.2, r_z * 0.9])
     out.append(seat.apply_translation((0.04, bowl_h + 0.015, 0)))
-    if d.chance(0.6):  # an open lid standing up against the tank
+    if d.chance(0.3):  # an open lid standing up against the tank
         lid = P.ellipsoid((-r_x + 0.02, bowl_h + r_x * 0.9, 0), (0.015, r_x * 0.9, r_z * 0.9))
         out.append(lid)
-    tank = d.pick({"box": 0.75, "none": 0.25})
+    tank = d.pick({"box": 0.9, "none": 0.1})
     if tank == "box":
-        tw, th, td = d.u(0.38, 0.5), d.u(0.3, 0.45), d.u(0.15, 0.22)
+        tw, th, td = d.u(0.42, 0.56), d.u(0.22, 0.36), d.u(0.15, 0.22)
         y = bowl_h * d.u(0.8, 1.05)
         x = -r_x - td / 2 + 0.05
         out.append(P.box((x, y + th / 2, 0), (td, th, tw)))
