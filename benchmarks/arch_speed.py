@@ -52,7 +52,7 @@ def main() -> None:
     classes = real.classes[: args.classes or None]
     best = dict.fromkeys(sides, float("inf"))
     for explainer in sides.values():  # warm-up
-        explainer.explain(classes[:1], args.method, steps=1, progress=False)
+        explainer.explain(classes, args.method, steps=1, progress=False)
     for round_ in range(args.rounds):
         for name, explainer in sides.items():
             begin = time.perf_counter()
