@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--classes", required=True, help="comma-separated")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if bad := [item for item in args.run if "=" not in item]:
+        parser.error(f"--run {bad[0]!r}: expected NAME=FOLDER")
     runs = dict(item.split("=", 1) for item in args.run)
     names = args.classes.split(",")
     first = Path(next(iter(runs.values())))
