@@ -222,7 +222,7 @@ def test_interruption_returns_what_was_computed(model):
         chunk_size=2,
         progress=False,
     )
-    assert result.status == "interrupted at step 2"
+    assert result.status == "stopped at step 2"
     assert len(result) == 2 and result.history["logit"].shape == (13, 2)
 
 

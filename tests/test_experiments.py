@@ -114,6 +114,43 @@ def test_demo_explains_a_spanning_subset_unless_asked_for_all():
     assert demo_classes(["a", "b"], None) == ["a", "b"]  # a model without the demo's classes
 
 
+def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--model", "bundled:dgcnn", "--classes", "chair,table", "--methods"]
+    args += ["vanilla,faithful", "--steps", "2", "--no-faithfulness", "--no-report"]
+    code, text, err = run_cli([*args, "--out", str(out)], monkeypatch, capsys)
+    assert "faithful on pointnet2_ssg (trained model only)" in text + err
+    assert code == 0, err
+    rows = json.loads((out / "summary.json").read_text())["architectures"]
+    # the real objects and the start first, then the demo model's run, then the others
+    assert list(rows) == [
+        "real objects",
+        "init: assembly",
+        "dgcnn: faithful",
+        "pointnet: faithful",
+        "pointnet2_ssg: faithful",
+    ]
+    assert rows["real objects"]["recognized_rate"] == 1.0  # a real object is its own class
+    assert rows["init: assembly"]["recognized_rate"] == 0.0  # a shared start names no class
+    # each architecture's run is judged by the two others
+    assert {"recognized_by_dgcnn", "recognized_by_pointnet2_ssg"} <= set(rows["pointnet: faithful"])
+    assert "recognized_by_pointnet" in rows["dgcnn: faithful"]
+    for arch in ("pointnet", "pointnet2_ssg"):
+        run = json.loads((out / "architectures" / arch / "summary.json").read_text())
+        assert run[f"{arch}: faithful"]["config"]["method"]["steps"] == 2
+        assert len(list((out / "architectures" / arch).rglob("*.npy"))) >= 2
+    assert not (out / "architectures" / "dgcnn").exists()  # the demo model ran it already
+    picture = imread(out / "grid_architectures.png")
+    assert picture.shape[0] < picture.shape[1]  # 2 classes by 4 columns
+    assert "grid_architectures.png" in (out / "summary.md").read_text()
+    assert json.loads((out / "config.json").read_text())["architectures"] == list(rows)
+    args = ["demo", "--classes", "chair", "--methods", "faithful", "--steps", "1"]
+    args += ["--no-faithfulness", "--no-report", "--no-architectures", "--out", str(out / "b")]
+    assert run_cli(args, monkeypatch, capsys)[0] == 0
+    assert "architectures" not in json.loads((out / "b" / "summary.json").read_text())
+    assert not (out / "b" / "grid_architectures.png").exists()
+
+
 def test_table4_runs_every_given_model(tmp_path, monkeypatch, capsys):
     out = tmp_path / "t4"
     args = ["experiment", "table4", "--models", "bundled,bundled:pointnet", "--classes", "cup"]
@@ -220,7 +257,9 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     assert views.shape[0] > 100 and views.shape[1] > 3 * views.shape[0]
     bad = tmp_path / "bad.toml"
     bad.write_text("[x]\nrobust_copies = -1\n")
-    code, _text, err = run_cli([*args, "--directions-file", str(bad)], monkeypatch, capsys)
+    code, _text, err = run_cli(
+        [*args, "--overwrite", "--directions-file", str(bad)], monkeypatch, capsys
+    )
     assert code != 0 and "bad.toml: direction 'x'" in err and "Traceback" not in err
 
 

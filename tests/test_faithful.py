@@ -10,10 +10,10 @@ import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 from torch import nn
 
+from flowam.compare import real_examples
 from flowam.data import PointCloudDataset
 from flowam.engine import optimize
 from flowam.errors import FlowamError
-from flowam.experiments.faithful import real_examples
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized
 from flowam.methods import load_method

@@ -108,8 +108,10 @@ def test_cli_trains_and_refuses_bad_options(tiny_data, tmp_path, monkeypatch, ca
     )
     assert code == 0, err
     assert "best test reconstruction CD" in text + err and (out / "best.safetensors").is_file()
-    code, _text, err = run_cli([*args, "--kind", "vae", "--out", str(out)], monkeypatch, capsys)
+    other = tmp_path / "other"
+    code, _text, err = run_cli([*args, "--kind", "vae", "--out", str(other)], monkeypatch, capsys)
     assert code != 0 and "--kind 'vae'" in err and "Traceback" not in err
+    assert not other.exists()  # a refused option leaves no folder behind
     code, _text, err = run_cli(
         [*args, "--train-per-class", "0", "--out", str(out)], monkeypatch, capsys
     )

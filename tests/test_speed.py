@@ -274,5 +274,7 @@ def test_speed_options_reach_the_engine_from_the_command_line(
         "precision": "bf16",
     }
     assert record["config"]["speed"] == speed
-    code, _, err = run_cli([*args[:-1], "fp16", "--out", str(out)], monkeypatch, capsys)
+    other = tmp_path / "other"
+    code, _, err = run_cli([*args[:-1], "fp16", "--out", str(other)], monkeypatch, capsys)
     assert code == 1 and "precision='fp16'" in err and "Traceback" not in err
+    assert not other.exists()  # a refused option leaves no folder behind

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import threading
@@ -67,6 +68,21 @@ def make_folder(path: Path) -> Path:
     return path
 
 
+TEMPORARY = ".flowam-tmp."
+"""Prefix of the temporary files :func:`atomic_path` writes (a killed process leaves them)."""
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_path`."""
+    return path.name.startswith(TEMPORARY)
+
+
+def remove_temporary(folder: Path) -> None:
+    """Remove the temporary files a killed process left in ``folder`` (not below it)."""
+    for p in folder.glob(f"{TEMPORARY}*"):
+        p.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
@@ -75,7 +91,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     write exactly where they are told.
     """
     make_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{TEMPORARY}{path.stem}.", suffix=path.suffix
+    )
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
     try:
@@ -90,6 +108,30 @@ def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite number (NaN, ±inf) replaced by None, through dicts,
+    lists and tuples; numpy scalars become Python numbers. Strict JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps(value: Any, indent: int | None = 2) -> str:
+    """``value`` as strict JSON (:func:`finite`; what JSON cannot hold as its text)."""
+    return json.dumps(finite(value), indent=indent, default=str, allow_nan=False)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` as strict JSON (:func:`dumps`), atomically."""
+    write_text(path, dumps(value) + "\n")
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -8,8 +8,8 @@ writes a folder stores the configuration that produced it there (``config.json``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-import json
 import sys
 import time
 import typing
@@ -22,8 +22,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flowam import __version__, cache
-from flowam.demo import ALL_METHODS, METHODS
+from flowam import __version__, cache, stopping
+from flowam.demo import ALL_METHODS, METHODS, TITLES
 from flowam.devices import check_device
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.report import write_config
@@ -44,8 +44,32 @@ out_console = Console(width=None if sys.stdout.isatty() else 160)
 
 Source = Annotated[str, typer.Argument(help="'procedural' or a dataset root folder.")]
 Format = Annotated[str | None, typer.Option(help="Dataset format; detected when omitted.")]
-Seed = Annotated[int, typer.Option(help="Seed (for procedural data: the dataset seed).")]
-NumPoints = Annotated[int, typer.Option(help="Points per cloud.")]
+MIN_POINTS = 32
+"""The fewest points per cloud an option accepts (DGCNN's neighbourhoods need 20)."""
+
+
+def bounded(flag: str, low: float, *, above: bool = False) -> Callable[[Any], Any]:
+    """A parse-time check of a number option: ``low`` or more (``above``: more than
+    ``low``), else one line naming ``flag`` and the value. None passes (the default)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and (value < low or (above and value == low)):
+            bound = f"above {low:g}" if above else f"at least {low:g}"
+            raise FlowamError(f"{flag} {value}: must be {bound}")
+        return value
+
+    return check
+
+
+Seed = Annotated[
+    int,
+    typer.Option(
+        help="Seed (for procedural data: the dataset seed).", callback=bounded("--seed", 0)
+    ),
+]
+NumPoints = Annotated[
+    int, typer.Option(help="Points per cloud.", callback=bounded("--num-points", MIN_POINTS))
+]
 Sampling = Annotated[str, typer.Option(help="first | random | fps (file datasets).")]
 
 
@@ -94,7 +118,9 @@ def data_render(
     source: Source = "procedural",
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("gallery.png"),
     split: Annotated[str, typer.Option(help="Split to draw.")] = "train",
-    per_class: Annotated[int, typer.Option(help="Objects per class.")] = 4,
+    per_class: Annotated[
+        int, typer.Option(help="Objects per class.", callback=bounded("--per-class", 1))
+    ] = 4,
     format: Format = None,
     num_points: NumPoints = 2048,
     seed: Seed = 0,
@@ -134,6 +160,8 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             checked = {"callback": check_device_option} if f.name == "device" else {}
+            if "min" in f.metadata:
+                checked = {"callback": bounded(f"--{f.name.replace('_', '-')}", f.metadata["min"])}
             kind = f.type if not isinstance(f.type, str) else eval(f.type)
             flag = f"--{f.name.replace('_', '-')}"
             if kind is bool:  # a switch both ways: --x/--no-x
@@ -150,7 +178,6 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
     return wrap
 
 
-@app.command()
 def train(
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
 ) -> None:
@@ -166,7 +193,6 @@ def train(
     )
 
 
-@app.command("train-generator")
 def train_generator(
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
 ) -> None:
@@ -230,17 +256,6 @@ def export_model(
     )
 
 
-def _bind_train_options() -> None:
-    from flowam.generative import GeneratorConfig
-    from flowam.train import TrainConfig
-
-    dataclass_options(TrainConfig, skip=("command",))(train)
-    dataclass_options(GeneratorConfig, skip=("command",))(train_generator)
-
-
-_bind_train_options()
-
-
 ModelSpec = Annotated[
     str, typer.Option("--model", help="'bundled', 'bundled:<arch>' or a weights file.")
 ]
@@ -249,7 +264,19 @@ NumClasses = Annotated[
     int | None, typer.Option(help="Number of classes, where the file cannot tell.")
 ]
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...", callback=check_device_option)]
-ModelPoints = Annotated[int | None, typer.Option(help="Points per cloud (default: the model's).")]
+ModelPoints = Annotated[
+    int | None,
+    typer.Option(
+        help="Points per cloud (default: the model's).",
+        callback=bounded("--num-points", MIN_POINTS),
+    ),
+]
+
+
+StepsOverride = Annotated[
+    int | None,
+    typer.Option(help="Override the method's step count.", callback=bounded("--steps", 1)),
+]
 
 
 def check_out_option(value: Path) -> Path:
@@ -262,6 +289,70 @@ def check_out_option(value: Path) -> Path:
 
 
 OutDir = Annotated[Path, typer.Option(help="Output folder.", callback=check_out_option)]
+Overwrite = Annotated[
+    bool, typer.Option(help="Replace the earlier run that --out holds (its files are removed).")
+]
+
+
+def owns_out(
+    command: str,
+    *,
+    shared: bool = False,
+    skip: Callable[[dict], bool] | None = None,
+    check: Callable[[dict], object] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Run the command inside a claim of its ``--out`` folder (:func:`flowam.runfolder.claim`:
+    one run per folder, a lock, ``run.json``) and give it ``--overwrite``. A command with
+    ``--resume`` continues its own earlier run in place; ``shared`` (sweep) takes no lock;
+    ``skip(options)`` says when the command writes no folder; ``check(options)`` refuses bad
+    options before the folder is touched."""
+
+    def wrap(func: Callable) -> Callable:
+        from flowam.runfolder import claim
+
+        signature = inspect.signature(func, eval_str=True)
+
+        @functools.wraps(func)
+        def run(*args: Any, overwrite: bool = False, **options: Any) -> None:
+            if skip and skip(options):
+                return func(*args, **options)
+            if check:
+                check(options)
+            resume = bool(options.get("resume"))
+            with claim(
+                Path(options["out"]), command, overwrite=overwrite, resume=resume, shared=shared
+            ):
+                func(*args, **options)
+
+        flag = inspect.Parameter(
+            "overwrite", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Overwrite
+        )
+        run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), flag])
+        return run
+
+    return wrap
+
+
+def _bind_train_options() -> None:
+    """The training commands: one option per field of their configuration, and --out's
+    claim (``--resume`` continues the run in place)."""
+    from flowam.generative import GeneratorConfig
+    from flowam.train import TrainConfig
+
+    for name, func, config in (
+        ("train", train, TrainConfig),
+        ("train-generator", train_generator, GeneratorConfig),
+    ):
+
+        def check(options: dict, config: type = config) -> None:
+            fields = {k: v for k, v in options.items() if k != "resume"}
+            config(**fields).check()
+
+        options = dataclass_options(config, skip=("command",))(func)
+        app.command(name)(owns_out(name, check=check)(options))
+
+
+_bind_train_options()
 
 
 def _model_and_data(
@@ -290,6 +381,7 @@ def _model_and_data(
 
 
 @app.command("eval-model")
+@owns_out("eval-model")
 def eval_model(
     model: ModelSpec = "bundled",
     data: Annotated[str, typer.Option(help="'procedural' or a dataset root.")] = "procedural",
@@ -337,7 +429,7 @@ def eval_model(
         "per_class": dict(zip(dataset.classes, result.per_class.tolist(), strict=True)),
         "confusion": result.confusion.tolist(),
     }
-    cache.write_text(out / "eval.json", json.dumps(summary, indent=2) + "\n")
+    cache.write_json(out / "eval.json", summary)
     write_config(
         out,
         "eval-model",
@@ -365,6 +457,14 @@ def _ints(text: str, what: str) -> list[int]:
         raise FlowamError(f"--{what} {text!r}: expected comma-separated integers") from None
 
 
+def check_snapshots_option(value: str) -> str:
+    """``--snapshots``, checked while the options are parsed: steps, each at least 0."""
+    negative = [k for k in _ints(value, "snapshots") if k < 0]
+    if negative:
+        raise FlowamError(f"--snapshots {negative[0]}: a step is at least 0")
+    return value
+
+
 def _print_summary(outcomes, title: str) -> None:
     from flowam.compare import summaries
     from flowam.report import summary_table
@@ -373,6 +473,7 @@ def _print_summary(outcomes, title: str) -> None:
 
 
 @app.command()
+@owns_out("explain")
 @dataclass_options(Subject)
 def explain(
     classes: Annotated[
@@ -381,10 +482,15 @@ def explain(
     method: Annotated[
         str, typer.Option(help="Comma-separated methods: presets or .toml files.")
     ] = "flow",
-    restarts: Annotated[int, typer.Option(help="Explanations per class.")] = 1,
+    restarts: Annotated[
+        int, typer.Option(help="Explanations per class.", callback=bounded("--restarts", 1))
+    ] = 1,
     out: OutDir = Path("runs/explain"),
-    steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
+    steps: StepsOverride = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Override the learning rate.", callback=bounded("--lr", 0, above=True)),
+    ] = None,
     optimizer: Annotated[
         str | None, typer.Option(help="Override the optimizer (adam, sgd).")
     ] = None,
@@ -398,8 +504,17 @@ def explain(
     set_: Annotated[
         list[str], typer.Option("--set", help="Any method field: KEY=VALUE, align.LAYER=W.")
     ] = [],  # noqa: B006
-    snapshots: Annotated[str, typer.Option(help="Steps to keep clouds at, e.g. 0,50,100.")] = "",
-    chunk_size: Annotated[int | None, typer.Option(help="Clouds optimised together.")] = None,
+    snapshots: Annotated[
+        str,
+        typer.Option(
+            help="Steps to keep clouds at, e.g. 0,50,100 (written to each run's snapshots.npz).",
+            callback=check_snapshots_option,
+        ),
+    ] = "",
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(help="Clouds optimised together.", callback=bounded("--chunk-size", 1)),
+    ] = None,
     pictures: Annotated[bool, typer.Option(help="A multi-view PNG per explanation.")] = True,
     seed: Seed = 0,
     **fields: Any,
@@ -408,6 +523,7 @@ def explain(
     from flowam.compare import compare
     from flowam.methods import coerce, load_method
 
+    steps_at = _ints(snapshots, "snapshots")
     subject = Subject(**fields)
     explainer, info = subject.load(seed)
     picked = _classes(classes)
@@ -427,6 +543,11 @@ def explain(
             config = config.replace(**change)
             overrides.update(change)
         runs[config.name] = (spec, overrides)
+        late = [k for k in steps_at if k > config.steps]
+        if late:
+            raise FlowamError(
+                f"--snapshots {late[0]}: outside method {config.name}'s {config.steps} steps"
+            )
     write_config(
         out,
         "explain",
@@ -445,7 +566,7 @@ def explain(
         names,
         restarts=restarts,
         seed=seed,
-        snapshots=_ints(snapshots, "snapshots"),
+        snapshots=steps_at,
         chunk_size=chunk_size,
         pictures=pictures,
         log=console.print,
@@ -463,11 +584,15 @@ def explain(
 
 
 @app.command()
+@owns_out("analyze")
 @dataclass_options(Subject)
 def analyze(
     out: OutDir = Path("runs/analyze"),
     steps: Annotated[
-        int, typer.Option(help="Steps of the raw (vanilla) AM it compares with.")
+        int,
+        typer.Option(
+            help="Steps of the raw (vanilla) AM it compares with.", callback=bounded("--steps", 1)
+        ),
     ] = 100,
     seed: Seed = 0,
     **fields: Any,
@@ -500,7 +625,12 @@ def evaluate(
         Path, typer.Argument(help="A folder written by explain, demo or an experiment.")
     ],
     device: Device = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of the real objects drawn for CD and 1-NN.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the real objects drawn for CD and 1-NN.", callback=bounded("--seed", 0)
+        ),
+    ] = 0,
     turns: Annotated[
         int | None,
         typer.Option(
@@ -517,13 +647,14 @@ def evaluate(
     rows = {run: scores.summary() for run, (scores, _) in results.items()}
     out_console.print(summary_table(rows, f"evaluation of {folder}"))
     record = {"command": "evaluate", "device": device, "seed": seed, "turns": turns, "runs": rows}
-    cache.write_text(folder / "evaluation.json", json.dumps(record, indent=2) + "\n")
+    cache.write_json(folder / "evaluation.json", record)
     text = f"# Evaluation of `{folder}`\n\n{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
     cache.write_text(folder / "evaluation.md", text)
     console.print(f"wrote {folder / 'evaluation.md'}")
 
 
 @app.command()
+@owns_out("sweep", shared=True)
 @dataclass_options(Subject)
 def sweep(
     method: Annotated[str, typer.Option(help="The method to tune (a preset or .toml).")] = "flow",
@@ -548,7 +679,7 @@ def sweep(
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated class names (default all).")
     ] = None,
-    steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
+    steps: StepsOverride = None,
     worker: Annotated[
         int, typer.Option(help="This worker's index: parallel workers give different ones.")
     ] = 0,
@@ -613,7 +744,12 @@ def report(
         int, typer.Option(help="Points shown per cloud (a random subset; 0 = all).")
     ] = 512,
     real: Annotated[int, typer.Option(help="Real objects shown per class.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the points shown (a random subset).")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the points shown (a random subset).", callback=bounded("--seed", 0)
+        ),
+    ] = 0,
 ) -> None:
     """One self-contained HTML page of a run: 3-D views, histories, tables, configuration."""
     from flowam.page import write_report
@@ -664,16 +800,23 @@ def _classes(text: str | None) -> list[str] | str | None:
 
 
 @app.command()
+@owns_out("demo")
 def demo(
     out: OutDir = Path("runs/demo"),
     model: Annotated[
         str, typer.Option(help="'bundled', 'bundled:<arch>' or a procedural-trained model.")
     ] = "bundled",
-    steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
+    steps: Annotated[
+        int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))
+    ] = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
     faithfulness: Faithfulness = True,
+    architectures: Annotated[
+        bool,
+        typer.Option(help="Also run the recommended preset on the other bundled architectures."),
+    ] = True,
     report: Report = True,
     seed: Seed = 0,
 ) -> None:
@@ -691,10 +834,11 @@ def demo(
         methods=chosen,
         device=device,
         faithfulness=faithfulness,
+        architectures=architectures,
         log=console.print,
     )
-    for outcomes in tables.values():
-        _print_summary(outcomes, "each preset from its own start (baselines: from noise)")
+    for key, outcomes in tables.items():
+        _print_summary(outcomes, TITLES[key])
     console.print(
         f"done in {time.perf_counter() - start:.0f} s; results in {out.resolve()} "
         "(summary.md, grid.png, report.html); every method from every start: "
@@ -704,6 +848,7 @@ def demo(
 
 
 @experiment_app.command("realism")
+@owns_out("experiment realism")
 def experiment_realism(
     data: Annotated[str, typer.Option(help="Root of a real dataset (e.g. ModelNet40).")],
     model: ModelSpec = "bundled",
@@ -760,13 +905,16 @@ def experiment_realism(
 
 
 @experiment_app.command("table4")
+@owns_out("experiment table4")
 def experiment_table4(
     models: Annotated[
         str | None,
         typer.Option(help="Comma-separated model specs (default: every bundled architecture)."),
     ] = None,
     out: OutDir = Path("runs/table4"),
-    steps: Annotated[int, typer.Option(help="Steps per method.")] = DEMO_STEPS,
+    steps: Annotated[
+        int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))
+    ] = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
     device: Device = "cpu",
@@ -810,7 +958,10 @@ ExperimentClasses = Annotated[
 ]
 Steps = Annotated[
     int | None,
-    typer.Option(help="Steps per method (default: 100 at --quick, each method's own at --full)."),
+    typer.Option(
+        help="Steps per method (default: 100 at --quick, each method's own at --full).",
+        callback=bounded("--steps", 1),
+    ),
 ]
 Full = Annotated[
     bool, typer.Option("--full/--quick", help="The paper's scale, or minutes on a laptop CPU.")
@@ -829,6 +980,7 @@ def _wrote(path: Path) -> None:
 
 
 @experiment_app.command("table1")
+@owns_out("experiment table1")
 @dataclass_options(Subject)
 def experiment_table1(
     out: OutDir = Path("runs/table1"),
@@ -855,6 +1007,7 @@ def experiment_table1(
 
 def _variant_command(name: str, doc: str) -> None:
     @experiment_app.command(name, help=doc)
+    @owns_out(f"experiment {name}")
     @dataclass_options(Subject)
     def command(
         out: OutDir = Path(f"runs/{name}"),
@@ -887,6 +1040,7 @@ _variant_command(
 
 
 @experiment_app.command("sanity")
+@owns_out("experiment sanity")
 @dataclass_options(Subject)
 def experiment_sanity(
     out: OutDir = Path("runs/sanity"),
@@ -924,6 +1078,7 @@ def experiment_sanity(
 
 
 @experiment_app.command("faithful")
+@owns_out("experiment faithful")
 @dataclass_options(Subject)
 def experiment_faithful(
     out: OutDir = Path("runs/faithful"),
@@ -957,6 +1112,7 @@ def experiment_faithful(
 
 
 @experiment_app.command("genuine")
+@owns_out("experiment genuine")
 @dataclass_options(Subject, skip=("model", "judges"))
 def experiment_genuine(
     out: OutDir = Path("runs/genuine"),
@@ -972,7 +1128,11 @@ def experiment_genuine(
     ] = "vanilla,flow-auto,faithful",
     init: Annotated[str, typer.Option(help="The one start shared by every class.")] = "sphere",
     any_facing: Annotated[
-        int, typer.Option(help="Turns about the up axis of the turn-invariant 1-NN.")
+        int,
+        typer.Option(
+            help="Turns about the up axis of the turn-invariant 1-NN.",
+            callback=bounded("--any-facing", 1),
+        ),
     ] = 8,
     classes: ExperimentClasses = None,
     steps: Steps = None,
@@ -1003,10 +1163,13 @@ def experiment_genuine(
 
 
 @experiment_app.command("flow-analysis")
+@owns_out("experiment flow-analysis")
 @dataclass_options(Subject)
 def experiment_flow_analysis(
     out: OutDir = Path("runs/flow-analysis"),
-    steps: Annotated[int, typer.Option(help="Steps of the raw (vanilla) AM.")] = 100,
+    steps: Annotated[
+        int, typer.Option(help="Steps of the raw (vanilla) AM.", callback=bounded("--steps", 1))
+    ] = 100,
     report: Report = True,
     seed: Seed = 0,
     **fields: Any,
@@ -1021,6 +1184,7 @@ def experiment_flow_analysis(
 
 
 @experiment_app.command("reproduce")
+@owns_out("experiment reproduce", skip=lambda options: options["dry_run"])
 @dataclass_options(Subject)
 def experiment_reproduce(
     out: OutDir = Path("runs/reproduce"),
@@ -1052,8 +1216,9 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def main() -> None:
-    """Entry point: run the app, turning input errors into one line and exit status 1,
-    and flowam's warnings into one line each."""
+    """Run the app, turning input errors into one line and exit status 1, flowam's
+    warnings into one line each, and a stop (:mod:`flowam.stopping`; the stop line is
+    printed when it is asked for) into exit status 130 (Ctrl-C) or 143 (SIGTERM)."""
     plain = warnings.showwarning
 
     def show(message, category, *args, **kwargs) -> None:
@@ -1068,3 +1233,7 @@ def main() -> None:
     except FlowamError as e:
         console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
+    except KeyboardInterrupt:  # a stop (stopping.Stopped) or a second signal
+        sys.exit(stopping.exit_code())
+    if stopping.requested() is not None:  # the optimisation ended early and wrote its clouds
+        sys.exit(stopping.exit_code())

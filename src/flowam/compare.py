@@ -12,25 +12,29 @@ summary gains ``recognized_randomized`` and ``faithfulness_gap`` (the 1-NN recog
 rate for the trained model minus that for the randomized one; see
 :mod:`flowam.faithfulness`). Runs whose randomized-model explanations are still
 recognised at :data:`FLAG_RATE` or more are flagged.
+
+:func:`real_examples` gives the row every table keeps beside the starts: one real test
+object per class, scored as if it were an explanation.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.engine import Explanations
 from flowam.explain import Explainer
 from flowam.faithfulness import fully_randomized
 from flowam.metrics import Scores
-from flowam.report import folder_name, write_explanations, write_grid
+from flowam.metrics.chamfer import reference_indices
+from flowam.report import folder_name, write_clouds, write_explanations, write_grid
 
 FLAG_RATE = 0.25
 """Recognition of the randomized model's explanations from which a run is flagged."""
@@ -42,12 +46,15 @@ class Outcome:
     the recognition rate of the same method's explanations of a randomized model."""
 
     result: Explanations
-    scores: Scores
+    scores: Scores | None  # None: stopped before it was scored
     seconds: float
     randomized_rate: float | None = None
 
     def summary(self) -> dict[str, float]:
-        """The scores' summary, with the faithfulness gap when measured."""
+        """The scores' summary, with the faithfulness gap when measured (empty for a
+        run stopped before it was scored)."""
+        if self.scores is None:
+            return {}
         out = self.scores.summary()
         if self.randomized_rate is not None:
             out["recognized_randomized"] = self.randomized_rate
@@ -112,8 +119,10 @@ def compare(
         )
 
     for init in inits:
+        stopping.check()
         start_row(init)
     for label, (method, overrides) in runs.items():
+        stopping.check()
         start = time.perf_counter()
         config = explainer.resolve(method, progress=progress, **overrides)
         decoded = Explainer.start_label(config.init, config.generator)
@@ -121,6 +130,12 @@ def compare(
             start_row(config.init, config.generator)  # where latent AM really starts
         common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
         result = explainer.explain(names, config, snapshots=snapshots, **common)
+        if result.status.startswith("stopped"):
+            # kept unscored, at once: `flowam evaluate` scores them later
+            outcomes[label] = Outcome(result, None, time.perf_counter() - start)
+            write_clouds(result, out / folder_name(label), [{}] * len(result))
+            log(f"{label}: {result.status}; its clouds are saved, not scored")
+            break
         outcome = Outcome(
             result, score_result(explainer, result, seed), time.perf_counter() - start
         )
@@ -134,9 +149,8 @@ def compare(
         outcomes[label] = outcome
         write_explanations(result, outcome.scores, out / folder_name(label), pictures=pictures)
         log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
-        if result.status.startswith("interrupted"):
-            break  # Ctrl-C stops the whole comparison; what was computed is written below
-    if grid:
+    stopped = stopping.requested() is not None
+    if grid and not stopped:
         write_grid(
             {k: o.result for k, o in outcomes.items()},
             out / "grid.png",
@@ -153,7 +167,8 @@ def compare(
         }
         for label, o in outcomes.items()
     }
-    cache.write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    cache.write_json(out / "summary.json", summary)
+    stopping.check()  # a stopped comparison ends its caller's work too
     return outcomes
 
 
@@ -173,3 +188,34 @@ def score_result(explainer: Explainer, result: Explanations, seed: int) -> Score
     method's bound)."""
     bound = result.config.get("method", {}).get("bound", 1.0)
     return explainer.evaluator(seed).score(result.points, result.targets, result.init, bound)
+
+
+def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
+    """One real test object per class, outside the 1-NN gallery and the one-per-class draw
+    of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
+    when a class has no such object (a small dataset)."""
+    real = explainer.real
+    targets = explainer.targets(names)
+    paired = reference_indices(real.labels, targets, 1, seed)
+    taken = {*explainer.evaluator(seed).references.index.tolist()}
+    taken.update(int(i) for idx in paired.values() for i in idx)
+    rng = np.random.default_rng([seed, 1])
+    chosen = []
+    for t in targets:
+        pool = [i for i in np.flatnonzero(real.labels == t) if i not in taken]
+        if not pool:
+            return None
+        chosen.append(int(rng.choice(pool)))
+    points = np.asarray(real.points[chosen], dtype=np.float32)
+    return Explanations(
+        points=points,
+        targets=np.asarray(targets),
+        restarts=np.zeros(len(targets), dtype=np.int64),
+        classes=list(explainer.classes),
+        init=points,
+        history={},
+        weights={},
+        steps_run=np.zeros(len(targets), dtype=np.int64),
+        config={"real_objects": real.description},
+        status="real objects",
+    )

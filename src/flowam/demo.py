@@ -15,21 +15,33 @@ start is scored as a row of its own. The full comparison, every method from ever
 starts). Output: ``grid.png`` (rows classes, columns the starts and the presets),
 ``summary.md``, ``summary.json``, ``config.json`` and one folder per start with a
 folder per run.
+
+The recommended preset (:data:`PRESET`) also runs on every other bundled architecture
+(trained models only, to keep the demo within minutes; their faithfulness gaps are
+``flowam experiment faithful``'s), beside the demo model's own run, a real object and the
+start: ``grid_architectures.png`` (rows classes; columns a real object, then the preset
+on each architecture) and ``architectures/<arch>/``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flowam import cache
-from flowam.compare import Outcome, compare, randomized_twin, summaries
+from flowam.compare import (
+    Outcome,
+    compare,
+    randomized_twin,
+    real_examples,
+    score_result,
+    summaries,
+)
 from flowam.data import load_dataset
 from flowam.explain import Explainer
 from flowam.methods import load_method
-from flowam.models import BUNDLED, load_classifier, load_judges
+from flowam.models import BUNDLED, bundled_models, load_classifier, load_judges, resolve_spec
 from flowam.report import SCORE_LEGEND, markdown_table, write_config, write_grid
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
@@ -46,6 +58,17 @@ BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
 START_WORDS = {"gaussian": "from noise", "mean": "from class mean"}
 """How a protocol row names its start (others: "from the <start>")."""
+PRESET = "faithful"
+"""The recommended preset, which the demo also runs on every other bundled architecture."""
+TITLES = {
+    "mean": "From the class-mean cloud (every method, same start, same steps)",
+    "gaussian": "From Gaussian noise (every method, same start, same steps)",
+    "paper protocol": "Each preset from its own start (the paper's protocol: baselines "
+    "from noise, Flow AM from the class mean; faithful from the assembly of cubes)",
+    "architectures": f"The recommended preset ({PRESET}) on every bundled architecture "
+    "(trained models only; each row's scores are its own model's)",
+}
+"""The title of each of the demo's tables."""
 
 
 def demo_classes(model_classes: Sequence[str], classes: Sequence[str] | str | None) -> list[str]:
@@ -73,6 +96,7 @@ def run_demo(
     starts: Sequence[str] = (),
     device: str = "cpu",
     faithfulness: bool = True,
+    architectures: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, Outcome]]:
     """Run the comparison; returns ``{table: {label: outcome}}`` and writes ``out``.
@@ -85,6 +109,8 @@ def run_demo(
             comparison); by default each method runs from its own start only.
         faithfulness: repeat every run on the fully randomized model for the
             faithfulness gap (doubles the time).
+        architectures: also run :data:`PRESET` on every other bundled architecture
+            (:func:`on_architectures`; the table ``"architectures"``).
     """
     begin = time.perf_counter()
     net, info = load_classifier(model, device=device)
@@ -110,6 +136,20 @@ def run_demo(
         randomized=randomized,
         log=log,
     )
+    others = [a for a in bundled_models() if resolve_spec(f"{BUNDLED}:{a}") != resolve_spec(model)]
+    if architectures and others and PRESET in methods:
+        tables["architectures"] = on_architectures(
+            explainer,
+            names,
+            out,
+            own=tables["paper protocol"],
+            architecture=info.architecture,
+            others=others,
+            steps=steps,
+            seed=seed,
+            device=device,
+            log=log,
+        )
     seconds = time.perf_counter() - begin
     config = {
         "command": "demo",
@@ -124,11 +164,12 @@ def run_demo(
         "num_points": info.num_points,
         "device": device,
         "faithfulness": faithfulness,
+        "architectures": list(tables.get("architectures", {})),
         "seconds": seconds,
     }
     write_config(out, **config)
     tables_summary = {start: summaries(rows) for start, rows in tables.items()}
-    cache.write_text(out / "summary.json", json.dumps(tables_summary, indent=2) + "\n")
+    cache.write_json(out / "summary.json", tables_summary)
     cache.write_text(out / "summary.md", _markdown(tables_summary, config))
     return tables
 
@@ -136,7 +177,7 @@ def run_demo(
 def own_start(method: str) -> str:
     """The start a preset is meant for: Gaussian noise for the classic baselines (the
     paper's protocol), else the method's own ``init`` (Flow AM: the class mean;
-    ``faithful``: one shared sphere)."""
+    ``faithful``: one shared assembly of cubes)."""
     return "gaussian" if method in BASELINES else load_method(method).init
 
 
@@ -201,13 +242,68 @@ def compare_starts(
     return tables
 
 
+def on_architectures(
+    explainer: Explainer,
+    names: Sequence[str],
+    out: Path,
+    *,
+    own: dict[str, Outcome],
+    architecture: str,
+    others: Sequence[str],
+    steps: int,
+    seed: int = 0,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> dict[str, Outcome]:
+    """:data:`PRESET` on each bundled architecture of ``others`` (trained models only),
+    beside the demo model's own run of it (``own``, the paper-protocol table; the demo
+    model's ``architecture`` names its row).
+
+    Writes ``out/architectures/<arch>/`` (see :func:`flowam.compare.compare`) and
+    ``out/grid_architectures.png`` (rows classes; columns a real object, then the preset
+    on each architecture, each cloud turned to face its nearest real object). Returns
+    ``{label: outcome}``: the real objects, the start, then ``"<arch>: faithful"`` per
+    architecture, the demo model's first. Models whose classes are not the demo model's
+    are skipped with a log line.
+    """
+    start = load_method(PRESET).init
+    ran = own[f"{PRESET} (from the {start})"]
+    rows: dict[str, Outcome] = {}
+    real = real_examples(explainer, names, seed)
+    if real is not None:
+        rows["real objects"] = Outcome(real, score_result(explainer, real, seed), 0.0)
+    rows[f"init: {start}"] = own[f"init: {start}"]
+    rows[f"{architecture}: {PRESET}"] = ran
+    for arch in others:
+        net, info = load_classifier(f"{BUNDLED}:{arch}", device=device)
+        if info.classes != explainer.classes:
+            log(f"{PRESET} on {arch}: skipped, its classes are not the demo model's")
+            continue
+        log(f"{PRESET} on {arch} (trained model only)")
+        other = Explainer(net, explainer.real, explainer.speed, load_judges(BUNDLED, info, device))
+        label = f"{arch}: {PRESET}"
+        outcomes = compare(
+            other,
+            {label: (PRESET, {"steps": steps})},
+            out / "architectures" / arch,
+            names,
+            seed=seed,
+            pictures=False,
+            grid=False,
+            log=log,
+        )
+        rows[label] = outcomes[label]
+    shown = {("real object" if k == "real objects" else k): o for k, o in rows.items()}
+    write_grid(
+        {k: o.result for k, o in shown.items() if not k.startswith("init")},
+        out / "grid_architectures.png",
+        list(names),
+        {k: o.scores.facing for k, o in shown.items()},
+    )
+    return rows
+
+
 def _markdown(summaries: dict[str, dict[str, dict[str, float]]], config: dict) -> str:
-    titles = {
-        "mean": "From the class-mean cloud (every method, same start, same steps)",
-        "gaussian": "From Gaussian noise (every method, same start, same steps)",
-        "paper protocol": "Each preset from its own start (the paper's protocol: baselines "
-        "from noise, Flow AM from the class mean; faithful from the sphere)",
-    }
     lines = [
         "# flowam demo",
         "",
@@ -222,5 +318,5 @@ def _markdown(summaries: dict[str, dict[str, dict[str, float]]], config: dict) -
     ]
     for key, rows in summaries.items():
         grid = "grid.png" if key == "paper protocol" else f"grid_{key}.png"
-        lines += [f"## {titles[key]}", "", markdown_table(rows), "", f"![grid]({grid})", ""]
+        lines += [f"## {TITLES[key]}", "", markdown_table(rows), "", f"![grid]({grid})", ""]
     return "\n".join(lines)

@@ -11,7 +11,9 @@ the same seeds (up to floating-point reduction order).
 The result, :class:`Explanations`, is a plain object: final points, targets, the
 per-step history of every objective term and of the target logit and log-probability,
 snapshots at chosen steps, and the configuration, which metrics and pictures take as is.
-Ctrl-C stops the loop and returns what has been computed so far (``status`` says so).
+A stop (Ctrl-C or SIGTERM under the command line, :mod:`flowam.stopping`; a
+``KeyboardInterrupt`` from Python) ends the loop and returns what has been computed so
+far, with ``status`` ``stopped at step N``.
 A cloud whose objective value or gradient becomes non-finite stops where it was (its last
 finite state) while the others run on; ``status`` names the first such step and term.
 
@@ -33,12 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from flowam import stopping
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.objectives import Batch, Context, Objective
 from flowam.param import Parameterization
+from flowam.progress import bar as progress_bar
 from flowam.robustness import Robustness
 from flowam.speed import DEFAULT, Speed, autocast, prepare
 from flowam.stats import ClassStatistics
@@ -211,7 +214,7 @@ def _run_chunk(
 
     The history always has ``steps + 1`` rows: a cloud that stopped (stopping rule,
     convergence, non-finite value or gradient) repeats its last row, and when every cloud
-    has stopped or the run is interrupted the remaining rows repeat the last one. Points,
+    has stopped or the run is stopped the remaining rows repeat the last one. Points,
     snapshots and steps run come back on the CPU.
     """
     steps = config["steps"]
@@ -282,6 +285,9 @@ def _run_chunk(
 
     try:
         for step in range(steps + 1):
+            if stopping.requested() is not None:
+                status = f"stopped at step {step}"
+                break
             total = observe(step)
             if step == steps or (step % check_every == 0 and not active.any()):
                 break
@@ -308,13 +314,13 @@ def _run_chunk(
             steps_run += active.long()
             bar.update(1)
     except KeyboardInterrupt:
-        status = f"interrupted at step {step}"
+        status = f"stopped at step {step}"
     failed = failed_at[failed_at >= 0]
     if len(failed):
         status = _culprit(model, kept, objective, batch, num_classes, shaping, int(failed.min()))
     final = (best if shaping.keep_best else kept).cpu().clone()
-    for s in snap_steps:
-        if s <= steps:
+    if not status.startswith("stopped"):  # the clouds stopped early stay where they are
+        for s in snap_steps:
             snapshots.setdefault(s, final)
     hist = {}
     for k, rows in history.items():
@@ -369,7 +375,7 @@ def optimize(
             :class:`~flowam.objectives.Diversity`); a chunk holds a whole number of
             groups, at least one.
         seed: run seed.
-        snapshots: steps at which to keep a copy of the clouds.
+        snapshots: steps at which to keep a copy of the clouds (each within 0..steps).
         chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
         speed: how the model runs (:mod:`flowam.speed`): by default with its batch norms
             folded into the preceding layers and PointNet's widest layer fused with its
@@ -392,14 +398,19 @@ def optimize(
     chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
     if group < 1:
         raise FlowamError(f"group={group} must be at least 1")
+    outside = sorted(k for k in snapshots if not 0 <= k <= config["steps"])
+    if outside:
+        raise FlowamError(
+            f"snapshot step {outside[0]} is outside the run's steps 0..{config['steps']}"
+        )
     chunk = max(chunk // group, 1) * group
     targets_t = torch.as_tensor(list(targets), dtype=torch.long)
     parts, status = [], "finished"
-    bar = tqdm(
+    bar = progress_bar(
         total=config["steps"] * -(-b // chunk),
         desc="explaining",
         unit="step",
-        disable=not progress,
+        progress=progress,
         leave=False,
     )
     with frozen(model):
@@ -422,7 +433,7 @@ def optimize(
             parts.append(out)
             if out.status != "finished" and status == "finished":
                 status = out.status  # the first chunk's reason; a non-finite cloud stops
-            if out.status.startswith("interrupted"):  # alone, Ctrl-C stops the run
+            if out.status.startswith("stopped"):  # a stop ends the run, not just the chunk
                 break
     bar.close()
     done = sum(len(p.points) for p in parts)

@@ -299,7 +299,9 @@ def write_report(
         "TITLE": html.escape(data["title"]),
         "STYLE": _asset("report.css"),
         "PLOTLY": get_plotlyjs(),
-        "DATA": json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+        "DATA": json.dumps(cache.finite(data), separators=(",", ":"), allow_nan=False).replace(
+            "</", "<\\/"
+        ),
         "SCRIPT": _asset("report.js"),
     }  # one pass: nothing inserted is searched again
     text = re.sub(

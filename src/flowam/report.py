@@ -9,11 +9,15 @@ Layout of one method's folder (``NAME`` is ``<class>_<restart>``)::
                distance to real objects) and the method's configuration
     history.npz  per-step values of every objective term, (steps + 1, B) each
     starts.npz   the starting cloud of each explanation, by NAME
+    snapshots.npz  with ``--snapshots``: the cloud of each explanation at each chosen step,
+               by ``NAME@STEP`` (before that step's update; step 0 is the start)
+
+A run stopped by Ctrl-C or SIGTERM (:mod:`flowam.stopping`) writes the clouds it reached,
+unscored (``scores`` empty, ``status`` "stopped at step K"); ``flowam evaluate`` scores them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,7 +79,7 @@ SCORE_LEGEND = (
 def write_config(out: Path, command: str, **values: Any) -> None:
     """Store what produced an output folder as ``out/config.json`` (with the version)."""
     config = {"command": command, "flowam_version": __version__, **values}
-    cache.write_text(out / "config.json", json.dumps(config, indent=2, default=str) + "\n")
+    cache.write_json(out / "config.json", config)
 
 
 def explanation_names(result: Explanations) -> list[str]:
@@ -113,9 +117,18 @@ def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[st
             "status": result.status,
             "config": result.config,
         }
-        cache.write_text(folder / f"{name}.json", json.dumps(record, indent=2, default=str) + "\n")
+        cache.write_json(folder / f"{name}.json", record)
     cache.save_arrays(folder / "history.npz", result.history)
     cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
+    if result.snapshots:
+        cache.save_arrays(
+            folder / "snapshots.npz",
+            {
+                f"{name}@{step}": clouds[i]
+                for step, clouds in sorted(result.snapshots.items())
+                for i, name in enumerate(names)
+            },
+        )
 
 
 def facing(points: np.ndarray, degrees: np.ndarray | None) -> np.ndarray:

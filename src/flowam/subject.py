@@ -40,7 +40,7 @@ class Subject:
         },
     )
     num_points: int | None = dataclasses.field(
-        default=None, metadata={"help": "Points per cloud (default: the model's)."}
+        default=None, metadata={"help": "Points per cloud (default: the model's).", "min": 32}
     )
     arch: str | None = dataclasses.field(
         default=None, metadata={"help": "Architecture, where the weights file cannot tell."}

@@ -43,6 +43,7 @@ from flowam.models import get_model
 from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
 from flowam.ops import yaw_matrix
+from flowam.progress import bar as progress_bar
 from flowam.speed import DEFAULT, TRAINING_PATHS, Speed, prepare, switch_paths
 
 
@@ -315,8 +316,8 @@ def epoch_batches(count: int, batch_size: int, gen: torch.Generator) -> list[Ten
 
 def epoch_bar(batches: list[Tensor], epoch: int, epochs: int, progress: bool) -> tqdm:
     """The progress bar of one epoch (``epoch`` counted from 0)."""
-    return tqdm(
-        batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False, unit="batch"
+    return progress_bar(
+        batches, desc=f"epoch {epoch + 1}/{epochs}", progress=progress, leave=False, unit="batch"
     )
 
 
@@ -380,7 +381,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         gen.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
         state = {k: ckpt[k] for k in ("epoch", "best_accuracy", "history")}
-    cache.write_text(out / "config.json", json.dumps(asdict(config), indent=2) + "\n")
+    cache.write_json(out / "config.json", asdict(config))
     points = torch.from_numpy(train_set.points)
     labels = torch.from_numpy(train_set.labels)
     best_meta: dict[str, Any] = {}
@@ -508,5 +509,5 @@ def export_model(
         meta[f"{key}_objects"] = len(held)
     meta["stored_dtype"] = "float16" if half else "float32"
     meta["training"] = {**training_record(Path(weights).parent), **({"note": note} if note else {})}
-    cache.write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    cache.write_json(out.with_suffix(".json"), meta)
     return meta

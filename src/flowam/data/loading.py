@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from flowam import cache
 from flowam.data.dataset import PointCloudDataset
 from flowam.data.io import Cloud, read_object
 from flowam.data.sampling import choose_indices, normalize
 from flowam.errors import DataError
+from flowam.progress import bar as progress_bar
 
 MAX_POINTS = 100_000
 UP_AXES = ("y", "z")
@@ -153,7 +153,9 @@ def load_items(
     def build() -> dict[str, np.ndarray]:
         pts = np.empty((len(items), options.num_points, 3), np.float32)
         nrm = np.zeros_like(pts) if options.use_normals else np.zeros((0, 0, 3), np.float32)
-        bar = tqdm(items, desc=f"reading {split}", unit="obj", disable=not progress, leave=False)
+        bar = progress_bar(
+            items, desc=f"reading {split}", unit="obj", progress=progress, leave=False
+        )
         for k, item in enumerate(bar):
             seed = [options.seed, k]
             source = f"{item.path}[{item.key}]" if item.key else str(item.path)

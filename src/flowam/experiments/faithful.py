@@ -37,7 +37,6 @@ randomized model),
 
 from __future__ import annotations
 
-import json
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +47,7 @@ import numpy as np
 import torch
 
 from flowam import cache
+from flowam.compare import real_examples
 from flowam.engine import Explanations
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
@@ -56,7 +56,6 @@ from flowam.faithfulness import fully_randomized, parameter_dropout
 from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
-from flowam.metrics.chamfer import reference_indices
 from flowam.render import VIEWS, View, render_grid
 from flowam.report import JUDGED, facing, folder_name, write_clouds
 
@@ -99,37 +98,6 @@ def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
         "randomized": explainer.twin(fully_randomized(explainer.model, example, seed)),
         "dropout": explainer.twin(parameter_dropout(explainer.model, DROPOUT, seed)),
     }
-
-
-def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
-    """One real test object per class, outside the 1-NN gallery and the one-per-class draw
-    of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
-    when a class has no such object (a small dataset)."""
-    real = explainer.real
-    targets = explainer.targets(names)
-    paired = reference_indices(real.labels, targets, 1, seed)
-    taken = {*explainer.evaluator(seed).references.index.tolist()}
-    taken.update(int(i) for idx in paired.values() for i in idx)
-    rng = np.random.default_rng([seed, 1])
-    chosen = []
-    for t in targets:
-        pool = [i for i in np.flatnonzero(real.labels == t) if i not in taken]
-        if not pool:
-            return None
-        chosen.append(int(rng.choice(pool)))
-    points = np.asarray(real.points[chosen], dtype=np.float32)
-    return Explanations(
-        points=points,
-        targets=np.asarray(targets),
-        restarts=np.zeros(len(targets), dtype=np.int64),
-        classes=list(explainer.classes),
-        init=points,
-        history={},
-        weights={},
-        steps_run=np.zeros(len(targets), dtype=np.int64),
-        config={"real_objects": real.description},
-        status="real objects",
-    )
 
 
 def meets(row: Mapping[str, float]) -> bool:
@@ -250,7 +218,7 @@ def run_faithful(
         measure(label, by_model, (time.perf_counter() - tick) / len(MODELS))
 
     write_csv(out / "faithful.csv", rows)
-    cache.write_text(out / "faithful.json", json.dumps(summary, indent=2) + "\n")
+    cache.write_json(out / "faithful.json", summary)
     picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]
     render_grid(
         [[shown[label][kind][i] for i in picks for kind in MODELS] for label in results],

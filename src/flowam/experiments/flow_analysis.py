@@ -8,7 +8,6 @@ the AM explanations and real objects of their class (:mod:`flowam.analysis`). Wr
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlig
     explainer, info = setting.load()
     auto = auto_alignment(explainer, steps=steps, seed=setting.seed)
     plot_flow(auto.analysis, out / "flow.png", auto.weights)
-    cache.write_text(out / "flow.json", json.dumps(auto.to_dict(), indent=2))
+    cache.write_json(out / "flow.json", auto.to_dict())
     a = auto.analysis
     lines = [
         "# Activation flow (Fig. 2)",

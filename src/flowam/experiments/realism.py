@@ -10,7 +10,6 @@ wrong. Output folder: ``realism.json`` (per-class accuracy and the confusion),
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +119,7 @@ def measure_realism(
 
 def write_realism(result: Realism, out: Path, title: str) -> None:
     """``realism.json`` and ``confusion.png`` into ``out``."""
-    cache.write_text(out / "realism.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    cache.write_json(out / "realism.json", result.to_dict())
     render_confusion(
         result.confusion,
         result.shared,

@@ -68,6 +68,7 @@ def run_table4(
             starts=STARTS,
             device=device,
             faithfulness=faithfulness,
+            architectures=False,
             log=log,
         )
         results[spec] = tables

@@ -26,7 +26,6 @@ distance, dataset, command).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -196,7 +195,7 @@ def train_generator(
         gen.set_state(ckpt["rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         state = {k: ckpt[k] for k in state}
-    cache.write_text(out / "config.json", json.dumps(asdict(config), indent=2) + "\n")
+    cache.write_json(out / "config.json", asdict(config))
     points = torch.from_numpy(train_set.points)
     best_meta: dict[str, Any] = {}
     for epoch in range(state["epoch"], config.epochs):

@@ -144,7 +144,7 @@ def save_model(
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     with cache.atomic_path(path) as tmp:
         safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt"})
-    cache.write_text(path.with_suffix(".json"), json.dumps(metadata, indent=2) + "\n")
+    cache.write_json(path.with_suffix(".json"), metadata)
     return path
 
 

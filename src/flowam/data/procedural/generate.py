@@ -18,7 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import trimesh
-from tqdm import tqdm
 
 from flowam import cache
 from flowam.data.dataset import PointCloudDataset
@@ -27,6 +26,7 @@ from flowam.data.procedural.families import Draw
 from flowam.data.procedural.parts import merge
 from flowam.data.sampling import normalize
 from flowam.errors import DataError
+from flowam.progress import bar as progress_bar
 
 VERSION = 5
 """Bumped whenever a family changes shape, so old caches are not reused."""
@@ -174,10 +174,10 @@ def load_procedural(
 
     def build() -> dict[str, np.ndarray]:
         jobs = [(c, split, per_class, num_points, seed) for c in classes]
-        bar = tqdm(
+        bar = progress_bar(
             total=len(jobs) * per_class,
             desc=f"generating procedural {split}",
-            disable=not progress,
+            progress=progress,
             unit="obj",
             leave=False,
         )
