@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/flowam demo
+	$(BIN)/flowam demo --overwrite
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

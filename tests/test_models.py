@@ -1,5 +1,7 @@
 """Architectures, checkpoint compatibility with the reference implementations, safe loading."""
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -188,8 +190,14 @@ def test_malformed_files_are_refused_with_a_clear_message(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint file not found"):
         read_state_dict(tmp_path / "missing.pth")
     torch.save({"a.weight": torch.zeros(2)}, tmp_path / "unknown.pth")
-    with pytest.raises(CheckpointError, match="cannot tell the architecture"):
+    with pytest.raises(CheckpointError, match="cannot tell the architecture") as caught:
         load_classifier(tmp_path / "unknown.pth")
+    message = str(caught.value)  # each architecture's layout by one key, and the way out
+    for key in ("pointnet: feat.stn.conv1.weight", "dgcnn: conv1.0.weight", "sa1.mlp_convs"):
+        assert key in message
+    assert "README: 'Your own nn.Module'" in message and "\n" not in message
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "### Your own `nn.Module`" in readme
 
 
 @pytest.mark.parametrize("arch", ["pointnet", "dgcnn"])  # dgcnn: modules with two names

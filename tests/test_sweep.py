@@ -99,7 +99,8 @@ def test_sweep_on_sqlite_writes_the_front_and_resumes(
     assert code == 1 and "exists with other objectives" in err and "Traceback" not in err
     bad = sweep_args(tiny_model, tiny_data, tmp_path / "bad", "--param", "btea=0:1")
     code, _, err = run_cli(bad, monkeypatch, capsys)
-    assert code == 1 and "--set btea: unknown method option" in err
+    assert code == 1 and "--param btea: unknown method option" in err
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
     bad = sweep_args(tiny_model, tiny_data, tmp_path / "bad", "--storage", "postgresql://u:pw@")
     code, _, err = run_cli(bad, monkeypatch, capsys)
     assert code == 1 and "cannot open it" in err and "pw" not in err and len(err.splitlines()) == 1
@@ -107,6 +108,7 @@ def test_sweep_on_sqlite_writes_the_front_and_resumes(
     code, _, err = run_cli(bad, monkeypatch, capsys)  # a driver that is not installed
     assert code == 1 and "--storage mysql://u@h/db: cannot open it" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.fixture(scope="module")

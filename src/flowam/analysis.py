@@ -299,7 +299,7 @@ def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = 
         explainer.model, explainer.real, {"vanilla": (raw.points, raw.targets)}
     )
     auto = AutoAlignment(choose_alignment(analysis), analysis, key)
-    cache.write_json(path, auto.to_dict())
+    cache.keep(path, auto.to_dict(), cache.write_json)
     return auto
 
 

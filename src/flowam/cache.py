@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import threading
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -88,19 +89,24 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
     The temporary file keeps ``path``'s suffix so that writers which append one (numpy)
-    write exactly where they are told.
+    write exactly where they are told. An operating-system error while writing (a full
+    disk, a read-only folder) becomes one :class:`FlowamError` naming ``path``, and the
+    temporary file is removed: ``path`` is either the old file or the whole new one.
     """
     make_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f"{TEMPORARY}{path.stem}.", suffix=path.suffix
-    )
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f"{TEMPORARY}{path.stem}.", suffix=path.suffix
+        )
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise FlowamError(f"{path}: cannot be written: {e.strerror or e}") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -156,12 +162,33 @@ def load_arrays(path: Path, names: list[str]) -> dict[str, np.ndarray] | None:
         return None
 
 
+_unwritable: list[str] = []
+"""The first cache write that failed in this process (it is warned about once)."""
+
+
+def keep(path: Path, value: Any, write: Callable[[Path, Any], None] = save_arrays) -> None:
+    """Store a cache entry with ``write``. The cache is optional: where the entry cannot be
+    written (no space, no permission), warn once per process and go on without it."""
+    try:
+        write(path, value)
+    except FlowamError as e:
+        if not _unwritable:
+            _unwritable.append(str(e))
+            warnings.warn(
+                f"the cache is not written ({e}); going on without it (set FLOWAM_CACHE_DIR "
+                "to a writable folder with space to keep generated data between runs)",
+                FlowamWarning,
+                stacklevel=2,
+            )
+
+
 def cached_arrays(
     path: Path, names: list[str], build: Callable[[], dict[str, np.ndarray]]
 ) -> dict[str, np.ndarray]:
-    """Return the arrays stored at ``path``, building and storing them when unreadable."""
+    """Return the arrays stored at ``path``, building and keeping them (:func:`keep`) when
+    unreadable."""
     arrays = load_arrays(path, names)
     if arrays is None:
         arrays = build()
-        save_arrays(path, arrays)
+        keep(path, arrays)
     return arrays

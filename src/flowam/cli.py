@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import sys
 import time
 import typing
@@ -53,12 +54,23 @@ def bounded(flag: str, low: float, *, above: bool = False) -> Callable[[Any], An
     ``low``), else one line naming ``flag`` and the value. None passes (the default)."""
 
     def check(value: Any) -> Any:
-        if value is not None and (value < low or (above and value == low)):
+        if value is None:
+            return value
+        if not math.isfinite(value):
+            raise FlowamError(f"{flag} {value}: must be a finite number")
+        if value < low or (above and value == low):
             bound = f"above {low:g}" if above else f"at least {low:g}"
             raise FlowamError(f"{flag} {value}: must be {bound}")
         return value
 
     return check
+
+
+def some_classes(value: str | None) -> str | None:
+    """A parse-time check of ``--classes``: None (the default) or at least one name."""
+    if value is not None and not _items(value):
+        raise FlowamError(f"--classes {value!r}: name at least one class, or 'all'")
+    return value
 
 
 Seed = Annotated[
@@ -477,7 +489,10 @@ def _print_summary(outcomes, title: str) -> None:
 @dataclass_options(Subject)
 def explain(
     classes: Annotated[
-        str | None, typer.Option(help="Comma-separated class names, or 'all' (the default).")
+        str | None,
+        typer.Option(
+            help="Comma-separated class names, or 'all' (the default).", callback=some_classes
+        ),
     ] = None,
     method: Annotated[
         str, typer.Option(help="Comma-separated methods: presets or .toml files.")
@@ -677,7 +692,8 @@ def sweep(
         typer.Option(help="SQLAlchemy URL (postgresql://...); default OUT/study.db (SQLite)."),
     ] = None,
     classes: Annotated[
-        str | None, typer.Option(help="Comma-separated class names (default all).")
+        str | None,
+        typer.Option(help="Comma-separated class names (default all).", callback=some_classes),
     ] = None,
     steps: StepsOverride = None,
     worker: Annotated[
@@ -785,7 +801,10 @@ Faithfulness = Annotated[
 ]
 ClassesOption = Annotated[
     str | None,
-    typer.Option(help="Comma-separated classes, or 'all' (default: 8 spanning the families)."),
+    typer.Option(
+        help="Comma-separated classes, or 'all' (default: 8 spanning the families).",
+        callback=some_classes,
+    ),
 ]
 MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
 DEMO_METHODS = ",".join(METHODS)
@@ -954,7 +973,10 @@ def experiment_table4(
 
 ExperimentClasses = Annotated[
     str | None,
-    typer.Option(help="Comma-separated classes, or 'all' (default: 8 at --quick, all at --full)."),
+    typer.Option(
+        help="Comma-separated classes, or 'all' (default: 8 at --quick, all at --full).",
+        callback=some_classes,
+    ),
 ]
 Steps = Annotated[
     int | None,
@@ -1229,11 +1251,14 @@ def main() -> None:
 
     warnings.showwarning = show
     try:
-        app()
+        app()  # ends in SystemExit (typer turns a KeyboardInterrupt into status 130)
     except FlowamError as e:
         console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:  # a stop (stopping.Stopped) or a second signal
         sys.exit(stopping.exit_code())
-    if stopping.requested() is not None:  # the optimisation ended early and wrote its clouds
-        sys.exit(stopping.exit_code())
+    except SystemExit as e:
+        # a requested stop also where the optimisation ended early and the command finished
+        if stopping.requested() is not None and e.code in (None, 0, 130):
+            sys.exit(stopping.exit_code())
+        raise

@@ -118,37 +118,41 @@ def compare(
             float(scores.recognized.mean()) if randomized else None,
         )
 
-    for init in inits:
-        stopping.check()
-        start_row(init)
-    for label, (method, overrides) in runs.items():
-        stopping.check()
-        start = time.perf_counter()
-        config = explainer.resolve(method, progress=progress, **overrides)
-        decoded = Explainer.start_label(config.init, config.generator)
-        if config.generator and decoded not in outcomes:
-            start_row(config.init, config.generator)  # where latent AM really starts
-        common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
-        result = explainer.explain(names, config, snapshots=snapshots, **common)
-        if result.status.startswith("stopped"):
-            # kept unscored, at once: `flowam evaluate` scores them later
-            outcomes[label] = Outcome(result, None, time.perf_counter() - start)
-            write_clouds(result, out / folder_name(label), [{}] * len(result))
-            log(f"{label}: {result.status}; its clouds are saved, not scored")
-            break
-        outcome = Outcome(
-            result, score_result(explainer, result, seed), time.perf_counter() - start
-        )
-        if randomized is not None and result.finished:
-            again = randomized.explain(names, config, **common)
-            recognition = explainer.evaluator(seed).references.recognize(
-                again.points, again.targets
-            )
-            outcome.randomized_rate = recognition.rate
-            outcome.seconds = time.perf_counter() - start
-        outcomes[label] = outcome
-        write_explanations(result, outcome.scores, out / folder_name(label), pictures=pictures)
-        log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
+    try:
+        for init in inits:
+            stopping.check()
+            start_row(init)
+        for label, (method, overrides) in runs.items():
+            stopping.check()
+            start = time.perf_counter()
+            config = explainer.resolve(method, progress=progress, **overrides)
+            decoded = Explainer.start_label(config.init, config.generator)
+            if config.generator and decoded not in outcomes:
+                start_row(config.init, config.generator)  # where latent AM really starts
+            common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
+            result = explainer.explain(names, config, snapshots=snapshots, **common)
+            halted = result.status.startswith("stopped")
+            scores = None if halted else _scored(explainer, result, seed)
+            if scores is None:
+                # kept unscored, at once: `flowam evaluate` scores them later
+                outcomes[label] = Outcome(result, None, time.perf_counter() - start)
+                write_clouds(result, out / folder_name(label), [{}] * len(result))
+                log(f"{label}: {result.status}; its clouds are saved, not scored")
+                break
+            outcome = Outcome(result, scores, time.perf_counter() - start)
+            if randomized is not None and result.finished:
+                again = randomized.explain(names, config, **common)
+                if again.finished:
+                    recognition = explainer.evaluator(seed).references.recognize(
+                        again.points, again.targets
+                    )
+                    outcome.randomized_rate = recognition.rate
+                outcome.seconds = time.perf_counter() - start
+            outcomes[label] = outcome
+            write_explanations(result, outcome.scores, out / folder_name(label), pictures=pictures)
+            log(f"{label}: {outcome.seconds:.0f} s, {result.status}")
+    except stopping.Stopped:
+        pass  # what finished is written below, and the stop raised again at the end
     stopped = stopping.requested() is not None
     if grid and not stopped:
         write_grid(
@@ -167,6 +171,13 @@ def compare(
         }
         for label, o in outcomes.items()
     }
+    if stopped:  # every run asked for is listed; those never begun say so
+        why = stopping.NAMES.get(stopping.requested(), "a signal")
+        summary |= {
+            label: {"status": f"not run: stopped ({why})"}
+            for label in runs
+            if label not in outcomes
+        }
     cache.write_json(out / "summary.json", summary)
     stopping.check()  # a stopped comparison ends its caller's work too
     return outcomes
@@ -181,6 +192,14 @@ def randomized_twin(explainer: Explainer, seed: int = 0) -> Explainer:
 def summaries(outcomes: dict[str, Outcome]) -> dict[str, dict[str, float]]:
     """Each outcome's summary by label; flagged runs get " ⚠" after their label."""
     return {f"{k} ⚠" if o.flagged else k: o.summary() for k, o in outcomes.items()}
+
+
+def _scored(explainer: Explainer, result: Explanations, seed: int) -> Scores | None:
+    """:func:`score_result`, or None where a stop (:mod:`flowam.stopping`) ends the scoring."""
+    try:
+        return score_result(explainer, result, seed)
+    except stopping.Stopped:
+        return None
 
 
 def score_result(explainer: Explainer, result: Explanations, seed: int) -> Scores:

@@ -25,6 +25,7 @@ on each architecture) and ``architectures/<arch>/``.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -227,7 +228,8 @@ def compare_starts(
         )
     tables = {start: runs[start] for start in starts}
     for start in starts:
-        (out / f"grid_{start}.png").write_bytes((out / start / "grid.png").read_bytes())
+        with cache.atomic_path(out / f"grid_{start}.png") as tmp:
+            shutil.copyfile(out / start / "grid.png", tmp)
     paper = {}
     for start in dict.fromkeys(own[m] for m in methods):  # the starts, in method order
         paper[f"init: {start}"] = runs[start][f"init: {start}"]

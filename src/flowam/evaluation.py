@@ -11,14 +11,13 @@ evaluation suite) gives each explanation's starting cloud for the ``moved`` colu
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 
 from flowam.errors import FlowamError
 from flowam.metrics import Scores
+from flowam.readback import read_arrays, read_cloud, read_json, usable
 from flowam.subject import Subject
 
 
@@ -35,8 +34,12 @@ def records(run: Path):
     """``(json path, record)`` of every explanation in ``run``, by file name."""
     for path in sorted(run.glob("*.json")):
         if path.with_suffix(".npy").is_file():
-            record = json.loads(path.read_text())
-            if isinstance(record, dict) and "class" in record and "restart" in record:
+            record = read_json(path)
+            if (
+                isinstance(record, dict)
+                and isinstance(record.get("class"), str)
+                and "restart" in record
+            ):
                 yield path, record
 
 
@@ -47,12 +50,10 @@ def subject_of(folder: Path, device: str = "cpu", turns: int | None = None) -> S
     for parent in [Path(folder), *Path(folder).resolve().parents]:
         config = parent / "config.json"
         if config.is_file():
-            values = json.loads(config.read_text())
-            if "model" in values:
-                names = {f.name for f in dataclasses.fields(Subject)}
-                fields = {k: v for k, v in values.items() if k in names and v is not None}
+            values = read_json(config)
+            if isinstance(values, dict) and "model" in values:
                 turned = {"turns": turns} if turns is not None else {}
-                return Subject(**{**fields, "device": device, **turned})
+                return Subject.read(values, str(config), device=device, **turned)
     raise FlowamError(f"{folder}: no config.json naming the model was found at or above it")
 
 
@@ -71,16 +72,57 @@ def evaluate_folder(
     explainer, _ = subject_of(runs[0], device, turns).load(seed)
     out = {}
     for run in runs:
-        points, targets, starts = [], [], []
-        saved = np.load(run / "starts.npz") if (run / "starts.npz").is_file() else {}
-        for path, record in records(run):
-            if record["class"] not in explainer.classes:
-                raise FlowamError(f"{path}: class {record['class']!r} is not one of the model's")
-            points.append(np.load(path.with_suffix(".npy")))
-            targets.append(explainer.classes.index(record["class"]))
-            starts.append(saved.get(path.stem))
-            bound = record.get("config", {}).get("method", {}).get("bound", 1.0)
-        start = None if any(s is None for s in starts) else np.stack(starts)
-        scores = explainer.evaluator(seed).score(np.stack(points), np.array(targets), start, bound)
-        out[str(run.relative_to(folder)) or "."] = (scores, np.array(targets))
+        clouds = read_run(run, explainer.classes)
+        if clouds is None:
+            continue
+        points, targets, start, bound = clouds
+        scores = explainer.evaluator(seed).score(points, targets, start, bound)
+        out[str(run.relative_to(folder)) or "."] = (scores, targets)
+    if not out:
+        raise FlowamError(f"{folder}: holds no explanation with finite coordinates to score")
     return out
+
+
+def read_run(
+    run: Path, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float] | None:
+    """The explanations of one run folder, checked: ``(B, N, 3)`` points, ``(B,)`` target
+    indices into ``classes``, the ``(B, N, 3)`` starts (None where ``starts.npz`` lacks
+    one) and the legality bound. A cloud with non-finite coordinates is left out with a
+    warning naming it; None where none is left."""
+    saved = read_arrays(run / "starts.npz")
+    found = [(path, record, read_cloud(path.with_suffix(".npy"))) for path, record in records(run)]
+    sizes = [cloud.shape[0] for _, _, cloud in found]
+    usual = max(set(sizes), key=sizes.count) if sizes else 0
+    points, targets, starts = [], [], []
+    bound = 1.0
+    for path, record, cloud in found:
+        if record["class"] not in classes:
+            raise FlowamError(f"{path}: class {record['class']!r} is not one of the model's")
+        if cloud.shape[0] != usual:
+            raise FlowamError(
+                f"{path.with_suffix('.npy')}: {cloud.shape[0]} points, where the run's other "
+                f"clouds have {usual}"
+            )
+        if not usable(path.with_suffix(".npy"), cloud):
+            continue
+        points.append(cloud)
+        targets.append(classes.index(record["class"]))
+        start = saved.get(path.stem)
+        starts.append(start if start is not None and start.shape == cloud.shape else None)
+        bound = _bound(path, record)
+    if not points:
+        return None
+    start = None if any(s is None for s in starts) else np.stack(starts)
+    return np.stack(points), np.array(targets), start, bound
+
+
+def _bound(path: Path, record: dict) -> float:
+    """The legality bound of the method an explanation record names (1 where it does not
+    say)."""
+    config = record.get("config")
+    method = config.get("method") if isinstance(config, dict) else None
+    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
+        raise FlowamError(f"{path}: config.method.bound={bound!r} is not a positive number")
+    return float(bound)

@@ -301,10 +301,11 @@ def load_method(spec: str | Path) -> MethodConfig:
     return MethodConfig().replace(**values)
 
 
-def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
-    """Parse one ``field=value`` (or ``align.LAYER=value``) into an override for ``config``."""
+def coerce(config: MethodConfig, assignment: str, flag: str = "--set") -> dict[str, Any]:
+    """Parse one ``field=value`` (or ``align.LAYER=value``) into an override for ``config``;
+    errors name the option ``flag`` it came from."""
     if "=" not in assignment:
-        raise FlowamError(f"--set {assignment!r}: write field=value")
+        raise FlowamError(f"{flag} {assignment!r}: write field=value")
     key, raw = (s.strip() for s in assignment.split("=", 1))
     if key.startswith("align."):
         table = dict(config.align) if isinstance(config.align, dict) else {}
@@ -313,7 +314,7 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(config)}
     if key not in fields:
         raise FlowamError(
-            f"--set {key}: unknown method option; options: {', '.join(sorted(fields))}"
+            f"{flag} {key}: unknown method option; options: {', '.join(sorted(fields))}"
         )
     current = getattr(config, key)
     if raw.lower() in ("none", "null"):
@@ -327,7 +328,7 @@ def coerce(config: MethodConfig, assignment: str) -> dict[str, Any]:
     try:
         value = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")
     except ValueError:
-        raise FlowamError(f"--set {key}={raw}: expected a {kind.__name__}") from None
+        raise FlowamError(f"{flag} {key}={raw}: expected a {kind.__name__}") from None
     return {key: value}
 
 

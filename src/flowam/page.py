@@ -35,6 +35,7 @@ import numpy as np
 from flowam import cache
 from flowam.errors import FlowamError
 from flowam.evaluation import find_runs, records, subject_of
+from flowam.readback import read_arrays, read_cloud, read_json, usable
 
 PAGE = "report.html"
 """The page's file name inside the run folder (default of ``flowam report``)."""
@@ -85,16 +86,34 @@ class _Run:
     points: dict[str, np.ndarray]
     records: dict[str, dict[str, Any]]
     starts: dict[str, np.ndarray]
+    order: list[str]  # the names in starts.npz, whose order history.npz's columns follow
 
     @classmethod
     def read(cls, folder: Path) -> _Run:
         found = list(records(folder))
-        points = {p.stem: np.load(p.with_suffix(".npy")) for p, _ in found}
-        return cls(folder, points, {p.stem: r for p, r in found}, _arrays(folder / "starts.npz"))
+        clouds = {
+            p.stem: (p.with_suffix(".npy"), read_cloud(p.with_suffix(".npy"))) for p, _ in found
+        }
+        points = {name: cloud for name, (p, cloud) in clouds.items() if usable(p, cloud)}
+        kept = {p.stem: r for p, r in found if p.stem in points}
+        saved = read_arrays(folder / "starts.npz")
+        starts = {
+            k: v
+            for k, v in saved.items()
+            if k in points and v.shape == points[k].shape and np.isfinite(v).all()
+        }
+        return cls(folder, points, kept, starts, list(saved))
 
     def largest(self) -> float:
         """The largest absolute coordinate of its explanations and starts."""
-        return max(float(np.abs(c).max()) for c in [*self.points.values(), *self.starts.values()])
+        return max(
+            [0.0, *(float(np.abs(c).max()) for c in [*self.points.values(), *self.starts.values()])]
+        )
+
+
+def _mapping(value: Any) -> dict:
+    """``value`` where it is a JSON object, else empty (a hand-edited record)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _read_group(
@@ -114,31 +133,25 @@ def _read_group(
             if k in run.starts
         }
         group.scores[method] = {
-            k: {**r.get("scores", {}), "steps_run": r.get("steps_run")}
+            k: {**_mapping(r.get("scores")), "steps_run": r.get("steps_run")}
             for k, r in run.records.items()
         }
-        group.history[method] = _history(run.folder, list(run.starts))
+        group.history[method] = _history(run.folder, run.order)
     return group
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` file by name (empty where it is missing), file closed."""
-    if not path.is_file():
-        return {}
-    with np.load(path) as arrays:
-        return {k: arrays[k] for k in arrays.files}
 
 
 def _history(run: Path, names: list[str]) -> dict[str, dict[str, list[float]]]:
     """``{cloud name: {term: values}}`` from ``history.npz``, whose columns follow the order
     of ``starts.npz`` (the result's order); empty where either is missing."""
-    terms = _arrays(run / "history.npz")
+    terms = read_arrays(run / "history.npz")
     if not terms or not names:
         return {}
     out: dict[str, dict[str, list[float]]] = {}
     for i, name in enumerate(names):
         out[name] = {
-            t: _curves(v[:, i]) for t, v in terms.items() if v.ndim == 2 and i < v.shape[1]
+            t: _curves(v[:, i])
+            for t, v in terms.items()
+            if v.ndim == 2 and v.dtype.kind in "iuf" and i < v.shape[1]
         }
     return out
 
@@ -182,7 +195,7 @@ def _tables(root: Path, runs: list[Path]) -> list[dict[str, str]]:
     ]
     summary = root / "summary.json"
     if not pages and summary.is_file():
-        rows = json.loads(summary.read_text())
+        rows = read_json(summary)
         if isinstance(rows, dict) and all(isinstance(v, dict) for v in rows.values()):
             text = f"{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
             pages.append({"title": "summary.json", "html": _markdown(text, root)})
@@ -253,8 +266,10 @@ def page_data(
     if not (folders or tables or pictures):
         raise FlowamError(f"{root}: holds no explanations, tables (.md) or pictures to report")
     config_path = root / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    order = [str(m) for m in config.get("methods") or []]  # the command's order, if it says
+    config = read_json(config_path) if config_path.is_file() else {}
+    config = config if isinstance(config, dict) else {}
+    methods = config.get("methods")  # the command's order, if it says
+    order = [str(m) for m in methods] if isinstance(methods, list) else []
     folders.sort(key=lambda r: (r.parent, order.index(r.name) if r.name in order else len(order)))
     runs = [_Run.read(folder) for folder in folders]
     # the largest coordinate of any cloud or start, so that none is clipped

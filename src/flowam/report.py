@@ -177,9 +177,10 @@ def write_grid(
 
 
 def cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
-    """One formatted value; "–" where the score is absent or undefined (NaN)."""
+    """One formatted value; "–" where the score is absent, undefined (NaN) or not a
+    number (a hand-edited summary)."""
     value = summary.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return "–"
     return fmt.format(value)
 

@@ -33,7 +33,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from flowam import cache, stopping
@@ -55,11 +55,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _held_by(path: Path) -> int | None:
-    """The live process holding ``path``'s lock, or None (no lock, or a stale one)."""
+FRESH = 10.0
+"""Seconds during which a lock without a readable process id counts as held (its process
+may not have written the id yet)."""
+
+
+def _held_by(path: Path) -> int | str | None:
+    """The live process holding ``path``'s lock ("?" for a fresh lock that does not say
+    yet), or None (no lock, or a stale one)."""
+    lock = path / LOCK
     try:
-        pid = int((path / LOCK).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        pid = int(lock.read_text().split()[0])
+    except (ValueError, IndexError):
+        try:
+            return "?" if time.time() - lock.stat().st_mtime < FRESH else None
+        except OSError:
+            return None
+    except OSError:
         return None
     return pid if pid != os.getpid() and _alive(pid) else None
 
@@ -79,8 +91,14 @@ def _lock(path: Path) -> None:
                 ) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
+        except OSError as e:
+            raise FlowamError(f"{lock}: cannot be written: {e.strerror or e}") from None
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+        except OSError as e:
+            lock.unlink(missing_ok=True)
+            raise FlowamError(f"{lock}: cannot be written: {e.strerror or e}") from None
         return
     raise FlowamError(f"{path}: cannot take its lock file {LOCK}")
 
@@ -153,6 +171,13 @@ def check(path: Path, command: str, *, overwrite: bool = False, resume: bool = F
     )
 
 
+def _final_record(path: Path, command: str, status: str, started: float) -> None:
+    """:func:`write_record` at the end of a run that already has an error to report (a
+    record that cannot be written, as on a full disk, must not hide it)."""
+    with suppress(FlowamError):
+        write_record(path, command, status, started)
+
+
 def _say_stopped(path: Path) -> None:
     print(f"stopped: what was finished is in {path} (run.json says so)", file=sys.stderr)
 
@@ -168,12 +193,17 @@ def claim(
 ) -> Iterator[Path]:
     """Hold ``path`` for one run of ``command`` while the block runs (rules above)."""
     path = Path(path)
+    fresh = not path.exists()
     if shared:
         check(path, command, overwrite=overwrite, resume=True)
         cache.make_folder(path)
-        yield path
+        try:
+            yield path
+        except FlowamError:
+            if fresh and {p.name for p in contents(path)} <= set(MARKERS):
+                shutil.rmtree(path)  # refused before any result: as if never begun
+            raise
         return
-    fresh = not path.exists()
     started = time.time()
     check(path, command, overwrite=overwrite, resume=resume)  # before the lock: a clear line
     cache.make_folder(path)
@@ -193,15 +223,15 @@ def claim(
                 for name in left:
                     (path / name).unlink()
             else:
-                write_record(path, command, f"failed: {e}", started)
+                _final_record(path, command, f"failed: {e}", started)
             raise
         except KeyboardInterrupt:
             name = stopping.NAMES.get(stopping.requested() or 0, "Ctrl-C")
-            write_record(path, command, f"stopped ({name})", started)
+            _final_record(path, command, f"stopped ({name})", started)
             _say_stopped(path)
             raise
         except Exception as e:
-            write_record(path, command, f"failed: {type(e).__name__}: {e}", started)
+            _final_record(path, command, f"failed: {type(e).__name__}: {e}", started)
             raise
         else:
             if stopping.requested() is not None:

@@ -44,7 +44,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from torch import Tensor, nn
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.assembly import start_cloud as assembly_start
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
@@ -96,6 +96,7 @@ def record(
     out: dict[str, list[Tensor]] = {name: [] for name in layers}
     with LayerRecorder(run, hooked, detach=True) as rec:
         for i in range(0, len(points), batch_size):
+            stopping.check()
             logits = run(points[i : i + batch_size].to(device))
             for name in layers:
                 act = logits if name == "logits" else rec[name]

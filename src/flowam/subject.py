@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from flowam.errors import FlowamError
 
@@ -93,6 +94,23 @@ class Subject:
             "model's classes), 'none', or comma-separated model specs."
         },
     )
+
+    @classmethod
+    def read(cls, values: dict[str, Any], source: str, **given: Any) -> Subject:
+        """The subject a saved configuration (``config.json``) names: its fields found in
+        ``values`` (None: the default) with ``given`` on top; a value of the wrong type is
+        one line naming ``source`` and the field."""
+        kinds = {"str": str, "int": int, "bool": bool}
+        fields = {}
+        for f in dataclasses.fields(cls):
+            value = values.get(f.name)
+            if value is None:
+                continue
+            kind = kinds[str(f.type).split(" | ")[0]]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise FlowamError(f"{source}: {f.name}={value!r} is not a {kind.__name__}")
+            fields[f.name] = value
+        return cls(**{**fields, **given})
 
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.

@@ -97,7 +97,7 @@ def parse_param(text: str) -> Param:
 def apply(config: MethodConfig, values: dict[str, Any]) -> MethodConfig:
     """``config`` with the swept values set (as ``--set NAME=VALUE`` would)."""
     for name, value in values.items():
-        config = config.replace(**coerce(config, f"{name}={value}"))
+        config = config.replace(**coerce(config, f"{name}={value}", flag="--param"))
     return config
 
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.devices import check_device
 from flowam.errors import FlowamError
@@ -392,6 +392,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         bar = epoch_bar(batches, epoch, config.epochs, progress)
         loss_sum, correct, seen = 0.0, 0, 0
         for idx in bar:
+            stopping.check()  # last.pt of the previous epoch stays: --resume continues
             x = augment(points[idx], config, gen).to(config.device)
             y = labels[idx].to(config.device)
             loss, logits = train_step(model, optimizer, x, y, config.feature_transform_weight)

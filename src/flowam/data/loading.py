@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.data.dataset import PointCloudDataset
 from flowam.data.io import Cloud, read_object
 from flowam.data.sampling import choose_indices, normalize
@@ -157,6 +157,7 @@ def load_items(
             items, desc=f"reading {split}", unit="obj", progress=progress, leave=False
         )
         for k, item in enumerate(bar):
+            stopping.check()
             seed = [options.seed, k]
             source = f"{item.path}[{item.key}]" if item.key else str(item.path)
             p, n = prepare(*reader(item, seed), options, seed, source)

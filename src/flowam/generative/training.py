@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.errors import FlowamError
 from flowam.generative.networks import KINDS, Generator
@@ -204,6 +204,7 @@ def train_generator(
         bar = epoch_bar(batches, epoch, config.epochs, progress)
         sums: dict[str, float] = {}
         for idx in bar:
+            stopping.check()  # last.pt of the previous epoch stays: --resume continues
             losses = _step(generator, optimizers, points[idx].to(config.device), config, gen)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v * len(idx)

@@ -19,13 +19,16 @@ objects' features), so scoring many runs of one model costs little more than one
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from flowam import stopping
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.metrics.chamfer import chamfer_distance, chamfer_to_real
@@ -217,28 +220,42 @@ class Evaluator:
             else np.full(len(points), math.nan)
         )
         predicted = logits.argmax(dim=1).numpy()
-        near = self.references.recognize(points, targets, self.device)
         to_real = dict(real=self.real, k=self.k_chamfer, seed=self.seed, turns=self.turns)
+        # the slow parts, each after a check: a stop (flowam.stopping) need not wait for all
+        parts: dict[str, Callable[[], Any]] = {
+            "near": lambda: self.references.recognize(points, targets, self.device),
+            "chamfer": lambda: chamfer_to_real(points, targets, **to_real),
+            "chamfer_both": lambda: chamfer_to_real(
+                points, targets, single_directional=False, **to_real
+            ),
+            "fid": lambda: self.fid(points, targets),
+            "set": lambda: asdict(
+                set_scores(points, targets, self.real, self.seed, self.device, self.turns)
+            ),
+            "cross": lambda: self.cross_recognition(points, targets),
+        }
+        done = {}
+        for name, part in parts.items():
+            stopping.check()
+            done[name] = part()
         return Scores(
             targets=targets,
             logit=logits.gather(1, t[:, None])[:, 0].numpy(),
             log_prob=F.log_softmax(logits, dim=1).gather(1, t[:, None])[:, 0].numpy(),
             predicted=predicted,
             success=predicted == targets,
-            chamfer=chamfer_to_real(points, targets, **to_real),
-            chamfer_both=chamfer_to_real(points, targets, single_directional=False, **to_real),
+            chamfer=done["chamfer"],
+            chamfer_both=done["chamfer_both"],
             legal=legal(points, bound),
-            taken_for=near.taken_for,
+            taken_for=done["near"].taken_for,
             moved=moved,
-            facing=near.facing,
+            facing=done["near"].facing,
             sets={
-                **self.fid(points, targets),
+                **done["fid"],
                 "m_is": inception_score(judged),
                 "diversity": diversity(points, targets),
-                **asdict(
-                    set_scores(points, targets, self.real, self.seed, self.device, self.turns)
-                ),
-                **self.cross_recognition(points, targets),
+                **done["set"],
+                **done["cross"],
             },
         )
 

@@ -34,7 +34,7 @@ from flowam.errors import FlowamError, FlowamWarning
 from flowam.models import dgcnn, pointnet2  # noqa: F401  (register their architectures)
 from flowam.models.checkpoint import CheckpointError, load_state, read_metadata, read_state_dict
 from flowam.models.pointnet import PointNet
-from flowam.models.registry import MODELS, build, guess_architecture, register
+from flowam.models.registry import MODELS, build, guess_architecture, key_layouts, register
 
 register("pointnet")(PointNet)
 
@@ -154,8 +154,9 @@ def load_classifier(
     num_classes = num_classes or meta.get("num_classes") or (guess[1] if guess else None)
     if arch is None or num_classes is None:
         raise CheckpointError(
-            f"{path}: cannot tell the architecture from the file; pass --arch "
-            f"({', '.join(MODELS)}) and --num-classes"
+            f"{path}: cannot tell the architecture from the file (keys as {key_layouts()}); "
+            f"pass --arch ({', '.join(MODELS)}) and --num-classes if its keys are those of "
+            "one, or explain your own nn.Module from Python (README: 'Your own nn.Module')"
         )
     options = meta.get("options", {})
     try:

@@ -21,6 +21,11 @@ _SIGNATURES = (
 )
 
 
+def key_layouts() -> str:
+    """One example key of each architecture's state dict, for messages about foreign files."""
+    return ", ".join(f"{name}: {marker}" for name, marker, _ in _SIGNATURES)
+
+
 def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Class decorator adding an architecture to :data:`MODELS` under ``name``."""
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import trimesh
 
-from flowam import cache
+from flowam import cache, stopping
 from flowam.data.dataset import PointCloudDataset
 from flowam.data.procedural.catalog import FAMILIES
 from flowam.data.procedural.families import Draw
@@ -106,6 +107,13 @@ def _sample_class(job: tuple[str, str, int, int, int]) -> tuple[np.ndarray, np.n
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
 
 
+def _ignore_stops() -> None:
+    """Workers leave Ctrl-C and SIGTERM to the parent (:mod:`flowam.stopping`), which stops
+    between classes."""
+    for signum in stopping.NAMES:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 class _workers:
     """A pool of forked worker processes, one per core (None where forking is unsafe or
     there is one core: the caller then generates in this process)."""
@@ -118,7 +126,9 @@ class _workers:
         self.pool = None
         if fork and cores > 1:
             context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(max_workers=cores, mp_context=context)
+            self.pool = ProcessPoolExecutor(
+                max_workers=cores, mp_context=context, initializer=_ignore_stops
+            )
         return self.pool
 
     def __exit__(self, *exc: object) -> None:
@@ -186,6 +196,7 @@ def load_procedural(
             for part in pool.map(_sample_class, jobs) if pool else map(_sample_class, jobs):
                 parts.append(part)
                 bar.update(per_class)
+                stopping.check()
         bar.close()
         labels = np.repeat(np.arange(len(classes)), per_class)
         pts, nrm = (np.concatenate([p[k] for p in parts]) for k in range(2))
