@@ -104,3 +104,18 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     assert row["recognized_randomized"] == pytest.approx(expected)
     assert row["faithfulness_gap"] == pytest.approx(row["recognized_rate"] - expected)
     assert outcomes["vanilla"].flagged == (expected >= 0.25)
+    # a "randomized" model that is the trained one draws the same clouds: no gap at all, and
+    # the run is flagged exactly when it is recognised at all (independent of the code above)
+    same = compare(
+        explainer,
+        runs,
+        tmp_path / "same",
+        ["a", "c"],
+        pictures=False,
+        progress=False,
+        randomized=explainer,
+        log=lambda _: None,
+    )["vanilla"]
+    assert same.summary()["faithfulness_gap"] == 0.0
+    assert same.summary()["recognized_randomized"] == row["recognized_rate"]
+    assert same.flagged == (row["recognized_rate"] >= 0.25)

@@ -5,20 +5,40 @@ from flowam.methods import MethodConfig, build, coerce, load_method, parse_weigh
 from flowam.objectives import Continuity, LatentAlignment, Legality
 from flowam.transforms import GaussianBlur, LegalProjection
 
+# What each preset optimises, as its description in README's method table says: the
+# objective's terms and the transforms applied after each step.
+PRESET_TERMS = {
+    "vanilla": (["ClassLogit"], []),
+    "l2": (["ClassLogit", "L2Penalty"], []),
+    "blur": (["ClassLogit"], ["GaussianBlur"]),
+    "tv": (["ClassLogit", "TotalVariation"], []),
+    "flow": (["ClassLogit", "Continuity", *["LatentAlignment"] * 5, "Legality"], []),
+    "ae": (["ClassLogit"], []),
+    "aed": (["ClassLogit", "Realness"], []),
+    "naed": (["ClassLogit", "Realness"], []),
+    "faithful": (["ClassLogit"], []),
+    "faithful-bent": (["ClassLogit"], []),
+    "faithful-parts": (["ClassLogit"], []),
+    "faithful-mesh": (["ClassLogit"], []),
+    "faithful-membrane": (["ClassLogit"], ["LegalProjection"]),
+}
 
-def test_every_preset_loads_and_builds():
-    assert {"vanilla", "l2", "blur", "tv", "flow", "flow-auto"} <= set(preset_names())
+
+def test_every_preset_loads_and_builds_what_it_says():
     from flowam.generative import load_generator, resolve_generator
 
-    for name in preset_names():
+    assert set(preset_names()) == {*PRESET_TERMS, "flow-auto"}
+    assert load_method("flow-auto").align == "auto"  # its layers are chosen per model
+    for name, (terms, transforms) in PRESET_TERMS.items():
         config = load_method(name)
         assert config.name == name and config.description
-        if config.align != "auto":
-            generator = None
-            if config.generator:  # a preset's generator is bundled
-                generator, _ = load_generator(resolve_generator(config.generator))
-            objective, _ = build(config, {"feat.stn.fc1": 512}, generator=generator)
-            assert objective.terms()
+        generator = None
+        if config.generator:  # a preset's generator is bundled
+            generator, _ = load_generator(resolve_generator(config.generator))
+        objective, steps = build(config, {"feat.stn.fc1": 512}, generator=generator)
+        assert sorted(type(t).__name__ for _, t in objective.terms()) == sorted(terms), name
+        assert [type(t).__name__ for t in steps] == transforms, name
+        assert all(w > 0 for w, _ in objective.terms()), name  # every term is maximised
 
 
 def test_flow_preset_is_eq6_with_the_papers_weights():

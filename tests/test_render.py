@@ -35,12 +35,30 @@ def test_pictures_are_written_as_pngs(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary files left
 
 
-def test_gallery_lays_out_every_class(tmp_path):
+def test_gallery_lays_out_every_class(tmp_path, monkeypatch):
+    import flowam.render
+
     rng = np.random.default_rng(1)
     pts = rng.uniform(-1, 1, size=(9, 100, 3))
     labels = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
     path = render_gallery(pts, labels, ["a", "b", "c"], tmp_path / "gal.png", per_class=2)
-    assert imread(path).shape[1] > imread(path).shape[0]  # 2 classes side by side per row
+    assert imread(path)[..., :3].std() > 0.05  # drawn, not blank
+    laid = {}
+    monkeypatch.setattr(
+        flowam.render,
+        "render_grid",
+        lambda cells, path, titles, view: laid.update(c=cells, t=titles),
+    )
+    render_gallery(pts, labels, ["a", "b", "c"], tmp_path / "x.png", per_class=2)
+    # two blocks: row 0 holds classes a and c, row 1 class b; each the first 2 of its class
+    assert laid["t"] == [["a", "a", "c", "c"], ["b", "b"]]
+    shown = [
+        [next(i for i in range(9) if np.array_equal(c, pts[i])) for c in row] for row in laid["c"]
+    ]
+    assert shown == [[0, 1, 5, 6], [2, 3]]
+    render_gallery(pts, labels, ["a", "b", "c"], tmp_path / "y.png", per_class=3, blocks=3)
+    assert laid["t"] == [["a"] * 3 + ["b"] * 3 + ["c"] * 3]
+    assert laid["c"][0][2] is None and np.array_equal(laid["c"][0][3], pts[2])  # a has 2
 
 
 def test_cli_data_render_and_info(tmp_path, monkeypatch, capsys):
