@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from flowam import cache
+from flowam import notebook as _notebook  # noqa: F401  (results display themselves in IPython)
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError

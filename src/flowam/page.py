@@ -300,16 +300,16 @@ def _asset(name: str) -> str:
     return resources.files("flowam").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def write_report(
-    root: Path, out: Path | None = None, display_points: int = 512, real: int = 3, seed: int = 0
-) -> Path:
-    """Write the page of the run in ``root`` (to ``root/report.html`` by default),
-    atomically; returns its path. Arguments as :func:`page_data`."""
+def report_html(
+    root: Path, display_points: int = 512, real: int = 3, seed: int = 0, title: str | None = None
+) -> str:
+    """The self-contained page of the run in ``root`` (plotly, data and script inline; no
+    request leaves it). Arguments as :func:`page_data`; ``title`` replaces the folder's."""
     from plotly.offline import get_plotlyjs
 
-    root = Path(root)
-    data = page_data(root, display_points, real, seed)
-    out = Path(out) if out is not None else root / PAGE
+    data = page_data(Path(root), display_points, real, seed)
+    if title is not None:
+        data["title"] = title
     parts = {
         "TITLE": html.escape(data["title"]),
         "STYLE": _asset("report.css"),
@@ -319,8 +319,16 @@ def write_report(
         ),
         "SCRIPT": _asset("report.js"),
     }  # one pass: nothing inserted is searched again
-    text = re.sub(
+    return re.sub(
         r"/\*(TITLE|STYLE|PLOTLY|DATA|SCRIPT)\*/", lambda m: parts[m[1]], _asset("report.html")
     )
-    cache.write_text(out, text)
+
+
+def write_report(
+    root: Path, out: Path | None = None, display_points: int = 512, real: int = 3, seed: int = 0
+) -> Path:
+    """Write the page of the run in ``root`` (to ``root/report.html`` by default),
+    atomically; returns its path. Arguments as :func:`page_data`."""
+    out = Path(out) if out is not None else Path(root) / PAGE
+    cache.write_text(out, report_html(root, display_points, real, seed))
     return out
