@@ -119,3 +119,13 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     assert same.summary()["faithfulness_gap"] == 0.0
     assert same.summary()["recognized_randomized"] == row["recognized_rate"]
     assert same.flagged == (row["recognized_rate"] >= 0.25)
+
+
+def test_one_gap_with_its_two_variants():
+    from flowam.faithfulness import FLAG_RATE, faithfulness_gap, flagged
+
+    assert faithfulness_gap(0.8, 0.1) == pytest.approx(0.7)  # against the randomized model
+    # the strict variant: against whichever damage leaves most recognised
+    assert faithfulness_gap(0.8, {"randomized": 0.1, "dropout": 0.3}) == pytest.approx(0.5)
+    assert faithfulness_gap(0.2, {"randomized": 0.5}) == pytest.approx(-0.3)
+    assert flagged(FLAG_RATE) and not flagged(FLAG_RATE - 0.01) and not flagged(None)

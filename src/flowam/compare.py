@@ -11,7 +11,7 @@ repeated on it with the same (already resolved) method, start and seeds, and its
 summary gains ``recognized_randomized`` and ``faithfulness_gap`` (the 1-NN recognition
 rate for the trained model minus that for the randomized one; see
 :mod:`flowam.faithfulness`). Runs whose randomized-model explanations are still
-recognised at :data:`FLAG_RATE` or more are flagged.
+recognised at :data:`flowam.faithfulness.FLAG_RATE` or more are flagged.
 
 :func:`real_examples` gives the row every table keeps beside the starts: one real test
 object per class, scored as if it were an explanation.
@@ -31,13 +31,10 @@ import torch
 from flowam import cache, stopping
 from flowam.engine import Explanations
 from flowam.explain import Explainer
-from flowam.faithfulness import fully_randomized
+from flowam.faithfulness import faithfulness_gap, flagged, fully_randomized
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.report import folder_name, write_clouds, write_explanations, write_grid
-
-FLAG_RATE = 0.25
-"""Recognition of the randomized model's explanations from which a run is flagged."""
 
 
 @dataclass
@@ -58,13 +55,14 @@ class Outcome:
         out = self.scores.summary()
         if self.randomized_rate is not None:
             out["recognized_randomized"] = self.randomized_rate
-            out["faithfulness_gap"] = out["recognized_rate"] - self.randomized_rate
+            out["faithfulness_gap"] = faithfulness_gap(out["recognized_rate"], self.randomized_rate)
         return out
 
     @property
     def flagged(self) -> bool:
-        """Its explanations of the randomized model are still recognised (see FLAG_RATE)."""
-        return self.randomized_rate is not None and self.randomized_rate >= FLAG_RATE
+        """Its explanations of the randomized model are still recognised
+        (:func:`flowam.faithfulness.flagged`)."""
+        return flagged(self.randomized_rate)
 
 
 def compare(

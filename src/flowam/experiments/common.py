@@ -1,8 +1,8 @@
 """What every ``flowam experiment`` shares: the subject, the scale, and its outputs.
 
 Each experiment runs at one of two scales. ``quick`` (the default) runs on this kind of
-2-core CPU in minutes: :data:`QUICK_CLASSES` (eight of the demo's classes, where the model
-has them), :data:`QUICK_STEPS` steps per method, one seed for damaged models. ``full``
+2-core CPU in minutes: :data:`QUICK_CLASSES` (eight classes spanning the families, where the
+model has them), :data:`QUICK_STEPS` steps per method, one seed for damaged models. ``full``
 follows the paper: every class, each method's own step count (300 for the presets), three
 seeds. ``--classes`` and ``--steps`` override either.
 

@@ -52,7 +52,7 @@ from flowam.engine import Explanations
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
-from flowam.faithfulness import fully_randomized, parameter_dropout
+from flowam.faithfulness import faithfulness_gap, fully_randomized, parameter_dropout
 from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
@@ -185,8 +185,9 @@ def run_faithful(
                 rows.append(
                     {"direction": label, "model": kind, "class": result.classes[t], **scores}
                 )
-        row["gap"] = row["recognized_trained"] - max(
-            row["recognized_randomized"], row["recognized_dropout"]
+        row["gap"] = faithfulness_gap(
+            row["recognized_trained"],
+            {"randomized": row["recognized_randomized"], "dropout": row["recognized_dropout"]},
         )
         row["meets_targets"] = meets(row)
         results[label] = by_model

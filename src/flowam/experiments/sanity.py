@@ -37,7 +37,13 @@ from flowam.demo import ALL_METHODS
 from flowam.engine import Explanations
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
-from flowam.faithfulness import cascading_randomization, parameter_dropout, randomization_order
+from flowam.faithfulness import (
+    cascading_randomization,
+    faithfulness_gap,
+    flagged,
+    parameter_dropout,
+    randomization_order,
+)
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
 from flowam.render import render_grid, save_figure
@@ -224,7 +230,8 @@ def faithfulness_gaps(rows: list[dict]) -> dict[str, dict[str, float]]:
     for label in dict.fromkeys(r["row"] for r in rows):
         trained = _mean(rows, "recognized", row=label, damage="none")
         randomized = _mean(rows, "recognized", row=label, damage="cascade", level=full)
-        out[label] = {"trained": trained, "randomized": randomized, "gap": trained - randomized}
+        gap = faithfulness_gap(trained, randomized)
+        out[label] = {"trained": trained, "randomized": randomized, "gap": gap}
     return out
 
 
@@ -287,7 +294,7 @@ def _markdown(rows, labels, info, names, layers, seconds, setting: Setting) -> s
         "|---|---:|---:|---:|",
     ]
     for label, g in gaps.items():
-        flag = " ⚠" if g["randomized"] >= 0.25 else ""
+        flag = " ⚠" if flagged(g["randomized"]) else ""
         lines.append(
             f"| {label}{flag} | {g['trained']:.0%} | {g['randomized']:.0%} | {g['gap']:+.0%} |"
         )

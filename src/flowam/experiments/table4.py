@@ -5,8 +5,8 @@ PointNet (Table I). flowam runs the demo's fair comparison (every method from th
 start, once from the class-mean cloud and once from Gaussian noise, the starts scored as
 rows) on each model given, by default every bundled architecture, and puts the paper's
 protocol (baselines from noise, Flow AM from the class mean) of each architecture side
-by side in ``table4.md``. FID waits for the evaluation suite; the columns here are the
-demo's (logit, log-softmax, CD, CD⇄, legal, success).
+by side in ``table4.md``, with every score column of the demo (FID included, on each
+model's own global feature, so FIDs compare within an architecture only).
 """
 
 from __future__ import annotations
