@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from flowam.compare import compare, randomized_twin
+from flowam.compare import compare
 from flowam.data import PointCloudDataset
+from flowam.errors import FlowamError
 from flowam.explain import Explainer
 from flowam.faithfulness import (
     cascading_randomization,
@@ -82,7 +83,7 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
         description={"format": "test"},
     )
     explainer = Explainer(trained_like(), real)
-    twin = randomized_twin(explainer)
+    twin = explainer.damaged()
     runs = {"vanilla": ("vanilla", {"steps": 3, "init": "mean"})}
     outcomes = compare(
         explainer,
@@ -129,3 +130,31 @@ def test_one_gap_with_its_two_variants():
     assert faithfulness_gap(0.8, {"randomized": 0.1, "dropout": 0.3}) == pytest.approx(0.5)
     assert faithfulness_gap(0.2, {"randomized": 0.5}) == pytest.approx(-0.3)
     assert flagged(FLAG_RATE) and not flagged(FLAG_RATE - 0.01) and not flagged(None)
+
+
+def test_every_damaged_model_comes_from_one_factory(small_model, small_real):
+    from flowam.explain import Explainer
+    from flowam.faithfulness import damaged, fully_randomized, parameter_dropout
+
+    explainer = Explainer(small_model, small_real)
+    example = torch.from_numpy(small_real.points[:2])
+    same = [
+        (explainer.damaged(seed=3).model, fully_randomized(small_model, example, 3)),
+        (explainer.damaged("dropout", 0.5, 1).model, parameter_dropout(small_model, 0.5, 1)),
+    ]
+    for made, reference in same:
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(
+                made.state_dict().values(), reference.state_dict().values(), strict=True
+            )
+        )
+    top = explainer.damaged("cascade", 1).model  # only the last layer re-initialised
+    changed = [
+        k for k, v in small_model.state_dict().items() if not torch.equal(v, top.state_dict()[k])
+    ]
+    assert changed and all(k.startswith(changed[0].rsplit(".", 1)[0]) for k in changed)
+    twin = explainer.damaged()
+    assert twin.real is explainer.real and twin.model is not explainer.model
+    with pytest.raises(FlowamError, match="unknown damage 'melted'"):
+        damaged(small_model, "melted", example)

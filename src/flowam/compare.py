@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from flowam import cache, stopping
 from flowam.engine import Explanations
 from flowam.explain import Explainer
-from flowam.faithfulness import faithfulness_gap, flagged, fully_randomized
+from flowam.faithfulness import faithfulness_gap, flagged
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.report import folder_name, write_clouds, write_explanations, write_grid
@@ -179,12 +178,6 @@ def compare(
     cache.write_json(out / "summary.json", summary)
     stopping.check()  # a stopped comparison ends its caller's work too
     return outcomes
-
-
-def randomized_twin(explainer: Explainer, seed: int = 0) -> Explainer:
-    """An explainer of the same real objects whose model has every layer re-initialised."""
-    example = torch.from_numpy(explainer.real.points[:2])
-    return explainer.twin(fully_randomized(explainer.model, example, seed))
 
 
 def summaries(outcomes: dict[str, Outcome]) -> dict[str, dict[str, float]]:

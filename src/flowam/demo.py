@@ -34,7 +34,6 @@ from flowam import cache
 from flowam.compare import (
     Outcome,
     compare,
-    randomized_twin,
     real_examples,
     score_result,
     summaries,
@@ -125,7 +124,7 @@ def run_demo(
     hint = " (the demo's default subset; --classes all for every class)" if subset else ""
     log(f"{info.source}: explaining {len(names)} of its {len(info.classes)} classes{hint}")
     methods = explainer.fitting(methods, log)
-    randomized = randomized_twin(explainer, seed) if faithfulness else None
+    randomized = explainer.damaged(seed=seed) if faithfulness else None
     if randomized:
         log("every run is repeated on the fully randomized model (the faithfulness gap)")
     tables = compare_starts(

@@ -25,6 +25,7 @@ from flowam import notebook as _notebook  # noqa: F401  (results display themsel
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, cloud_seed, optimize
 from flowam.errors import FlowamError
+from flowam.faithfulness import damaged
 from flowam.generative import Generator, generator_name, load_generator, resolve_generator
 from flowam.hooks import INPUT_SUFFIX
 from flowam.methods import (
@@ -80,6 +81,13 @@ class Explainer:
         speed settings and judges (which judge its explanations as they judge this
         model's)."""
         return Explainer(model, self.real, self.speed, self.judges, self.turns)
+
+    def damaged(self, damage: str = "randomized", level: float = 0.0, seed: int = 0) -> Explainer:
+        """The :meth:`twin` of a damaged copy of this model
+        (:func:`flowam.faithfulness.damaged`: ``randomized``, ``dropout`` at ``P_D =
+        level``, ``cascade`` of the top ``level`` layers)."""
+        example = torch.from_numpy(self.real.points[:2])
+        return self.twin(damaged(self.model, damage, example, level, seed))
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.

@@ -118,3 +118,28 @@ def cascading_randomization(
 def fully_randomized(model: nn.Module, example: torch.Tensor, seed: int = 0) -> nn.Module:
     """A copy of ``model`` with every parameterised layer re-initialised."""
     return cascading_randomization(model, len(randomization_order(model, example)), example, seed)
+
+
+DAMAGES = ("randomized", "dropout", "cascade")
+"""The damages :func:`damaged` makes: the fully randomized model, parameter dropout at
+``P_D = level``, cascading randomization of the top ``level`` layers."""
+
+
+def damaged(
+    model: nn.Module, damage: str, example: torch.Tensor, level: float = 0.0, seed: int = 0
+) -> nn.Module:
+    """A damaged copy of ``model`` (every damaged model of flowam comes from here).
+
+    Args:
+        damage: one of :data:`DAMAGES`.
+        example: ``(B, N, 3)`` clouds for one forward pass (the order of the layers).
+        level: ``P_D`` for ``dropout``, the number of layers for ``cascade``.
+        seed: seed of the damage.
+    """
+    if damage == "randomized":
+        return fully_randomized(model, example, seed)
+    if damage == "dropout":
+        return parameter_dropout(model, level, seed)
+    if damage == "cascade":
+        return cascading_randomization(model, int(level), example, seed)
+    raise FlowamError(f"unknown damage {damage!r}; choose one of {', '.join(DAMAGES)}")

@@ -210,7 +210,7 @@ def run_sweep(
     import optuna
     from optuna.study import MaxTrialsCallback
 
-    from flowam.compare import randomized_twin, score_result
+    from flowam.compare import score_result
 
     names = settings.classes or explainer.classes
     base = explainer.resolve(settings.method)
@@ -219,7 +219,7 @@ def run_sweep(
     for p in settings.params:  # every end of every range must make a valid method
         for value in p.ends():
             apply(base, {p.name: value})
-    randomized = randomized_twin(explainer, settings.seed) if "gap" in settings.objectives else None
+    randomized = explainer.damaged(seed=settings.seed) if "gap" in settings.objectives else None
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def objective(trial: optuna.Trial) -> list[float]:

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from flowam import cache
 from flowam.compare import real_examples
@@ -52,7 +51,7 @@ from flowam.engine import Explanations
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
-from flowam.faithfulness import faithfulness_gap, fully_randomized, parameter_dropout
+from flowam.faithfulness import faithfulness_gap
 from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
@@ -92,11 +91,10 @@ preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 
 def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
     """The trained model's explainer and its two damaged twins (same real objects)."""
-    example = torch.from_numpy(explainer.real.points[:2])
     return {
         "trained": explainer,
-        "randomized": explainer.twin(fully_randomized(explainer.model, example, seed)),
-        "dropout": explainer.twin(parameter_dropout(explainer.model, DROPOUT, seed)),
+        "randomized": explainer.damaged("randomized", seed=seed),
+        "dropout": explainer.damaged("dropout", DROPOUT, seed),
     }
 
 

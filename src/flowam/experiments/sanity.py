@@ -38,10 +38,8 @@ from flowam.engine import Explanations
 from flowam.experiments.common import Setting, write_csv, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import (
-    cascading_randomization,
     faithfulness_gap,
     flagged,
-    parameter_dropout,
     randomization_order,
 )
 from flowam.methods import load_method
@@ -169,11 +167,7 @@ def run_sanity(
 
     measure(None, explainer)
     for damage in plan:
-        if damage.kind == "dropout":
-            model = parameter_dropout(explainer.model, damage.level, damage.seed)
-        else:
-            model = cascading_randomization(explainer.model, int(damage.level), example, seed)
-        measure(damage, explainer.twin(model))
+        measure(damage, explainer.damaged(damage.kind, damage.level, damage.seed))
     labels = list(dict.fromkeys(r["row"] for r in rows))
     write_csv(out / "sanity.csv", rows)
     for kind, columns in (

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flowam import cache
-from flowam.compare import Outcome, compare, randomized_twin, summaries
+from flowam.compare import Outcome, compare, summaries
 from flowam.demo import ALL_METHODS, compare_starts
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_csv, write_record
@@ -89,7 +89,7 @@ def run_table1(
         methods=methods,
         overrides=setting.overrides(),
         seed=setting.seed,
-        randomized=randomized_twin(explainer, setting.seed),
+        randomized=explainer.damaged(seed=setting.seed),
         log=log,
     )
     rows = [r for start in ("mean", "gaussian") for r in _long_rows(tables[start], start=start)]
@@ -187,7 +187,7 @@ def run_variants(
         seed=setting.seed,
         inits=[start],
         pictures=False,
-        randomized=randomized_twin(explainer, setting.seed),
+        randomized=explainer.damaged(seed=setting.seed),
         log=log,
     )
     write_csv(out / f"{name}.csv", _long_rows(outcomes))
