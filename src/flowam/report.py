@@ -19,7 +19,7 @@ unscored (``scores`` empty, ``status`` "stopped at step K"); ``flowam evaluate``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,10 +220,17 @@ def markdown_table(
     """The same table as Markdown (``columns``: ``(key, header, format)`` triples; a
     column is added for every judge found in the summaries)."""
     columns = with_judges(summaries, columns)
-    head = "| method | " + " | ".join(h for _, h, _ in columns) + " |"
-    rule = "|---|" + "---:|" * len(columns)
     rows = [
-        f"| {label} | " + " | ".join(cell(s, key, fmt) for key, _, fmt in columns) + " |"
-        for label, s in summaries.items()
+        [label, *(cell(s, key, fmt) for key, _, fmt in columns)] for label, s in summaries.items()
     ]
-    return "\n".join([head, rule, *rows])
+    return "\n".join(pipe_table(["method", *(h for _, h, _ in columns)], rows))
+
+
+def pipe_table(
+    heads: Sequence[str], rows: Iterable[Sequence[str]], first: str = "---"
+) -> list[str]:
+    """The lines of a Markdown pipe table: ``heads``, the rule (the first column aligned
+    as ``first`` says, the others right), a line per row of cells. Every table flowam
+    writes comes from here."""
+    lines = ["| " + " | ".join(heads) + " |", f"|{first}|" + "---:|" * (len(heads) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

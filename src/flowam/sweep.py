@@ -35,6 +35,7 @@ import numpy as np
 from flowam import cache
 from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, coerce
+from flowam.report import pipe_table
 
 OBJECTIVES = {
     "logit": ("maximize", "mean target logit"),
@@ -298,13 +299,13 @@ def write_results(study: Any, settings: SweepSettings, out: Path) -> None:
         if len(settings.objectives) > 1
         else "Best trial:",
         "",
-        "| trial | " + " | ".join(h + arrows.get(h, "") for h in heads) + " |",
-        "|---:|" + "---:|" * len(heads),
     ]
-    for t in sorted(front, key=lambda t: t.values):
-        cells = [_cell(t.params.get(p.name)) for p in settings.params]
-        cells += [_cell(v) for v in t.values]
-        lines.append(f"| {t.number} | " + " | ".join(cells) + " |")
+    rows = [
+        [str(t.number), *(_cell(t.params.get(p.name)) for p in settings.params)]
+        + [_cell(v) for v in t.values]
+        for t in sorted(front, key=lambda t: t.values)
+    ]
+    lines += pipe_table(["trial", *(h + arrows.get(h, "") for h in heads)], rows, first="---:")
     lines += ["", "![Pareto front](pareto.png)", ""]
     cache.write_text(out / "pareto.md", "\n".join(lines))
     _picture(complete, front, settings, out / "pareto.png")

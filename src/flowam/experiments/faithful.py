@@ -56,7 +56,7 @@ from flowam.generative import generator_name
 from flowam.methods import load_method, preset_names
 from flowam.metrics import Scores
 from flowam.render import VIEWS, View, render_grid
-from flowam.report import JUDGED, facing, folder_name, write_clouds
+from flowam.report import JUDGED, facing, folder_name, pipe_table, write_clouds
 
 MODELS = ("trained", "randomized", "dropout")
 DROPOUT = 0.5
@@ -310,17 +310,30 @@ def _judges(r: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in r if k.startswith(JUDGED))
 
 
-def _line(r: dict[str, Any]) -> str:
+def _cells(r: dict[str, Any]) -> list[str]:
     """One direction's numbers, as the table shows them."""
-    mark = " ✓" if r["meets_targets"] else ""
-    judged = "".join(f" {r[k]:.0%} |" for k in _judges(r))
-    return (
-        f"| {r['direction']}{mark} | {r['recognized_trained']:.0%} | "
-        f"{r['recognized_randomized']:.0%} | {r['recognized_dropout']:.0%} | "
-        f"{r['gap']:+.0%} | {r['one_nna']:.0%} | {r['coverage']:.0%} | {r['mmd']:.4f} |"
-        f"{judged} {r['logit_ratio']:.0%} | {r['legal']:.0%} | "
-        f"{r['success']:.0%} | {r['chamfer_to_real']:.4f} | {r['seconds']:.0f} |"
-    )
+    return [
+        f"{r['direction']}{' ✓' if r['meets_targets'] else ''}",
+        *(
+            f"{r[k]:.0%}"
+            for k in ("recognized_trained", "recognized_randomized", "recognized_dropout")
+        ),
+        f"{r['gap']:+.0%}",
+        f"{r['one_nna']:.0%}",
+        f"{r['coverage']:.0%}",
+        f"{r['mmd']:.4f}",
+        *(f"{r[k]:.0%}" for k in _judges(r)),
+        f"{r['logit_ratio']:.0%}",
+        f"{r['legal']:.0%}",
+        f"{r['success']:.0%}",
+        f"{r['chamfer_to_real']:.4f}",
+        f"{r['seconds']:.0f}",
+    ]
+
+
+def _line(r: dict[str, Any]) -> str:
+    """One direction's row of the table, for the log."""
+    return "| " + " | ".join(_cells(r)) + " |"
 
 
 def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> str:
@@ -347,7 +360,6 @@ def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> s
     heads = ["direction", "1-NN trained", "1-NN randomized", "1-NN dropout", "gap", "1-NNA"]
     heads += ["COV", "MMD", *(f"by {k.removeprefix(JUDGED)}" for k in judges), "logit"]
     heads += ["legal", "success", "CD", "s"]
-    lines += ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
-    lines += [_line(r) for r in summary]
+    lines += pipe_table(heads, [_cells(r) for r in summary])
     lines += ["", "![directions](faithful.png)", ""]
     return "\n".join(lines)

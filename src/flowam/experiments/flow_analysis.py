@@ -14,6 +14,7 @@ from pathlib import Path
 from flowam import cache
 from flowam.analysis import AutoAlignment, auto_alignment, plot_flow
 from flowam.experiments.common import Setting, write_record
+from flowam.report import pipe_table
 
 
 def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlignment:
@@ -31,15 +32,21 @@ def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlig
         f"{setting.seed}. Mean cosine similarity of activations per layer; the last column "
         'is the weight `align="auto"` gives the layer.',
         "",
-        "| layer | same class | different classes | vanilla AM vs real | aligned weight |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for i, name in enumerate(a.layers):
-        w = auto.weights.get(name)
-        lines.append(
-            f"| {name} | {a.same[i]:.3f} | {a.different[i]:.3f} | "
-            f"{a.explanations['vanilla'][i]:.3f} | {f'{w:g}' if w else ''} |"
-        )
+    heads = ["layer", "same class", "different classes", "vanilla AM vs real", "aligned weight"]
+    lines += pipe_table(
+        heads,
+        (
+            [
+                name,
+                f"{a.same[i]:.3f}",
+                f"{a.different[i]:.3f}",
+                f"{a.explanations['vanilla'][i]:.3f}",
+                f"{w:g}" if (w := auto.weights.get(name)) else "",
+            ]
+            for i, name in enumerate(a.layers)
+        ),
+    )
     lines += ["", "![flow](flow.png)", ""]
     cache.write_text(out / "flow-analysis.md", "\n".join(lines))
     write_record(out, "flow-analysis", setting, time.perf_counter() - begin, steps=steps)

@@ -33,7 +33,7 @@ from flowam.evaluation import evaluate_folder
 from flowam.experiments.common import Setting, write_record
 from flowam.experiments.faithful import MODELS, run_faithful
 from flowam.render import VIEWS, render_grid
-from flowam.report import JUDGED, folder_name
+from flowam.report import JUDGED, folder_name, pipe_table
 
 MODELNET10_MODELS = tuple(
     f"models/modelnet10/{arch}_modelnet10.safetensors"
@@ -125,8 +125,8 @@ def write_genuine(out: Path, tables: dict[str, list[dict[str, Any]]], turns: int
         heads = ["direction", "1-NN trained", "any facing", "1-NN randomized", "any facing"]
         heads += ["1-NN dropout", "any facing", "1-NNA", "COV", "MMD"]
         heads += [f"by {k.removeprefix(JUDGED)}" for k in judged] + ["logit", "legal", "CD"]
-        lines += [f"## {arch}", "", "| " + " | ".join(heads) + " |"]
-        lines += ["|---|" + "---:|" * (len(heads) - 1)]
+        lines += [f"## {arch}", ""]
+        table = []
         for r in rows:
             cells = [r["direction"]]
             for kind in MODELS:
@@ -134,8 +134,8 @@ def write_genuine(out: Path, tables: dict[str, list[dict[str, Any]]], turns: int
             cells += [_share(r["one_nna"]), _share(r["coverage"]), f"{r['mmd']:.4f}"]
             cells += [_share(r[k]) for k in judged]
             cells += [_share(r["logit_ratio"]), _share(r["legal"]), f"{r['chamfer_to_real']:.4f}"]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+            table.append(cells)
+        lines += [*pipe_table(heads, table), ""]
     lines += ["![a genuine object and the explanations](genuine.png)", ""]
     cache.write_text(out / "genuine.md", "\n".join(lines))
     picture(out, list(tables))

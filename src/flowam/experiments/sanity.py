@@ -45,7 +45,7 @@ from flowam.faithfulness import (
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
 from flowam.render import render_grid, save_figure
-from flowam.report import folder_name, write_clouds
+from flowam.report import folder_name, pipe_table, write_clouds
 from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -256,14 +256,12 @@ def _curves(rows: list[dict], labels: list[str], path: Path) -> Path:
 def _table(rows: list[dict], labels: list[str], kind: str, key: str, fmt: str) -> list[str]:
     levels = _levels(rows, kind)
     name = "P_D" if kind == "dropout" else "layers"
-    head = f"| | {name} = 0 | " + " | ".join(f"{lv:g}" for lv in levels) + " |"
-    lines = [head, "|---|" + "---:|" * (len(levels) + 1)]
+    heads = ["", f"{name} = 0", *(f"{lv:g}" for lv in levels)]
     acc = _series(rows, "model_accuracy", kind)
-    lines.append("| *model accuracy* | " + " | ".join(f"{a:.0%}" for a in acc) + " |")
+    cells = [["*model accuracy*", *(f"{a:.0%}" for a in acc)]]
     for label in labels:
-        values = _series(rows, key, kind, row=label)
-        lines.append(f"| {label} | " + " | ".join(fmt.format(v) for v in values) + " |")
-    return lines
+        cells.append([label, *(fmt.format(v) for v in _series(rows, key, kind, row=label))])
+    return pipe_table(heads, cells)
 
 
 def _markdown(rows, labels, info, names, layers, seconds, setting: Setting) -> str:
@@ -284,14 +282,19 @@ def _markdown(rows, labels, info, names, layers, seconds, setting: Setting) -> s
         "re-initialised); ⚠ where the randomized model's explanations are still recognised "
         "at 25 % or more.",
         "",
-        "| row | trained | fully randomized | gap |",
-        "|---|---:|---:|---:|",
     ]
-    for label, g in gaps.items():
-        flag = " ⚠" if flagged(g["randomized"]) else ""
-        lines.append(
-            f"| {label}{flag} | {g['trained']:.0%} | {g['randomized']:.0%} | {g['gap']:+.0%} |"
-        )
+    lines += pipe_table(
+        ["row", "trained", "fully randomized", "gap"],
+        (
+            [
+                f"{label}{' ⚠' if flagged(g['randomized']) else ''}",
+                f"{g['trained']:.0%}",
+                f"{g['randomized']:.0%}",
+                f"{g['gap']:+.0%}",
+            ]
+            for label, g in gaps.items()
+        ),
+    )
     sections = [
         (kind, key, fmt, f"{name}: {what}")
         for kind, name in (("dropout", "Parameter dropout"), ("cascade", "Cascading randomization"))
