@@ -216,7 +216,7 @@ def test_cli_bad_column_count(tmp_path, monkeypatch, capsys):
         (["evaluate", "nowhere"], "nowhere: no such folder"),
         (["experiment", "sanity", "--rates", "0,half"], "--rates '0,half': expected"),
         (["experiment", "table1", "--classes", "chiar"], "unknown class 'chiar'"),
-        (["experiment", "beta", "--restarts", "0"], "--restarts 0 must be at least 1"),
+        (["experiment", "beta", "--restarts", "0"], "--restarts 0: must be at least 1"),
         (["experiment", "ablation", "--method", "flw"], "flw"),
     ],
 )

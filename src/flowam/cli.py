@@ -991,67 +991,86 @@ Full = Annotated[
 MethodOption = Annotated[str, typer.Option(help="The method to vary (a preset or a .toml file).")]
 
 
-def _setting(fields: dict, classes: str | None, steps: int | None, full: bool, seed: int):
+def experiment(
+    name: str, *, skip: tuple[str, ...] = (), writes_when: Callable[[dict], bool] | None = None
+) -> Callable[[Callable], Callable]:
+    """Register ``flowam experiment NAME`` from ``func(setting, out, **own options)``, which
+    runs it and returns the file it wrote (its Markdown). Every experiment gets the same
+    options besides its own: ``--out`` (default ``runs/NAME``), ``--classes``, ``--steps``,
+    ``--full/--quick``, ``--report``, ``--seed`` and the subject's (:class:`Subject`, less
+    ``skip``); its folder is claimed (:func:`owns_out`; ``writes_when(options)`` False: the
+    command writes no folder) and reported. The help is ``func``'s docstring."""
     from flowam.experiments.common import Setting
 
-    return Setting(Subject(**fields), _classes(classes), steps, "full" if full else "quick", seed)
+    common = [
+        ("out", OutDir, Path(f"runs/{name}")),
+        ("classes", ExperimentClasses, None),
+        ("steps", Steps, None),
+        ("full", Full, False),
+        ("report", Report, True),
+        ("seed", Seed, 0),
+    ]
+
+    def wrap(func: Callable) -> Callable:
+        own = list(inspect.signature(func, eval_str=True).parameters.values())[2:]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        params = [inspect.Parameter(n, keyword, default=d, annotation=a) for n, a, d in common]
+        params[1:1] = [p.replace(kind=keyword) for p in own]
+        subject = {f.name for f in dataclasses.fields(Subject)}
+
+        def command(*, out: Path, classes, steps, full, report: bool, seed: int, **options):
+            fields = {k: options.pop(k) for k in list(options) if k in subject}
+            scale = "full" if full else "quick"
+            setting = Setting(Subject(**fields), _classes(classes), steps, scale, seed)
+            wrote = func(setting, out, **options)
+            if wrote is not None:
+                console.print(f"wrote {wrote}")
+                _report(out, report)
+
+        command.__signature__ = inspect.Signature(
+            [*params, inspect.Parameter("fields", inspect.Parameter.VAR_KEYWORD)]
+        )
+        command.__annotations__ = {p.name: p.annotation for p in params}  # typer reads these
+        command.__doc__ = func.__doc__
+        skipped = None if writes_when is None else (lambda o: not writes_when(o))
+        claimed = owns_out(f"experiment {name}", skip=skipped)(
+            dataclass_options(Subject, skip=skip)(command)
+        )
+        experiment_app.command(name)(claimed)
+        return func
+
+    return wrap
 
 
-def _wrote(path: Path) -> None:
-    console.print(f"wrote {path}")
-
-
-@experiment_app.command("table1")
-@owns_out("experiment table1")
-@dataclass_options(Subject)
-def experiment_table1(
-    out: OutDir = Path("runs/table1"),
-    classes: ExperimentClasses = None,
-    steps: Steps = None,
-    methods: MethodsOption = EVERY_METHOD,
-    full: Full = False,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
+@experiment("table1")
+def experiment_table1(setting, out: Path, methods: MethodsOption = EVERY_METHOD) -> Path:
     """Table I: every method from both starts, the paper's protocol, the faithfulness gap."""
     from flowam.experiments.variants import run_table1
 
-    run_table1(
-        _setting(fields, classes, steps, full, seed),
-        out,
-        methods=_items(methods),
-        log=console.print,
-    )
-    _wrote(out / "table1.md")
-    _report(out, report)
+    run_table1(setting, out, methods=_items(methods), log=console.print)
+    return out / "table1.md"
 
 
 def _variant_command(name: str, doc: str) -> None:
-    @experiment_app.command(name, help=doc)
-    @owns_out(f"experiment {name}")
-    @dataclass_options(Subject)
-    def command(
-        out: OutDir = Path(f"runs/{name}"),
+    def run(
+        setting,
+        out: Path,
         method: MethodOption = "flow",
         restarts: Annotated[
-            int | None, typer.Option(help="Explanations per class (default 1; diversity 3).")
+            int | None,
+            typer.Option(
+                help="Explanations per class (default 1; diversity 3).",
+                callback=bounded("--restarts", 1),
+            ),
         ] = None,
-        classes: ExperimentClasses = None,
-        steps: Steps = None,
-        full: Full = False,
-        report: Report = True,
-        seed: Seed = 0,
-        **fields: Any,
-    ) -> None:
+    ) -> Path:
         from flowam.experiments.variants import run_variants
 
-        if restarts is not None and restarts < 1:
-            raise FlowamError(f"--restarts {restarts} must be at least 1")
-        setting = _setting(fields, classes, steps, full, seed)
         run_variants(name, setting, out, method=method, restarts=restarts, log=console.print)
-        _wrote(out / f"{name}.md")
-        _report(out, report)
+        return out / f"{name}.md"
+
+    run.__doc__ = doc
+    experiment(name)(run)
 
 
 _variant_command("ablation", "Table III: the method without L_LA, L_C and L_LR (Fig. 8).")
@@ -1061,11 +1080,10 @@ _variant_command(
 )
 
 
-@experiment_app.command("sanity")
-@owns_out("experiment sanity")
-@dataclass_options(Subject)
+@experiment("sanity")
 def experiment_sanity(
-    out: OutDir = Path("runs/sanity"),
+    setting,
+    out: Path,
     methods: MethodsOption = EVERY_METHOD,
     rates: Annotated[
         str, typer.Option(help="Parameter dropout rates P_D.")
@@ -1073,13 +1091,7 @@ def experiment_sanity(
     init: Annotated[
         str | None, typer.Option(help="One start for every method (default: each its own).")
     ] = None,
-    classes: ExperimentClasses = None,
-    steps: Steps = None,
-    full: Full = False,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
+) -> Path:
     """Table S1, Fig. S2/S3: parameter dropout and cascading randomization."""
     from flowam.experiments.sanity import run_sanity
 
@@ -1087,57 +1099,40 @@ def experiment_sanity(
         chosen = [float(x) for x in _items(rates)]
     except ValueError:
         raise FlowamError(f"--rates {rates!r}: expected comma-separated numbers") from None
-    run_sanity(
-        _setting(fields, classes, steps, full, seed),
-        out,
-        methods=_items(methods),
-        rates=chosen,
-        init=init,
-        log=console.print,
-    )
-    _wrote(out / "sanity.md")
-    _report(out, report)
+    run_sanity(setting, out, methods=_items(methods), rates=chosen, init=init, log=console.print)
+    return out / "sanity.md"
 
 
-@experiment_app.command("faithful")
-@owns_out("experiment faithful")
-@dataclass_options(Subject)
+SharedStart = Annotated[str, typer.Option(help="The one start shared by every class.")]
+Directions = Annotated[
+    str, typer.Option(help="Comma-separated directions (see flowam.experiments.faithful).")
+]
+
+
+@experiment("faithful")
 def experiment_faithful(
-    out: OutDir = Path("runs/faithful"),
-    directions: Annotated[
-        str, typer.Option(help="Comma-separated directions (see flowam.experiments.faithful).")
-    ] = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,faithful",
+    setting,
+    out: Path,
+    directions: Directions = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,"
+    "faithful",
     directions_file: Annotated[
         Path | None,
         typer.Option(help="TOML file of directions (a table per label: method and fields)."),
     ] = None,
-    init: Annotated[str, typer.Option(help="The one start shared by every class.")] = "sphere",
-    classes: ExperimentClasses = None,
-    steps: Steps = None,
-    full: Full = False,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
+    init: SharedStart = "sphere",
+) -> Path:
     """Recognisable and faithful: directions on the trained, randomized and P_D=0.5 models."""
     from flowam.experiments.faithful import load_directions, run_faithful
 
-    run_faithful(
-        _setting(fields, classes, steps, full, seed),
-        out,
-        directions=load_directions(directions_file) if directions_file else _items(directions),
-        init=init,
-        log=console.print,
-    )
-    _wrote(out / "faithful.md")
-    _report(out, report)
+    chosen = load_directions(directions_file) if directions_file else _items(directions)
+    run_faithful(setting, out, directions=chosen, init=init, log=console.print)
+    return out / "faithful.md"
 
 
-@experiment_app.command("genuine")
-@owns_out("experiment genuine")
-@dataclass_options(Subject, skip=("model", "judges"))
+@experiment("genuine", skip=("model", "judges"))
 def experiment_genuine(
-    out: OutDir = Path("runs/genuine"),
+    setting,
+    out: Path,
     models: Annotated[
         str,
         typer.Option(
@@ -1145,10 +1140,8 @@ def experiment_genuine(
             "trained on genuine ModelNet10, models/modelnet10 of a checkout)."
         ),
     ] = "",
-    directions: Annotated[
-        str, typer.Option(help="Comma-separated directions (see flowam.experiments.faithful).")
-    ] = "vanilla,flow-auto,faithful",
-    init: Annotated[str, typer.Option(help="The one start shared by every class.")] = "sphere",
+    directions: Directions = "vanilla,flow-auto,faithful",
+    init: SharedStart = "sphere",
     any_facing: Annotated[
         int,
         typer.Option(
@@ -1156,13 +1149,7 @@ def experiment_genuine(
             callback=bounded("--any-facing", 1),
         ),
     ] = 8,
-    classes: ExperimentClasses = None,
-    steps: Steps = None,
-    full: Full = False,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
+) -> Path:
     """The presets on models trained on genuine data (by default ModelNet10's three), on
     the trained and damaged models, read by each other, as drawn and in any facing."""
     from flowam.experiments.genuine import MODELNET10_MODELS, run_genuine
@@ -1172,16 +1159,9 @@ def experiment_genuine(
         if not spec.startswith("bundled") and not Path(spec).is_file():
             raise FlowamError(f"--models: {spec} is not a file (the default needs a checkout)")
     run_genuine(
-        _setting(fields, classes, steps, full, seed),
-        chosen,
-        out,
-        _items(directions),
-        init=init,
-        turns=any_facing,
-        log=console.print,
+        setting, chosen, out, _items(directions), init=init, turns=any_facing, log=console.print
     )
-    _wrote(out / "genuine.md")
-    _report(out, report)
+    return out / "genuine.md"
 
 
 @experiment_app.command("flow-analysis")
@@ -1201,33 +1181,23 @@ def experiment_flow_analysis(
     from flowam.experiments.flow_analysis import run_flow_analysis
 
     run_flow_analysis(Setting(Subject(**fields), seed=seed), out, steps)
-    _wrote(out / "flow-analysis.md")
+    console.print(f"wrote {out / 'flow-analysis.md'}")
     _report(out, report)
 
 
-@experiment_app.command("reproduce")
-@owns_out("experiment reproduce", skip=lambda options: options["dry_run"])
-@dataclass_options(Subject)
+@experiment("reproduce", writes_when=lambda options: not options["dry_run"])
 def experiment_reproduce(
-    out: OutDir = Path("runs/reproduce"),
-    classes: ExperimentClasses = None,
-    steps: Steps = None,
-    full: Full = False,
+    setting,
+    out: Path,
     dry_run: Annotated[bool, typer.Option(help="Print the time estimate and stop.")] = False,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
+) -> Path | None:
     """Every experiment (flow-analysis, table1, ablation, beta, diversity, sanity, table4)."""
     from flowam.experiments.reproduce import run_reproduce
 
-    setting = _setting(fields, classes, steps, full, seed)
     if not dry_run:
         write_config(out, "experiment reproduce", **setting.to_dict())
     run_reproduce(setting, out, log=console.print, dry_run=dry_run)
-    if not dry_run:
-        _wrote(out)
-        _report(out, report)
+    return None if dry_run else out
 
 
 @app.callback()
