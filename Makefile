@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # tests set one torch thread each: two workers use both cores
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

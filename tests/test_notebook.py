@@ -21,6 +21,9 @@ def executed(tmp_path_factory) -> nbformat.NotebookNode:
     """The tutorial, executed in a fresh python3 kernel (one torch thread: on this 2-core
     machine a second OpenMP thread in a kernel beside other work ran 20x slower)."""
     notebook = nbformat.read(TUTORIAL, as_version=4)
+    for cell in notebook.cells:  # fewer steps: the test checks that it runs, not the shapes
+        cell.source = cell.source.replace("STEPS = 100", "STEPS = 10")
+    assert any("STEPS = 10\n" in c.source for c in notebook.cells)
     folder = tmp_path_factory.mktemp("notebook")
     mp = pytest.MonkeyPatch()
     mp.setenv("OMP_NUM_THREADS", "1")

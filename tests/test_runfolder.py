@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -194,8 +195,13 @@ def test_a_signal_mid_run_keeps_complete_files_and_a_stopped_record(
     out, log = tmp_path / "stopped", tmp_path / "log.txt"
     args = [*command, "--method", "vanilla,l2", "--steps", "200000"]  # far too long
     process = _start(args, out, log)
-    _wait_for(log, "explaining", process)  # the optimisation is being prepared
-    time.sleep(3)  # and has taken steps
+    # the optimisation has taken steps: its bar's first line after the start (outside a
+    # terminal a bar writes a line every few seconds) counts more than 0
+    _wait_for(log, "explaining", process)
+    end = time.monotonic() + 120
+    while not re.search(r"\| *[1-9]\d*/200000 ", log.read_text()):
+        assert process.poll() is None and time.monotonic() < end, log.read_text()
+        time.sleep(0.1)
     sent = time.monotonic()
     process.send_signal(signum)
     _wait_for(log, f"stopping ({name})", process, timeout=2)  # one line at once
