@@ -169,13 +169,29 @@ def test_summaries_are_strict_json(explain, tmp_path, monkeypatch, capsys):
         strict_json(path)
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left():
+    """A test that fails half-way leaves no long run behind it."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _start(args: list[str], out: Path, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("TQDM_DISABLE", None)
     with open(log, "w") as f:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "flowam", *args, "--out", str(out)], stderr=f, stdout=f, env=env
         )
+    _STARTED.append(process)
+    return process
 
 
 def _wait_for(log: Path, text: str, process: subprocess.Popen, timeout: float = 120) -> None:
