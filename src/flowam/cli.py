@@ -220,18 +220,29 @@ def train_generator(
     )
 
 
+def safetensors_file(value: Path) -> Path:
+    """A parse-time check of an export's ``--out``: a ``.safetensors`` file."""
+    if value.suffix != ".safetensors":
+        raise FlowamError(f"--out {value}: must end in .safetensors")
+    return value
+
+
+ExportOut = Annotated[
+    Path, typer.Option(help="The .safetensors file to write.", callback=safetensors_file)
+]
+Half = Annotated[bool, typer.Option(help="Store floating-point weights as float16.")]
+
+
 @app.command("export-generator")
 def export_generator(
     weights: Annotated[Path, typer.Argument(help="A trained generator (best.safetensors).")],
-    out: Annotated[Path, typer.Option(help="The .safetensors file to write.")],
-    half: Annotated[bool, typer.Option(help="Store floating-point weights as float16.")] = True,
+    out: ExportOut,
+    half: Half = True,
 ) -> None:
     """Copy a trained generator (float16 by default) with its reconstruction Chamfer
     distance measured on the copy over the full test split."""
     from flowam.generative.training import export_generator as run
 
-    if out.suffix != ".safetensors":
-        raise FlowamError(f"--out {out}: must end in .safetensors")
     meta = run(weights, out, half=half)
     console.print(
         f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}); "
@@ -242,8 +253,8 @@ def export_generator(
 @app.command("export-model")
 def export_model(
     weights: Annotated[Path, typer.Argument(help="A trained model (best.safetensors).")],
-    out: Annotated[Path, typer.Option(help="The .safetensors file to write.")],
-    half: Annotated[bool, typer.Option(help="Store floating-point weights as float16.")] = True,
+    out: ExportOut,
+    half: Half = True,
     note: Annotated[str, typer.Option(help="A remark stored with the training record.")] = "",
     data: Annotated[
         str | None,
@@ -257,8 +268,6 @@ def export_model(
     """
     from flowam.train import export_model as run
 
-    if out.suffix != ".safetensors":
-        raise FlowamError(f"--out {out}: must end in .safetensors")
     meta = run(weights, out, half=half, note=note, data=data)
     key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
     accuracy = meta.get(f"{key}_accuracy", float("nan"))
