@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowam import __version__, cache, stopping
-from flowam.demo import ALL_METHODS, METHODS, TITLES
+from flowam.demo import ALL_METHODS, DEMO_CLASSES, METHODS, TITLES
 from flowam.devices import check_device
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.report import write_config
@@ -811,7 +811,8 @@ Faithfulness = Annotated[
 ClassesOption = Annotated[
     str | None,
     typer.Option(
-        help="Comma-separated classes, or 'all' (default: 8 spanning the families).",
+        help="Comma-separated classes, or 'all' (default: "
+        f"{', '.join(DEMO_CLASSES)}: {len(DEMO_CLASSES)} families).",
         callback=some_classes,
     ),
 ]
