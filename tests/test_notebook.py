@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 
 from flowam.errors import FlowamError
-from test_page import CHROMIUM, _browser, _pixels
+from test_page import _browser, _pixels, open_page
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
 
@@ -40,6 +40,15 @@ def executed(tmp_path_factory) -> nbformat.NotebookNode:
     return notebook
 
 
+def _result_cell(notebook: nbformat.NotebookNode):
+    """The code cell whose value is ``result`` itself (no call to show)."""
+    return next(
+        c
+        for c in notebook.cells
+        if c.cell_type == "code" and c.source.rstrip().endswith("\nresult")
+    )
+
+
 def _html_outputs(cell) -> list[str]:
     return [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
 
@@ -48,8 +57,7 @@ def test_the_tutorial_runs_and_its_results_display_themselves(executed):
     code = [c for c in executed.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert errors == []
-    explained = next(c for c in code if c.source.rstrip().endswith("\nresult"))
-    shown = _html_outputs(explained)  # the value of `result` itself, no call to show
+    shown = _html_outputs(_result_cell(executed))
     assert len(shown) == 1 and shown[0].startswith("<iframe srcdoc=")
     scores = next(c for c in code if "recognized (randomized)" in c.source)
     text = scores.outputs[0]["data"]["text/plain"]
@@ -57,24 +65,11 @@ def test_the_tutorial_runs_and_its_results_display_themselves(executed):
 
 
 def test_an_explanation_shown_inline_works_in_a_real_browser(executed, tmp_path):
-    explained = next(
-        c
-        for c in executed.cells
-        if c.cell_type == "code" and c.source.rstrip().endswith("\nresult")
-    )
+    explained = _result_cell(executed)
     page = tmp_path / "cell.html"
     page.write_text(f"<!DOCTYPE html><html><body>{_html_outputs(explained)[0]}</body></html>")
     with _browser() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
-        )
-        tab = browser.new_page(viewport={"width": 1300, "height": 900})
-        errors, requests = [], []
-        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.on("request", lambda r: requests.append(r.url))
-        tab.goto(page.as_uri())
+        browser, tab, errors, requests = open_page(p, page.as_uri())
         frame = tab.frame_locator("iframe")
         frame.locator("body[data-ready=true]").wait_for(timeout=60_000)
         frame.locator("#views canvas").first.wait_for()

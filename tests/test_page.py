@@ -121,6 +121,22 @@ def _browser():
     return sync_playwright()
 
 
+def open_page(p, url: str):
+    """``url`` in a headless Chromium of Playwright ``p`` (software WebGL): the browser, the
+    tab, and the lists its console errors and requests are collected into."""
+    browser = p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+    )
+    tab = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors, requests = [], []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("request", lambda r: requests.append(r.url))
+    tab.goto(url)
+    return browser, tab, errors, requests
+
+
 def _pixels(png: bytes) -> np.ndarray:
     from PIL import Image
 
@@ -130,16 +146,7 @@ def _pixels(png: bytes) -> np.ndarray:
 def test_the_page_in_a_real_browser(explain_run, tmp_path):
     page_path = write_report(explain_run, tmp_path / "report.html")
     with _browser() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
-        )
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        errors, requests = [], []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_path.as_uri())
+        browser, page, errors, requests = open_page(p, page_path.as_uri())
         page.wait_for_selector("body[data-ready=true]", timeout=60_000)
         page.wait_for_function("document.querySelectorAll('#views canvas').length >= 3")
         titles = page.locator("#views .view").evaluate_all("vs => vs.map(v => v.dataset.title)")

@@ -45,12 +45,16 @@ def explain(command):
     return [*command, "--steps", "2"]
 
 
+def explain_into(out: Path, args: list[str], monkeypatch, capsys) -> str:
+    """``flowam explain ARGS --method vanilla --out OUT``, which must succeed; its stderr."""
+    code, _, err = run_cli([*args, "--method", "vanilla", "--out", str(out)], monkeypatch, capsys)
+    assert code == 0, err
+    return err
+
+
 def test_a_folder_holds_one_run_and_overwrite_replaces_it(explain, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    code, _, err = run_cli(
-        [*explain, "--method", "vanilla", "--out", str(out)], monkeypatch, capsys
-    )
-    assert code == 0, err
+    explain_into(out, explain, monkeypatch, capsys)
     record = strict_json(out / "run.json")
     assert record["command"] == "explain" and record["status"] == "complete"
     assert not (out / runfolder.LOCK).exists()
@@ -157,10 +161,7 @@ def test_snapshots_are_written_at_the_steps_asked(explain, tmp_path, monkeypatch
 
 def test_summaries_are_strict_json(explain, tmp_path, monkeypatch, capsys):
     out = tmp_path / "strict"
-    code, _, err = run_cli(
-        [*explain, "--method", "vanilla", "--out", str(out)], monkeypatch, capsys
-    )
-    assert code == 0, err
+    explain_into(out, explain, monkeypatch, capsys)
     summary = strict_json(out / "summary.json")
     assert summary["vanilla"]["status"] == "finished"
     # one restart of one class: 1-NNA per class is undefined, written as null, not NaN
@@ -355,10 +356,7 @@ def test_the_cache_is_optional(explain, tmp_path, monkeypatch, capsys):
     blocked.write_text("")  # the cache folder cannot be made under a file
     monkeypatch.setenv("FLOWAM_CACHE_DIR", str(blocked / "cache"))
     out = tmp_path / "uncached"
-    code, _, err = run_cli(
-        [*explain, "--method", "vanilla", "--out", str(out)], monkeypatch, capsys
-    )
-    assert code == 0, err
+    err = explain_into(out, explain, monkeypatch, capsys)
     warned = [line for line in err.splitlines() if line.startswith("warning: the cache")]
     assert len(warned) == 1 and "FLOWAM_CACHE_DIR" in warned[0]  # once, naming the way out
     assert (out / "vanilla" / "box_0.npy").is_file()
