@@ -370,10 +370,16 @@ def read_run_folder(read: str) -> Callable[[Path], object]:
         ("report", "summary.json"),
     ],
 )
-def test_run_folder_files(run_folder, read, target):
+def test_run_folder_files(run_folder, read, target, monkeypatch):
     """A run folder with one file mutated: ``evaluate`` and ``report`` read it or answer in
     one line naming the file (a cloud with non-finite coordinates is left out, warned)."""
     valid = (run_folder / target).read_bytes()
+    # A mutated config may name the procedural dataset (or another size of it): keep the
+    # generation that follows small, so that it costs a second, not a minute per example.
+    from flowam.data.procedural import generate
+
+    monkeypatch.setitem(generate.DEFAULTS, "test_per_class", 2)
+    monkeypatch.setitem(generate.DEFAULTS, "train_per_class", 2)
 
     @settings(FUZZ, max_examples=min(EXAMPLES, 10))
     @given(data=st.data())

@@ -5,6 +5,7 @@ import scipy.optimize
 import torch
 
 from flowam.data import PointCloudDataset
+from flowam.errors import FlowamError
 from flowam.metrics import (
     Evaluator,
     ReferenceSet,
@@ -215,6 +216,23 @@ def test_evaluator_fid_reads_the_global_feature_and_fc2():
     judged = Evaluator(model, real, judge=judge).score(pts, targets).sets["m_is"]
     with torch.no_grad():
         assert judged == pytest.approx(inception_score(judge(torch.from_numpy(pts))), rel=1e-6)
+
+
+def test_evaluator_refuses_a_target_class_without_real_objects():
+    """Data of fewer classes than the model's (a ModelNet40 model against ModelNet10):
+    scoring an explanation of a class the data lack is one line naming it, not a crash
+    in the Chamfer distance to zero objects."""
+    torch.manual_seed(0)
+    model = get_model("pointnet", 3).eval()
+    rng = np.random.default_rng(7)
+    real = PointCloudDataset(
+        rng.normal(size=(6, 32, 3)).astype(np.float32), np.repeat([0, 2], 3), ["a", "b", "c"]
+    )
+    pts = rng.normal(size=(2, 32, 3)).astype(np.float32)
+    evaluator = Evaluator(model, real, k_recognition=2)
+    assert evaluator.score(pts, np.array([0, 2])).chamfer.shape == (2,)
+    with pytest.raises(FlowamError, match=r"class 'b' has no real objects .*: a, c$"):
+        evaluator.score(pts, np.array([0, 1]))
 
 
 def test_chamfer_blocks_do_not_change_the_result():

@@ -26,6 +26,8 @@ def read_json(path: Path) -> Any:
         raise FlowamError(f"{path}: is not a JSON file (not text)") from None
     except json.JSONDecodeError as e:
         raise FlowamError(f"{path}: malformed JSON ({e.msg}, line {e.lineno})") from None
+    except RecursionError:
+        raise FlowamError(f"{path}: malformed JSON (nested too deeply)") from None
     except OSError as e:
         raise FlowamError(f"{path}: cannot be read: {e.strerror or e}") from None
 

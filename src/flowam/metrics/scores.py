@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowam import stopping
-from flowam.data import PointCloudDataset
+from flowam.data import PointCloudDataset, preview
 from flowam.errors import FlowamError
 from flowam.metrics.chamfer import chamfer_distance, chamfer_to_real
 from flowam.metrics.frechet import feature_layers, frechet_distance
@@ -196,6 +196,19 @@ class Evaluator:
         )
         return out
 
+    def check_covered(self, targets: np.ndarray) -> None:
+        """A one-line error where a target class has no real objects to score against
+        (data of fewer classes than the model's: :func:`flowam.data.load_for_model`)."""
+        covered = self.real.covered
+        names = [self.real.classes[t] for t in np.unique(targets)]
+        missing = [c for c in names if c not in covered]
+        if missing:
+            where = self.real.description.get("root", self.real.description.get("format"))
+            raise FlowamError(
+                f"class {missing[0]!r} has no real objects in {where} ({self.real.split} "
+                f"split) to score against; those with objects: {preview(covered)}"
+            )
+
     def score(
         self,
         points: np.ndarray,
@@ -211,6 +224,7 @@ class Evaluator:
         """
         points = np.asarray(points, dtype=np.float32)
         targets = np.asarray(targets, dtype=np.int64)
+        self.check_covered(targets)
         logits = predict(self.model, points)
         t = torch.as_tensor(targets)
         judged = logits if self.judge is self.model else predict(self.judge, points)
