@@ -5,7 +5,7 @@ from flowam.methods import MethodConfig, build, coerce, load_method, parse_weigh
 from flowam.objectives import Continuity, LatentAlignment, Legality
 from flowam.transforms import GaussianBlur, LegalProjection
 
-# What each preset optimises, as its description in README's method table says: the
+# What each preset optimises, as its description in docs/methods.md's table says: the
 # objective's terms and the transforms applied after each step.
 PRESET_TERMS = {
     "vanilla": (["ClassLogit"], []),

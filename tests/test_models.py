@@ -195,9 +195,9 @@ def test_malformed_files_are_refused_with_a_clear_message(tmp_path):
     message = str(caught.value)  # each architecture's layout by one key, and the way out
     for key in ("pointnet: feat.stn.conv1.weight", "dgcnn: conv1.0.weight", "sa1.mlp_convs"):
         assert key in message
-    assert "README: 'Your own nn.Module'" in message and "\n" not in message
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "### Your own `nn.Module`" in readme
+    assert "docs/data-and-models.md: 'Your own nn.Module'" in message and "\n" not in message
+    guide = Path(__file__).resolve().parents[1] / "docs" / "data-and-models.md"
+    assert "## Your own `nn.Module`" in guide.read_text()
 
 
 @pytest.mark.parametrize("arch", ["pointnet", "dgcnn"])  # dgcnn: modules with two names

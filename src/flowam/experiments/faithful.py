@@ -84,7 +84,7 @@ issue 21's rounds 2-3 (``faithful-parts``, :mod:`flowam.assembly`), the deformab
 of round 4 (``faithful-mesh``, :mod:`flowam.mesh`), the bent parts of round 4
 (``faithful-bent``, :mod:`flowam.deform`) and today's ``faithful`` (the same parts, held
 as boxes for the first half of the steps, then bent: coarse to fine);
-``docs/faithful-sweep.toml`` holds every
+``docs/directions/robustness-sweep.toml`` holds every
 variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
 preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
 

@@ -156,7 +156,8 @@ def load_classifier(
         raise CheckpointError(
             f"{path}: cannot tell the architecture from the file (keys as {key_layouts()}); "
             f"pass --arch ({', '.join(MODELS)}) and --num-classes if its keys are those of "
-            "one, or explain your own nn.Module from Python (README: 'Your own nn.Module')"
+            "one, or explain your own nn.Module from Python "
+            "(docs/data-and-models.md: 'Your own nn.Module')"
         )
     options = meta.get("options", {})
     try:

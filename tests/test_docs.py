@@ -1,0 +1,60 @@
+"""The documents: every relative link in README, RESULTS, BENCHMARKS and the guide in
+``docs/`` points to a file that exists and, with ``#anchor``, to a heading in it; the
+README stays a manual (≤ 350 lines)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = sorted(
+    [ROOT / "README.md", ROOT / "RESULTS.md", ROOT / "BENCHMARKS.md", ROOT / "DEVELOPERS.md"]
+    + list((ROOT / "docs").glob("*.md"))
+)
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def headings(path: Path) -> set[str]:
+    """GitHub's anchors of the headings of Markdown file ``path`` (code blocks skipped)."""
+    anchors, fenced = set(), False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6} ", line):
+            text = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return anchors
+
+
+def links(path: Path) -> list[str]:
+    """Relative link targets in ``path`` outside code blocks."""
+    out, fenced = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            out += [t for t in LINK.findall(line) if not re.match(r"[a-z]+:", t)]
+    return out
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(document):
+    broken = []
+    for target in links(document):
+        file, _, anchor = target.partition("#")
+        path = (document.parent / file).resolve() if file else document
+        if not path.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and path.suffix == ".md" and anchor not in headings(path):
+            broken.append(f"{target}: no such heading")
+    assert not broken, broken
+
+
+def test_readme_is_a_manual_and_links_every_guide_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 350
+    for page in (ROOT / "docs").glob("*.md"):
+        assert f"docs/{page.name}" in readme, page.name
