@@ -13,7 +13,7 @@ the best round of each is printed, and its ratio to PointNet's. ``--plain`` adds
 model under ``flowam.speed.PLAIN`` (no folding, no fusion, no architecture-specific
 path) for the speed-up of the options. The first round is preceded by one warm-up step
 per model. Besides milliseconds per cloud-step it prints the seconds of one whole run,
-which for ``--method faithful --classes 0 --steps 0 --rounds 1`` is issue 34's "every
+which for ``--method parts --classes 0 --steps 0 --rounds 1`` is issue 34's "every
 class in minutes" figure. Nothing is asserted; BENCHMARKS.md keeps the figures.
 """
 

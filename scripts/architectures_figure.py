@@ -36,7 +36,7 @@ def cloud(run: Path, model: str, label: str, name: str) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", action="append", required=True, help="NAME=FOLDER")
-    parser.add_argument("--direction", default="faithful", help="the direction's label")
+    parser.add_argument("--direction", default="parts", help="the direction's label")
     parser.add_argument("--classes", required=True, help="comma-separated")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

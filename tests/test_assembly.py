@@ -200,7 +200,7 @@ def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
     # the drawn points lie on those surfaces: every offset column reaches the cloud
     (chart.cloud() ** 2).sum().backward()
     assert (chart.param.grad[..., PARAMS:].abs().sum((0, 2)) > 0).all()
-    config = load_method("faithful-parts").replace(part_bend=True)
+    config = load_method("parts-boxes").replace(part_bend=True)
     assert parameterization(config).bend
     with pytest.raises(FlowamError, match="part_round and part_bend"):
         config.replace(part_round=True)
@@ -285,7 +285,7 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
 
 @pytest.mark.parametrize(
     "preset, bent, after",
-    [("faithful", True, 0.5), ("faithful-bent", True, 0.0), ("faithful-parts", False, 0.0)],
+    [("parts", True, 0.5), ("parts-bent", True, 0.0), ("parts-boxes", False, 0.0)],
 )
 def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)

@@ -121,7 +121,7 @@ def test_training_step_on_the_gpu():
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("preset", ["faithful", "faithful-parts", "faithful-mesh", "flow"])
+@pytest.mark.parametrize("preset", ["parts", "parts-boxes", "mesh", "flow"])
 def test_the_presets_explain_on_the_gpu(preset):
     """Every parameterization on the GPU: parts (bent and plain boxes), a mesh, points
     (a run of ``faithful`` once failed there: the parts' triangles stayed on the CPU).

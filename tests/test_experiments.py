@@ -117,34 +117,34 @@ def test_demo_explains_a_spanning_subset_unless_asked_for_all():
 def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monkeypatch, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--model", "bundled:dgcnn", "--classes", "chair,table", "--methods"]
-    args += ["vanilla,faithful", "--steps", "2", "--no-faithfulness", "--no-report"]
+    args += ["vanilla,parts", "--steps", "2", "--no-faithfulness", "--no-report"]
     code, text, err = run_cli([*args, "--out", str(out)], monkeypatch, capsys)
-    assert "faithful on pointnet2_ssg (trained model only)" in text + err
+    assert "parts on pointnet2_ssg (trained model only)" in text + err
     assert code == 0, err
     rows = json.loads((out / "summary.json").read_text())["architectures"]
     # the real objects and the start first, then the demo model's run, then the others
     assert list(rows) == [
         "real objects",
         "init: assembly",
-        "dgcnn: faithful",
-        "pointnet: faithful",
-        "pointnet2_ssg: faithful",
+        "dgcnn: parts",
+        "pointnet: parts",
+        "pointnet2_ssg: parts",
     ]
-    assert rows["real objects"]["recognized_rate"] == 1.0  # a real object is its own class
-    assert rows["init: assembly"]["recognized_rate"] == 0.0  # a shared start names no class
+    assert rows["real objects"]["recognised_rate"] == 1.0  # a real object is its own class
+    assert rows["init: assembly"]["recognised_rate"] == 0.0  # a shared start names no class
     # each architecture's run is judged by the two others
-    assert {"recognized_by_dgcnn", "recognized_by_pointnet2_ssg"} <= set(rows["pointnet: faithful"])
-    assert "recognized_by_pointnet" in rows["dgcnn: faithful"]
+    assert {"recognised_by_dgcnn", "recognised_by_pointnet2_ssg"} <= set(rows["pointnet: parts"])
+    assert "recognised_by_pointnet" in rows["dgcnn: parts"]
     for arch in ("pointnet", "pointnet2_ssg"):
         run = json.loads((out / "architectures" / arch / "summary.json").read_text())
-        assert run[f"{arch}: faithful"]["config"]["method"]["steps"] == 2
+        assert run[f"{arch}: parts"]["config"]["method"]["steps"] == 2
         assert len(list((out / "architectures" / arch).rglob("*.npy"))) >= 2
     assert not (out / "architectures" / "dgcnn").exists()  # the demo model ran it already
     picture = imread(out / "grid_architectures.png")
     assert picture.shape[0] < picture.shape[1]  # 2 classes by 4 columns
     assert "grid_architectures.png" in (out / "summary.md").read_text()
     assert json.loads((out / "config.json").read_text())["architectures"] == list(rows)
-    args = ["demo", "--classes", "chair", "--methods", "faithful", "--steps", "1"]
+    args = ["demo", "--classes", "chair", "--methods", "parts", "--steps", "1"]
     args += ["--no-faithfulness", "--no-report", "--no-architectures", "--out", str(out / "b")]
     assert run_cli(args, monkeypatch, capsys)[0] == 0
     assert "architectures" not in json.loads((out / "b" / "summary.json").read_text())
@@ -179,8 +179,8 @@ def tiny_args(tiny_model, tiny_data, out):
                 "init: mean",
                 "init: gaussian",
                 "flow-auto (from class mean)",
-                "init: assembly",  # faithful's own start: an assembly runs only from it
-                "faithful (from the assembly)",
+                "init: assembly",  # parts' own start: an assembly runs only from it
+                "parts (from the assembly)",
             ],
         ),
         ("ablation", ["init: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
@@ -211,7 +211,7 @@ def test_experiments_run_on_a_tiny_model_and_write_tables(
     assert "gap ↑" in table and "1-NN ↑" in table and "FID ↓" in table
     assert ("diversity ↑" in table) == (name == "diversity")
     csv_rows = (out / f"{name}.csv").read_text().splitlines()
-    assert len(csv_rows) > 2 and "recognized" in csv_rows[0]
+    assert len(csv_rows) > 2 and "recognised" in csv_rows[0]
     config = json.loads((out / "config.json").read_text())
     assert config["experiment"] == name and config["steps"] == 2
     page = (out / "report.html").read_text()  # written by default, with the run's tables
@@ -225,7 +225,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     directions = tmp_path / "directions.toml"
     directions.write_text(
         '["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n[parts]\n'
-        'method = "faithful"\n[surface]\nmethod = "faithful-mesh"\n'
+        'method = "parts"\n[surface]\nmethod = "mesh"\n'
     )
     args = ["experiment", "faithful", *tiny_args(tiny_model, tiny_data, out)]
     code, _text, err = run_cli([*args, "--directions-file", str(directions)], monkeypatch, capsys)
@@ -252,7 +252,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     assert imread(out / "faithful.png").shape[0] > 100
     kept = sorted((out / "clouds" / "randomized" / "surface").glob("*.json"))  # every cloud
     assert len(kept) == len({r["class"] for r in rows})
-    assert set(json.loads(kept[0].read_text())["scores"]) >= {"recognized", "taken_for"}
+    assert set(json.loads(kept[0].read_text())["scores"]) >= {"recognised", "taken_for"}
     views = imread(out / "faithful-views.png")  # a row per class, 3 columns per direction
     assert views.shape[0] > 100 and views.shape[1] > 3 * views.shape[0]
     bad = tmp_path / "bad.toml"
@@ -346,7 +346,7 @@ def test_evaluate_rescores_an_explain_folder_exactly(
         for key in (
             "target_logit",
             "chamfer_both_ways",
-            "recognized_rate",
+            "recognised_rate",
             "moved_from_start",
             "fid",
             "m_is",

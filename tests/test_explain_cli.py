@@ -59,14 +59,14 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
                 "success",
                 "chamfer_to_real",
                 "chamfer_both_ways",
-                "recognized",
+                "recognised",
                 "taken_for",
                 "facing_degrees",
                 "moved_from_start",
                 "legal",
             }
             assert record["scores"]["facing_degrees"] == 0  # the tiny model has no turns
-            assert record["scores"]["recognized"] == (record["scores"]["taken_for"] == "cone")
+            assert record["scores"]["recognised"] == (record["scores"]["taken_for"] == "cone")
             assert record["config"]["steps"] == 3 and record["config"]["seed"] == 3
         starts = np.load(out / method / "starts.npz")
         assert sorted(starts.files) == ["cone_0", "cone_1"] and starts["cone_0"].shape == (64, 3)

@@ -209,9 +209,7 @@ def test_norm_statistics_come_from_the_model_and_need_a_point_axis(small_model):
 # --- the preset --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "preset", ["faithful", "faithful-bent", "faithful-parts", "faithful-mesh", "faithful-membrane"]
-)
+@pytest.mark.parametrize("preset", ["parts", "parts-bent", "parts-boxes", "mesh", "membrane"])
 def test_faithful_presets_are_deterministic_and_depend_on_the_model(
     small_model, small_real, preset
 ):

@@ -101,9 +101,9 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     row = outcomes["vanilla"].summary()
     config = explainer.resolve("vanilla", steps=3, init="mean")
     again = twin.explain(["a", "c"], config, progress=False)
-    expected = explainer.evaluator(0).references.recognize(again.points, again.targets).rate
-    assert row["recognized_randomized"] == pytest.approx(expected)
-    assert row["faithfulness_gap"] == pytest.approx(row["recognized_rate"] - expected)
+    expected = explainer.evaluator(0).references.recognise(again.points, again.targets).rate
+    assert row["recognised_randomized"] == pytest.approx(expected)
+    assert row["faithfulness_gap"] == pytest.approx(row["recognised_rate"] - expected)
     assert outcomes["vanilla"].flagged == (expected >= 0.25)
     # a "randomized" model that is the trained one draws the same clouds: no gap at all, and
     # the run is flagged exactly when it is recognised at all (independent of the code above)
@@ -118,8 +118,8 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
         log=lambda _: None,
     )["vanilla"]
     assert same.summary()["faithfulness_gap"] == 0.0
-    assert same.summary()["recognized_randomized"] == row["recognized_rate"]
-    assert same.flagged == (row["recognized_rate"] >= 0.25)
+    assert same.summary()["recognised_randomized"] == row["recognised_rate"]
+    assert same.flagged == (row["recognised_rate"] >= 0.25)
 
 
 def test_one_gap_with_its_two_variants():

@@ -244,11 +244,11 @@ def test_generator_files(target):
 
 
 def write_method(folder: Path) -> Path:
-    """The ``faithful`` preset as a method file in ``folder``."""
+    """The ``parts`` preset as a method file in ``folder``."""
     from importlib import resources
 
     folder.mkdir(parents=True)
-    text = (resources.files("flowam") / "configs" / "methods" / "faithful.toml").read_text()
+    text = (resources.files("flowam") / "configs" / "methods" / "parts.toml").read_text()
     (folder / "mine.toml").write_text(text + '\n[align]\n"feat.stn.fc1" = 0.5\n')
     return folder
 

@@ -89,10 +89,10 @@ def test_cross_recognition_is_each_judges_success_and_shows_in_tables():
     pts = rng.normal(size=(6, 32, 3)).astype(np.float32)
     targets = np.array([0, 0, 1, 1, 2, 2])
     s = Evaluator(model, real, judges={"self": model, "other": other}).score(pts, targets)
-    assert s.sets["recognized_by_self"] == pytest.approx(s.success.mean())
+    assert s.sets["recognised_by_self"] == pytest.approx(s.success.mean())
     with torch.no_grad():
         expected = (other(torch.from_numpy(pts)).argmax(1).numpy() == targets).mean()
-    assert s.sets["recognized_by_other"] == pytest.approx(expected)
+    assert s.sets["recognised_by_other"] == pytest.approx(expected)
     assert {"one_nna", "coverage", "mmd"} <= set(s.sets)
     table = markdown_table({"run": s.summary()})
     assert "by other ↑" in table and "1-NNA ↓" in table and "COV ↑" in table

@@ -350,6 +350,6 @@ def test_latent_am_runs_through_explain_and_every_experiment(
 def test_a_preset_name_is_a_direction_of_the_faithful_experiment():
     from flowam.experiments.faithful import DIRECTIONS, _directions
 
-    assert _directions(["ae", "faithful"]) == {"ae": ("ae", {}), "faithful": DIRECTIONS["faithful"]}
+    assert _directions(["ae", "parts"]) == {"ae": ("ae", {}), "parts": DIRECTIONS["parts"]}
     with pytest.raises(FlowamError, match="unknown direction 'nope'"):
         _directions(["nope"])

@@ -21,23 +21,23 @@ def two_models(tiny_data, tiny_model, tmp_path_factory):
 
 def test_each_model_is_explained_and_read_by_the_other(two_models, tiny_data, tmp_path):
     setting = Setting(Subject(data=str(tiny_data)), classes="all", steps=2, seed=0)
-    directions = ["vanilla", "faithful"]
+    directions = ["vanilla", "parts"]
     tables = run_genuine(setting, two_models, tmp_path, directions, turns=4, log=lambda _: 0)
     names = labels(two_models)
     assert names == ["best-0", "best-1"] and list(tables) == names
     for name, other in zip(names, reversed(names), strict=True):
         rows = {r["direction"]: r for r in tables[name]}
         # too few test objects for a "real objects" row outside the 1-NN gallery
-        assert set(rows) == {"start", "start: assembly", "vanilla", "faithful"}
+        assert set(rows) == {"start", "start: assembly", "vanilla", "parts"}
         config = json.loads((tmp_path / name / "config.json").read_text())
         assert config["judges"] == two_models[names.index(other)]  # read by the other
-        assert any(k.startswith("recognized_by_") for k in rows["vanilla"])
+        assert any(k.startswith("recognised_by_") for k in rows["vanilla"])
         for kind in ("trained", "randomized", "dropout"):
             assert 0 <= rows["vanilla"][f"any_facing_{kind}"] <= 1
         # the start, a sphere, is one class's nearest in any facing as drawn: a share of 1/2
-        assert rows["start"]["any_facing_trained"] == rows["start"]["recognized_trained"] == 0.5
+        assert rows["start"]["any_facing_trained"] == rows["start"]["recognised_trained"] == 0.5
     text = (tmp_path / "genuine.md").read_text()
-    assert text.count("| faithful |") == 2 and "any facing" in text
+    assert text.count("| parts |") == 2 and "any facing" in text
     assert "4 turns about the up axis (90° apart)" in text
     picture = imread(tmp_path / "genuine.png")
     assert picture.shape[1] > 3 * picture.shape[0]  # 2 classes; 8 columns

@@ -166,7 +166,7 @@ def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
 
 
 def test_the_faithful_mesh_preset_is_a_smoothed_mesh():
-    config = load_method("faithful-mesh")
+    config = load_method("mesh")
     assert config.mesh and config.init == "mesh" and config.smooth > 0 and config.robust_copies
     param = parameterization(config)
     assert isinstance(param, Mesh) and len(param.start) == 642

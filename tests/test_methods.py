@@ -1,7 +1,15 @@
 import pytest
 
-from flowam.errors import FlowamError
-from flowam.methods import MethodConfig, build, coerce, load_method, parse_weight, preset_names
+from flowam.errors import FlowamError, FlowamWarning
+from flowam.methods import (
+    RENAMED,
+    MethodConfig,
+    build,
+    coerce,
+    load_method,
+    parse_weight,
+    preset_names,
+)
 from flowam.objectives import Continuity, LatentAlignment, Legality
 from flowam.transforms import GaussianBlur, LegalProjection
 
@@ -16,11 +24,11 @@ PRESET_TERMS = {
     "ae": (["ClassLogit"], []),
     "aed": (["ClassLogit", "Realness"], []),
     "naed": (["ClassLogit", "Realness"], []),
-    "faithful": (["ClassLogit"], []),
-    "faithful-bent": (["ClassLogit"], []),
-    "faithful-parts": (["ClassLogit"], []),
-    "faithful-mesh": (["ClassLogit"], []),
-    "faithful-membrane": (["ClassLogit"], ["LegalProjection"]),
+    "parts": (["ClassLogit"], []),
+    "parts-bent": (["ClassLogit"], []),
+    "parts-boxes": (["ClassLogit"], []),
+    "mesh": (["ClassLogit"], []),
+    "membrane": (["ClassLogit"], ["LegalProjection"]),
 }
 
 
@@ -103,8 +111,8 @@ def test_overrides_from_python_and_command_line():
         ({"colour": 1}, "unknown method option 'colour'"),
         ({"diversity": -1.0}, "weight diversity=-1.0 must not be negative"),
         ({"align": {}, "latent_noise": 0.1}, "latent_noise needs latent alignment"),
-        ({"method": "faithful", "init_noise": 0.1}, "init_noise cannot act on an assembly"),
-        ({"method": "faithful-mesh", "init_noise": 0.1}, "init_noise cannot act on a mesh"),
+        ({"method": "parts", "init_noise": 0.1}, "init_noise cannot act on an assembly"),
+        ({"method": "mesh", "init_noise": 0.1}, "init_noise cannot act on a mesh"),
     ],
 )
 def test_bad_method_values_give_one_line(overrides, message):
@@ -158,3 +166,10 @@ def test_every_preset_and_bundled_file_is_declared_as_package_data():
     for path in data:
         relative = path.relative_to(package).as_posix()
         assert any(fnmatch.fnmatch(relative, g) for g in globs), f"{relative} not in the wheel"
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(RENAMED.items()))
+def test_a_renamed_preset_loads_under_its_old_name_with_a_warning(old, new):
+    with pytest.warns(FlowamWarning, match=f"'{old}' is now called '{new}'"):
+        config = load_method(old)
+    assert config == load_method(new) and config.name == new

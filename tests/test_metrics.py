@@ -154,7 +154,7 @@ def test_recognition_finds_the_nearest_real_object_by_symmetric_chamfer():
     assert sorted(np.bincount(gallery.labels).tolist()) == [2, 2, 2]
     pts = rng.normal(size=(5, 16, 3)).astype(np.float32)
     targets = np.array([0, 1, 2, 0, 1])
-    got = gallery.recognize(pts, targets)
+    got = gallery.recognise(pts, targets)
     for i in range(5):  # brute force over the gallery
         d = [
             naive_chamfer(pts[i], ref) + naive_chamfer(ref, pts[i])
@@ -162,11 +162,11 @@ def test_recognition_finds_the_nearest_real_object_by_symmetric_chamfer():
         ]
         assert got.taken_for[i] == gallery.labels[int(np.argmin(d))]
         assert got.distance[i] == pytest.approx(min(d), rel=1e-5)
-    assert got.rate == pytest.approx(got.recognized.mean())
+    assert got.rate == pytest.approx(got.recognised.mean())
     assert got.confusion.sum() == 5 and got.confusion[targets[0]].sum() == 2
     # a gallery object itself is recognised as its class
-    own = gallery.recognize(gallery.points[:3].numpy(), gallery.labels[:3])
-    assert own.recognized.all()
+    own = gallery.recognise(gallery.points[:3].numpy(), gallery.labels[:3])
+    assert own.recognised.all()
 
 
 def test_inception_score_and_diversity_against_direct_formulas():

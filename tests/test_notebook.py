@@ -59,9 +59,9 @@ def test_the_tutorial_runs_and_its_results_display_themselves(executed):
     assert errors == []
     shown = _html_outputs(_result_cell(executed))
     assert len(shown) == 1 and shown[0].startswith("<iframe srcdoc=")
-    scores = next(c for c in code if "recognized (randomized)" in c.source)
+    scores = next(c for c in code if "recognised (randomized)" in c.source)
     text = scores.outputs[0]["data"]["text/plain"]
-    assert "'recognized (trained)'" in text and "'taken for (trained)'" in text
+    assert "'recognised (trained)'" in text and "'taken for (trained)'" in text
 
 
 def test_an_explanation_shown_inline_works_in_a_real_browser(executed, tmp_path):

@@ -322,7 +322,7 @@ def test_evaluate_leaves_out_and_flags_non_finite_clouds(finished, monkeypatch, 
     assert code == 0, err
     assert "warning:" in err and "box_0.npy: non-finite coordinates" in err
     rows = strict_json(finished / "evaluation.json")["runs"]
-    assert rows["vanilla"]["recognized_rate"] in (0.0, 1.0)  # the one cone left, scored
+    assert rows["vanilla"]["recognised_rate"] in (0.0, 1.0)  # the one cone left, scored
     np.save(finished / "vanilla" / "cone_0.npy", np.full_like(cloud, np.inf))
     code, _, err = run_cli(["evaluate", str(finished)], monkeypatch, capsys)
     assert code == 1 and "no explanation with finite coordinates" in err

@@ -42,7 +42,7 @@ def test_ranges_parse_and_apply_as_set_would():
     assert (changed.beta, changed.steps) == (0.25, 7)
     assert float(changed.align["fc2"]) == 3.0 and set(changed.align) == set(flow.align)
     assert parse_objectives("logit, cd") == ["logit", "cd"]
-    with pytest.raises(FlowamError, match="choose from logit, recognized, cd, gap"):
+    with pytest.raises(FlowamError, match="choose from logit, recognised, cd, gap"):
         parse_objectives("logit,beauty")
 
 

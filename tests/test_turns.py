@@ -82,14 +82,14 @@ def test_real_objects_turned_are_recognised_and_faced_again(degrees):
     free = Evaluator(model, real, k_recognition=4, layers={}, turns=8)
     drawn, allowed = plain.score(moved, real.labels), free.score(moved, real.labels)
     # allowing turns, each is its own real object again: recognised, at distance 0
-    assert allowed.recognized.all()
-    near = free.references.recognize(moved, real.labels)
+    assert allowed.recognised.all()
+    near = free.references.recognise(moved, real.labels)
     assert np.allclose(near.distance, 0, atol=1e-3)  # float32 rounding under the root
     assert np.allclose(allowed.facing, 360 - degrees)  # the turn that undoes it
     assert np.allclose(facing(moved, allowed.facing), real.points, atol=1e-5)
     assert allowed.sets["mmd"] == pytest.approx(0, abs=1e-3) and allowed.sets["coverage"] == 1
     # as drawn, the chairs face the other way: farther from every real chair
-    assert (plain.references.recognize(moved, real.labels).distance > 0.01).all()
+    assert (plain.references.recognise(moved, real.labels).distance > 0.01).all()
     assert drawn.sets["mmd"] > 0.01 and (drawn.facing == 0).all()
     assert (allowed.chamfer < drawn.chamfer).all()
     assert allowed.sets["one_nna"] <= drawn.sets["one_nna"]

@@ -1,7 +1,7 @@
 """Assemblies of parts: a cloud as cuboids hanging on a tree, re-sampled every step.
 
 A max-pooling classifier's gradient reaches a few critical points, so coordinate AM moves
-points, and a smoothed sphere (``faithful-membrane``) moves a membrane. An assembly can express
+points, and a smoothed sphere (``membrane``) moves a membrane. An assembly can express
 parts — legs, a top, wings, a back — because the optimiser moves whole cuboids:
 
 - part ``k`` has a half-size ``h_k = h_min + (h_max - h_min) σ(s_k)`` per axis (never
@@ -320,7 +320,7 @@ class Assembly(Parameterization):
 def start_cloud(n: int, normalize: bool = True) -> np.ndarray:
     """``(n, 3)`` the start as a cloud (one draw, seed 0): ``init = "assembly"``.
 
-    Normalised into the unit sphere, as ``faithful`` (``part_normalize``) starts; without
+    Normalised into the unit sphere, as the ``parts`` preset (``part_normalize``) starts; without
     normalisation an assembly starts from the same shape at 0.48 times the size."""
     chart = Assembly(normalize=normalize).chart(torch.zeros(1, n, 3), seeds=[0])
     with torch.no_grad():

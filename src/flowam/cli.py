@@ -690,8 +690,8 @@ def sweep(
         ),
     ] = [],  # noqa: B006
     objective: Annotated[
-        str, typer.Option(help="Comma-separated: logit, recognized, cd, gap (several: Pareto).")
-    ] = "recognized,gap",
+        str, typer.Option(help="Comma-separated: logit, recognised, cd, gap (several: Pareto).")
+    ] = "recognised,gap",
     trials: Annotated[int, typer.Option(help="Trials in the study, over all workers.")] = 20,
     study: Annotated[
         str | None, typer.Option(help="Study name (default: the method's); workers join it.")
@@ -1123,8 +1123,7 @@ Directions = Annotated[
 def experiment_faithful(
     setting,
     out: Path,
-    directions: Directions = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,"
-    "faithful",
+    directions: Directions = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,parts",
     directions_file: Annotated[
         Path | None,
         typer.Option(help="TOML file of directions (a table per label: method and fields)."),
@@ -1150,7 +1149,7 @@ def experiment_genuine(
             "trained on genuine ModelNet10, models/modelnet10 of a checkout)."
         ),
     ] = "",
-    directions: Directions = "vanilla,flow-auto,faithful",
+    directions: Directions = "vanilla,flow-auto,parts",
     init: SharedStart = "sphere",
     any_facing: Annotated[
         int,

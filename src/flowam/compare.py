@@ -8,7 +8,7 @@ score.
 
 Given a second explainer of the same real objects with a randomized model, every run is
 repeated on it with the same (already resolved) method, start and seeds, and its
-summary gains ``recognized_randomized`` and ``faithfulness_gap`` (the 1-NN recognition
+summary gains ``recognised_randomized`` and ``faithfulness_gap`` (the 1-NN recognition
 rate for the trained model minus that for the randomized one; see
 :mod:`flowam.faithfulness`). Runs whose randomized-model explanations are still
 recognised at :data:`flowam.faithfulness.FLAG_RATE` or more are flagged.
@@ -53,8 +53,8 @@ class Outcome:
             return {}
         out = self.scores.summary()
         if self.randomized_rate is not None:
-            out["recognized_randomized"] = self.randomized_rate
-            out["faithfulness_gap"] = faithfulness_gap(out["recognized_rate"], self.randomized_rate)
+            out["recognised_randomized"] = self.randomized_rate
+            out["faithfulness_gap"] = faithfulness_gap(out["recognised_rate"], self.randomized_rate)
         return out
 
     @property
@@ -112,7 +112,7 @@ def compare(
             scores,
             time.perf_counter() - start,
             # a start does not depend on the model: the randomized model starts the same
-            float(scores.recognized.mean()) if randomized else None,
+            float(scores.recognised.mean()) if randomized else None,
         )
 
     try:
@@ -140,7 +140,7 @@ def compare(
             if randomized is not None and result.finished:
                 again = randomized.explain(names, config, **common)
                 if again.finished:
-                    recognition = explainer.evaluator(seed).references.recognize(
+                    recognition = explainer.evaluator(seed).references.recognise(
                         again.points, again.targets
                     )
                     outcome.randomized_rate = recognition.rate

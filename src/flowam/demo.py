@@ -8,7 +8,7 @@ laptop CPU; ``classes="all"`` explains every class.
 
 Every preset runs from the start it is meant for (:func:`own_start`: the classic
 baselines from Gaussian noise, as in the paper; Flow AM from the class-mean cloud;
-``faithful`` from one assembly of cubes shared by every class), all with the same seeds
+``parts`` from one assembly of cubes shared by every class), all with the same seeds
 and steps, and every run is repeated on the fully randomized model (the faithfulness gap). Each
 start is scored as a row of its own. The full comparison, every method from every start
 (:data:`STARTS`), is ``flowam experiment table1`` (:func:`compare_starts` with its
@@ -44,7 +44,7 @@ from flowam.methods import load_method
 from flowam.models import BUNDLED, bundled_models, load_classifier, load_judges, resolve_spec
 from flowam.report import SCORE_LEGEND, markdown_table, write_config, write_grid
 
-METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "faithful")
+METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "parts")
 """The demo's methods: the classic baselines and the Flow AM presets."""
 GENERATIVE = ("ae", "aed", "naed")
 """The generative baselines (latent AM through the bundled autoencoders). Table I and the
@@ -60,13 +60,13 @@ BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
 START_WORDS = {"gaussian": "from noise", "mean": "from class mean"}
 """How a protocol row names its start (others: "from the <start>")."""
-PRESET = "faithful"
+PRESET = "parts"
 """The recommended preset, which the demo also runs on every other bundled architecture."""
 TITLES = {
     "mean": "From the class-mean cloud (every method, same start, same steps)",
     "gaussian": "From Gaussian noise (every method, same start, same steps)",
     "paper protocol": "Each preset from its own start (the paper's protocol: baselines "
-    "from noise, Flow AM from the class mean; faithful from the assembly of cubes)",
+    "from noise, Flow AM from the class mean; parts from the assembly of cubes)",
     "architectures": f"The recommended preset ({PRESET}) on every bundled architecture "
     "(trained models only; each row's scores are its own model's)",
 }
@@ -179,7 +179,7 @@ def run_demo(
 def own_start(method: str) -> str:
     """The start a preset is meant for: Gaussian noise for the classic baselines (the
     paper's protocol), else the method's own ``init`` (Flow AM: the class mean;
-    ``faithful``: one shared assembly of cubes)."""
+    ``parts``: one shared assembly of cubes)."""
     return "gaussian" if method in BASELINES else load_method(method).init
 
 
@@ -265,7 +265,7 @@ def on_architectures(
     Writes ``out/architectures/<arch>/`` (see :func:`flowam.compare.compare`) and
     ``out/grid_architectures.png`` (rows classes; columns a real object, then the preset
     on each architecture, each cloud turned to face its nearest real object). Returns
-    ``{label: outcome}``: the real objects, the start, then ``"<arch>: faithful"`` per
+    ``{label: outcome}``: the real objects, the start, then ``"<arch>: parts"`` per
     architecture, the demo model's first. Models whose classes are not the demo model's
     are skipped with a log line.
     """

@@ -1,8 +1,8 @@
 """A deformable mesh: a cloud drawn anew each step on a closed surface that moves smoothly.
 
 Coordinate AM moves the few points a max-pooling classifier's gradient reaches; a smoothed
-cloud (``faithful-membrane``) moves neighbourhoods of a fixed set of points, which thin
-out where the surface stretches; an assembly of cuboids (``faithful-parts``) can only draw
+cloud (``membrane``) moves neighbourhoods of a fixed set of points, which thin
+out where the surface stretches; an assembly of cuboids (``parts-boxes``) can only draw
 boxes. A mesh keeps a surface and its sampling apart:
 
 - the surface is a closed triangle mesh, an icosphere (an icosahedron whose triangles are

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from torch import Tensor
 
 from flowam.assembly import Assembly
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 from flowam.generative.networks import Generator
 from flowam.mesh import Mesh, check_subdivisions
 from flowam.objectives import (
@@ -272,8 +273,26 @@ def preset_names() -> list[str]:
     )
 
 
+RENAMED = {
+    "faithful": "parts",
+    "faithful-parts": "parts-boxes",
+    "faithful-bent": "parts-bent",
+    "faithful-mesh": "mesh",
+    "faithful-membrane": "membrane",
+}
+"""Presets renamed by issue 36 (``faithful`` now names the property, not a preset): the old
+name still loads the preset, with a warning."""
+
+
 def load_method(spec: str | Path) -> MethodConfig:
     """A preset by name (``flow``, ``vanilla``, ...) or a method TOML/JSON file."""
+    if isinstance(spec, str) and spec in RENAMED:
+        warnings.warn(
+            f"method {spec!r} is now called {RENAMED[spec]!r}; the old name will stop working",
+            FlowamWarning,
+            stacklevel=2,
+        )
+        spec = RENAMED[spec]
     path = Path(spec)
     if path.suffix in (".toml", ".json"):
         if not path.is_file():

@@ -39,7 +39,7 @@ COLUMNS = (
     ("log_softmax", "log-softmax ↑", "{:.2e}"),
     ("chamfer_to_real", "CD ↓", "{:.4f}"),
     ("chamfer_both_ways", "CD⇄ ↓", "{:.4f}"),
-    ("recognized_rate", "1-NN ↑", "{:.0%}"),
+    ("recognised_rate", "1-NN ↑", "{:.0%}"),
     ("one_nna", "1-NNA ↓", "{:.0%}"),
     ("coverage", "COV ↑", "{:.0%}"),
     ("mmd", "MMD ↓", "{:.4f}"),
@@ -185,7 +185,7 @@ def cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
-JUDGED = "recognized_by_"
+JUDGED = "recognised_by_"
 """Prefix of the cross-architecture recognition scores (one per judge)."""
 
 
@@ -197,7 +197,7 @@ def with_judges(
     judged = sorted({k for s in summaries.values() for k in s if k.startswith(JUDGED)})
     extra = [(k, f"by {k.removeprefix(JUDGED)} ↑", "{:.0%}") for k in judged]
     keys = [key for key, _, _ in columns]
-    at = keys.index("recognized_rate") + 1 if "recognized_rate" in keys else len(keys)
+    at = keys.index("recognised_rate") + 1 if "recognised_rate" in keys else len(keys)
     return (*columns[:at], *extra, *columns[at:])
 
 

@@ -39,7 +39,7 @@ from flowam.report import pipe_table
 
 OBJECTIVES = {
     "logit": ("maximize", "mean target logit"),
-    "recognized": ("maximize", "1-NN recognition rate (recognisability)"),
+    "recognised": ("maximize", "1-NN recognition rate (recognisability)"),
     "cd": ("minimize", "mean Chamfer distance to real objects of the class"),
     "gap": ("maximize", "faithfulness gap: recognition on the trained minus the randomized model"),
 }
@@ -231,14 +231,14 @@ def run_sweep(
         scores = score_result(explainer, result, settings.seed)
         measured = {
             "logit": float(scores.logit.mean()),
-            "recognized": float(scores.recognized.mean()),
+            "recognised": float(scores.recognised.mean()),
             "cd": float(scores.chamfer.mean()),
         }
         if randomized is not None:
             again = randomized.explain(names, config, seed=settings.seed, progress=False)
             references = explainer.evaluator(settings.seed).references
-            rate = references.recognize(again.points, again.targets).rate
-            measured["gap"] = measured["recognized"] - rate
+            rate = references.recognise(again.points, again.targets).rate
+            measured["gap"] = measured["recognised"] - rate
         for key, value in measured.items():
             trial.set_user_attr(key, value)
         shown = ", ".join(f"{k} {_cell(v)}" for k, v in values.items())

@@ -41,7 +41,7 @@ MODELNET10_MODELS = tuple(
 )
 """The models trained on genuine ModelNet10 (in a checkout of the repository)."""
 TURNS = 8
-PICTURED = "faithful"
+PICTURED = "parts"
 """The direction ``genuine.png`` shows."""
 
 
@@ -96,7 +96,7 @@ def labels(models: Sequence[str]) -> list[str]:
 
 
 def summarize(folder: Path, turns: int, seed: int = 0) -> list[dict[str, Any]]:
-    """The summary rows of one model's ``faithful`` run in ``folder`` (its
+    """The summary rows of one model's ``experiment faithful`` run in ``folder`` (its
     ``faithful.json``), each with ``any_facing_<kind>``: the share of that model's clouds
     recognised by 1-NN allowing ``turns`` turns about the up axis."""
     rows = json.loads((folder / "faithful.json").read_text())
@@ -105,7 +105,7 @@ def summarize(folder: Path, turns: int, seed: int = 0) -> list[dict[str, Any]]:
         for kind in MODELS:
             key = f"clouds/{kind}/{folder_name(row['direction'])}"
             if key in scored:
-                row[f"any_facing_{kind}"] = float(scored[key][0].recognized.mean())
+                row[f"any_facing_{kind}"] = float(scored[key][0].recognised.mean())
     return rows
 
 
@@ -130,7 +130,7 @@ def write_genuine(out: Path, tables: dict[str, list[dict[str, Any]]], turns: int
         for r in rows:
             cells = [r["direction"]]
             for kind in MODELS:
-                cells += [_share(r[f"recognized_{kind}"]), _share(r.get(f"any_facing_{kind}"))]
+                cells += [_share(r[f"recognised_{kind}"]), _share(r.get(f"any_facing_{kind}"))]
             cells += [_share(r["one_nna"]), _share(r["coverage"]), f"{r['mmd']:.4f}"]
             cells += [_share(r[k]) for k in judged]
             cells += [_share(r["logit_ratio"]), _share(r["legal"]), f"{r['chamfer_to_real']:.4f}"]

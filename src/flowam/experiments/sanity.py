@@ -137,13 +137,13 @@ def run_sanity(
             if damage is None:
                 trained[label] = result
             clouds[label, damage] = result.points[0]
-            recognition = gallery.recognize(result.points, result.targets)
+            recognition = gallery.recognise(result.points, result.targets)
             to_real = chamfer_to_real(result.points, result.targets, explainer.real, seed=seed)
             if label not in starts:  # the clouds, for the report (starts: in starts.npz)
                 taken = [result.classes[t] for t in recognition.taken_for]
                 per_cloud = [
-                    {"chamfer_to_real": float(d), "recognized": bool(r), "taken_for": t}
-                    for d, r, t in zip(to_real, recognition.recognized, taken, strict=True)
+                    {"chamfer_to_real": float(d), "recognised": bool(r), "taken_for": t}
+                    for d, r, t in zip(to_real, recognition.recognised, taken, strict=True)
                 ]
                 folder = out / "clouds" / folder_name(what) / folder_name(label)
                 write_clouds(result, folder, per_cloud)
@@ -159,7 +159,7 @@ def run_sanity(
                     else float(
                         chamfer_distance(result.points, trained[label].points, False).mean()
                     ),
-                    "recognized": recognition.rate,
+                    "recognised": recognition.rate,
                     "chamfer_to_real": float(to_real.mean()),
                 }
             )
@@ -222,8 +222,8 @@ def faithfulness_gaps(rows: list[dict]) -> dict[str, dict[str, float]]:
     full = max(_levels(rows, "cascade"))
     out = {}
     for label in dict.fromkeys(r["row"] for r in rows):
-        trained = _mean(rows, "recognized", row=label, damage="none")
-        randomized = _mean(rows, "recognized", row=label, damage="cascade", level=full)
+        trained = _mean(rows, "recognised", row=label, damage="none")
+        randomized = _mean(rows, "recognised", row=label, damage="cascade", level=full)
         gap = faithfulness_gap(trained, randomized)
         out[label] = {"trained": trained, "randomized": randomized, "gap": gap}
     return out
@@ -234,14 +234,14 @@ def _curves(rows: list[dict], labels: list[str], path: Path) -> Path:
     for col, kind in enumerate(("dropout", "cascade")):
         levels = [0, *_levels(rows, kind)]
         for label in labels:
-            for row_i, key in enumerate(("cd_to_trained", "recognized")):
+            for row_i, key in enumerate(("cd_to_trained", "recognised")):
                 values = _series(rows, key, kind, row=label)
                 style = ":" if label.startswith("init") else "o-"
                 axes[row_i, col].plot(levels, values, style, label=label)
         accuracy = _series(rows, "model_accuracy", kind)
         axes[1, col].plot(levels, accuracy, "k--", label="model accuracy")
         axes[0, col].set_ylabel("CD⇄ to the trained model's explanation")
-        axes[1, col].set_ylabel("1-NN recognized / accuracy")
+        axes[1, col].set_ylabel("1-NN recognised / accuracy")
         x = "parameter dropout P_D" if kind == "dropout" else "layers re-initialised (top down)"
         axes[1, col].set_xlabel(x)
         if kind == "cascade":
@@ -301,7 +301,7 @@ def _markdown(rows, labels, info, names, layers, seconds, setting: Setting) -> s
         for key, fmt, what in (
             ("chamfer_to_real", "{:.4f}", "CD to real objects (Eq. 7; Table S1's number)"),
             ("cd_to_trained", "{:.4f}", "CD⇄ to the trained model's explanation"),
-            ("recognized", "{:.0%}", "1-NN recognized"),
+            ("recognised", "{:.0%}", "1-NN recognised"),
         )
     ]
     for kind, key, fmt, title in sections:

@@ -4,7 +4,7 @@
   to real objects, all against all.
 - :mod:`~flowam.metrics.frechet`: the Fréchet distance and FID on classifier features.
 - :mod:`~flowam.metrics.emd`: earth mover's distance, exact and Sinkhorn.
-- :mod:`~flowam.metrics.recognition`: 1-NN recognizability, m-IS, diversity.
+- :mod:`~flowam.metrics.recognition`: 1-NN recognisability, m-IS, diversity.
 - :mod:`~flowam.metrics.generation`: 1-NNA, coverage and MMD against real objects.
 - :mod:`~flowam.metrics.scores`: every score of a set of explanations (:class:`Evaluator`).
 

@@ -1,6 +1,6 @@
 """Whether explanations look like their class: 1-NN recognition, m-IS and diversity.
 
-- **Recognizability**: a 1-nearest-neighbour classifier by symmetric Chamfer distance
+- **Recognisability**: a 1-nearest-neighbour classifier by symmetric Chamfer distance
   against ``k`` real test objects of every class (drawn with
   :func:`~flowam.metrics.chamfer.reference_indices`, so the same for every method). It
   asks a question no classifier's logits can answer: does the explanation's *shape*
@@ -47,14 +47,14 @@ class Recognition:
     facing: np.ndarray
 
     @property
-    def recognized(self) -> np.ndarray:
+    def recognised(self) -> np.ndarray:
         """``(B,)`` True where the nearest real object is of the intended class."""
         return self.taken_for == self.targets
 
     @property
     def rate(self) -> float:
-        """Fraction of clouds recognized as their class."""
-        return float(self.recognized.mean()) if len(self.targets) else float("nan")
+        """Fraction of clouds recognised as their class."""
+        return float(self.recognised.mean()) if len(self.targets) else float("nan")
 
     @property
     def confusion(self) -> np.ndarray:
@@ -84,7 +84,7 @@ class ReferenceSet:
         self.num_classes = len(real.classes)
         self.k, self.seed, self.turns = k, seed, turns
 
-    def recognize(
+    def recognise(
         self, points: np.ndarray | Tensor, targets: np.ndarray, device: str | None = None
     ) -> Recognition:
         """The nearest real object of each ``(B, N, 3)`` cloud, by symmetric Chamfer

@@ -63,7 +63,7 @@ class Scores:
     sets: dict[str, float] = field(default_factory=dict)
 
     @property
-    def recognized(self) -> np.ndarray:
+    def recognised(self) -> np.ndarray:
         """``(B,)`` True where the 1-NN recognition found the intended class."""
         return self.taken_for == self.targets
 
@@ -76,7 +76,7 @@ class Scores:
             "success": bool(self.success[i]),
             "chamfer_to_real": float(self.chamfer[i]),
             "chamfer_both_ways": float(self.chamfer_both[i]),
-            "recognized": bool(self.recognized[i]),
+            "recognised": bool(self.recognised[i]),
             "taken_for": classes[int(self.taken_for[i])],
             "facing_degrees": float(self.facing[i]),
             "moved_from_start": float(self.moved[i]),
@@ -91,7 +91,7 @@ class Scores:
             "log_softmax": float(self.log_prob.mean()),
             "chamfer_to_real": float(self.chamfer.mean()),
             "chamfer_both_ways": float(self.chamfer_both.mean()),
-            "recognized_rate": float(self.recognized.mean()),
+            "recognised_rate": float(self.recognised.mean()),
             "moved_from_start": _nanmean(self.moved),
             "legal_rate": float(self.legal.mean()),
             "success_rate": float(self.success.mean()),
@@ -117,7 +117,7 @@ class Evaluator:
         layers: FID layers ``{"global": ..., "fc2": ...}`` (default
             :func:`~flowam.metrics.frechet.feature_layers`; ``{}`` turns FID off).
         judges: other classifiers of the same classes, in the same logit order, by name;
-            each adds ``recognized_by_<name>``, the share of explanations it classifies
+            each adds ``recognised_by_<name>``, the share of explanations it classifies
             as the target.
         turns: every score against real objects (Chamfer, 1-NN, 1-NNA, COV, MMD) takes
             the best of this many turns of the explanation about the up axis, 360° /
@@ -237,7 +237,7 @@ class Evaluator:
         to_real = dict(real=self.real, k=self.k_chamfer, seed=self.seed, turns=self.turns)
         # the slow parts, each after a check: a stop (flowam.stopping) need not wait for all
         parts: dict[str, Callable[[], Any]] = {
-            "near": lambda: self.references.recognize(points, targets, self.device),
+            "near": lambda: self.references.recognise(points, targets, self.device),
             "chamfer": lambda: chamfer_to_real(points, targets, **to_real),
             "chamfer_both": lambda: chamfer_to_real(
                 points, targets, single_directional=False, **to_real
@@ -274,10 +274,10 @@ class Evaluator:
         )
 
     def cross_recognition(self, points: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """``{"recognized_by_<name>": share}``: the explanations each of :attr:`judges`
+        """``{"recognised_by_<name>": share}``: the explanations each of :attr:`judges`
         classifies as their target."""
         return {
-            f"recognized_by_{name}": float(
+            f"recognised_by_{name}": float(
                 (predict(judge, points).argmax(dim=1).numpy() == targets).mean()
             )
             for name, judge in self.judges.items()
