@@ -57,6 +57,7 @@ from flowam.deform import CONTROLS, cube_surface, deform, weights
 from flowam.errors import FlowamError
 from flowam.mesh import sample_triangles
 from flowam.param import Chart, Parameterization
+from flowam.seeding import generator
 from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 ROOT_HALF, PART_HALF = 0.25, 0.06
@@ -221,7 +222,7 @@ class AssemblyChart(Chart):
 
     def __init__(self, n: int, start: Tensor, seeds: Sequence[int], assembly: Assembly) -> None:
         self.n, self.assembly = n, assembly
-        self.generators = [torch.Generator().manual_seed(int(s) + 7) for s in seeds]
+        self.generators = [generator(s, "parts") for s in seeds]
         super().__init__(start)
 
     def cloud(self) -> Tensor:

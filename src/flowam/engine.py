@@ -43,6 +43,7 @@ from flowam.objectives import Batch, Context, Objective
 from flowam.param import Parameterization
 from flowam.progress import bar as progress_bar
 from flowam.robustness import Robustness
+from flowam.seeding import cloud_seed, generator
 from flowam.speed import DEFAULT, Speed, autocast, prepare
 from flowam.stats import ClassStatistics
 from flowam.transforms import Transform
@@ -105,11 +106,6 @@ class Explanations:
     def stopped_early(self) -> bool:
         """Whether an optimisation stopped before its last step (a start row never does)."""
         return self.status not in ("finished", "initialization")
-
-
-def cloud_seed(seed: int, target: int, restart: int) -> int:
-    """The seed of one cloud: a function of the run seed, its class and restart only."""
-    return (seed * 1_000_003 + target * 10_007 + restart * 101 + 17) % (2**31 - 1)
 
 
 @contextlib.contextmanager
@@ -393,7 +389,7 @@ def optimize(
     amp = float(config.get("init_noise", 0.0))
     if amp:
         for i, s in enumerate(seeds):
-            eps = torch.randn(start.shape[1:], generator=torch.Generator().manual_seed(s))
+            eps = torch.randn(start.shape[1:], generator=generator(s, "start"))
             start[i] += amp * start[i].std() * eps
     chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
     if group < 1:

@@ -23,7 +23,7 @@ from torch import nn
 from flowam import cache
 from flowam import notebook as _notebook  # noqa: F401  (results display themselves in IPython)
 from flowam.data import PointCloudDataset
-from flowam.engine import Explanations, cloud_seed, optimize
+from flowam.engine import Explanations, optimize
 from flowam.errors import FlowamError
 from flowam.faithfulness import damaged
 from flowam.generative import Generator, generator_name, load_generator, resolve_generator
@@ -39,6 +39,7 @@ from flowam.methods import (
 from flowam.metrics import Evaluator
 from flowam.metrics.frechet import feature_layers
 from flowam.param import Latent
+from flowam.seeding import cloud_seed
 from flowam.speed import DEFAULT, Speed
 from flowam.stats import class_means, init_clouds, norm_statistics
 

@@ -36,6 +36,7 @@ from torch import Tensor
 
 from flowam.errors import FlowamError
 from flowam.param import Chart, Parameterization, smoothing
+from flowam.seeding import generator
 from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 START_RADIUS = 0.5
@@ -95,7 +96,7 @@ class MeshChart(Chart):
         self.n, self.bound = n, mesh.bound
         self.faces = mesh.faces.to(like.device)
         self.inverse = mesh.inverse.to(like)
-        self.generators = [torch.Generator().manual_seed(int(s) + 11) for s in seeds]
+        self.generators = [generator(s, "mesh") for s in seeds]
         start = mesh.start.to(like)[None].expand(len(self.generators), -1, -1)
         super().__init__(mesh.forward.to(like) @ start)
 

@@ -56,6 +56,7 @@ from torch import Tensor
 
 from flowam.errors import FlowamError
 from flowam.ops import gather_points, knn, square_distance
+from flowam.seeding import generator
 from flowam.stats import ClassStatistics
 
 REDUCTIONS = ("sum", "mean")
@@ -253,7 +254,7 @@ class LatentAlignment(Objective):
         if self.noise > 0:
             eps = torch.stack(
                 [
-                    torch.randn(means.shape[1], generator=torch.Generator().manual_seed(s + 7919))
+                    torch.randn(means.shape[1], generator=generator(s, "latent_noise"))
                     for s in batch.seeds
                 ]
             ).to(means.device)

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from flowam.errors import FlowamError
 from flowam.ops import yaw_matrix
+from flowam.seeding import generator
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Robustness:
 
     def _draw(self, n: int, step: int, seed: int) -> tuple[Tensor, ...]:
         """One cloud's random numbers for one step (CPU, float32)."""
-        gen = torch.Generator().manual_seed((seed * 7_919 + step * 104_729 + 3) % (2**63 - 1))
+        gen = generator(seed, "robustness", step)
         k = self.copies
         angle = (torch.rand(k, generator=gen) * 2 - 1) * math.radians(self.yaw)
         scale = 1 + (torch.rand(k, generator=gen) * 2 - 1) * self.scale

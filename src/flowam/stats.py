@@ -50,6 +50,7 @@ from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.mesh import start_cloud as mesh_start
+from flowam.seeding import rng
 from flowam.speed import DEFAULT, Speed, prepare
 
 INITS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly", "mesh")
@@ -257,7 +258,7 @@ def init_clouds(
         return np.repeat(shapes[init](num_points)[None], len(targets), axis=0)
     if init == "gaussian":
         seeds = list(seeds) if seeds is not None else [int(k) for k in targets]
-        noise = [np.random.default_rng(s).normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]
+        noise = [rng(s, "start").normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]
         return np.stack(noise).astype(np.float32)
     if data.num_points != num_points:
         raise FlowamError(

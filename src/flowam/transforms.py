@@ -21,6 +21,7 @@ from torch import Tensor
 
 from flowam.errors import FlowamError
 from flowam.ops import gather_points, knn
+from flowam.seeding import generator
 
 
 class Transform:
@@ -62,7 +63,7 @@ class IterationNoise(Transform):
         self.amplitude = amplitude
 
     def apply(self, points: Tensor, step: int, seeds: list[int]) -> Tensor:
-        gens = [torch.Generator().manual_seed(s * 100_003 + step) for s in seeds]
+        gens = [generator(s, "step_noise", step) for s in seeds]
         noise = torch.stack([torch.randn(points.shape[1:], generator=g) for g in gens]).to(points)
         return points + self.amplitude * points.std(dim=(1, 2), keepdim=True) * noise
 
