@@ -310,3 +310,14 @@ def test_the_diversity_term_makes_restarts_differ_in_the_global_feature(model, r
         return torch.nn.functional.cosine_similarity(g[0], g[1], dim=0).item()
 
     assert similarity(20.0) < similarity(0.0) - 0.01
+
+
+def test_method_bound_is_read_from_a_config_in_one_place():
+    from flowam.engine import method_bound
+
+    assert method_bound({}) == 1.0 and method_bound(None) == 1.0
+    assert method_bound({"method": {"steps": 3}}) == 1.0
+    assert method_bound({"method": {"bound": 2}}) == 2.0
+    for bad in ("2", True, 0, -1.5, None):
+        with pytest.raises(FlowamError, match=r"^run/x.json: config.method.bound=.* positive"):
+            method_bound({"method": {"bound": bad}}, "run/x.json")

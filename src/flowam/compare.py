@@ -196,8 +196,7 @@ def _scored(explainer: Explainer, result: Explanations, seed: int) -> Scores | N
 def score_result(explainer: Explainer, result: Explanations, seed: int) -> Scores:
     """Every score of ``result`` against ``explainer``'s real objects (legality within the
     method's bound)."""
-    bound = result.config.get("method", {}).get("bound", 1.0)
-    return explainer.evaluator(seed).score(result.points, result.targets, result.init, bound)
+    return explainer.evaluator(seed).score(result.points, result.targets, result.init, result.bound)
 
 
 def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:

@@ -107,6 +107,22 @@ class Explanations:
         """Whether an optimisation stopped before its last step (a start row never does)."""
         return self.status not in ("finished", "initialization")
 
+    @property
+    def bound(self) -> float:
+        """The legality bound ``C`` of the method that made them (:func:`method_bound`)."""
+        return method_bound(self.config)
+
+
+def method_bound(config: Any, where: str = "config") -> float:
+    """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"bound": C}}``,
+    as :class:`Explanations` and the files flowam writes hold it; 1 where it does not
+    say), or one line naming ``where`` when it is not a positive number."""
+    method = config.get("method") if isinstance(config, dict) else None
+    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
+        raise FlowamError(f"{where}: config.method.bound={bound!r} is not a positive number")
+    return float(bound)
+
 
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flowam.engine import method_bound
 from flowam.errors import FlowamError
 from flowam.metrics import Scores
 from flowam.readback import read_arrays, read_cloud, read_json, usable
@@ -110,19 +111,8 @@ def read_run(
         targets.append(classes.index(record["class"]))
         start = saved.get(path.stem)
         starts.append(start if start is not None and start.shape == cloud.shape else None)
-        bound = _bound(path, record)
+        bound = method_bound(record.get("config"), str(path))
     if not points:
         return None
     start = None if any(s is None for s in starts) else np.stack(starts)
     return np.stack(points), np.array(targets), start, bound
-
-
-def _bound(path: Path, record: dict) -> float:
-    """The legality bound of the method an explanation record names (1 where it does not
-    say)."""
-    config = record.get("config")
-    method = config.get("method") if isinstance(config, dict) else None
-    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
-    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
-        raise FlowamError(f"{path}: config.method.bound={bound!r} is not a positive number")
-    return float(bound)

@@ -152,9 +152,10 @@ def run_faithful(
         row: dict[str, Any] = {"direction": label, "seconds": seconds}
         scored: dict[int, Scores] = {}  # the start is one result for all three models
         for kind, result in by_model.items():
-            bound = result.config.get("method", {}).get("bound", 1.0)
             if id(result) not in scored:
-                scored[id(result)] = evaluator.score(result.points, result.targets, bound=bound)
+                scored[id(result)] = evaluator.score(
+                    result.points, result.targets, bound=result.bound
+                )
             s = scored[id(result)]
             shown.setdefault(label, {})[kind] = facing(result.points, s.facing)
             recognised = s.recognised
