@@ -58,3 +58,18 @@ def test_readme_is_a_manual_and_links_every_guide_page():
     assert len(readme.splitlines()) <= 350
     for page in (ROOT / "docs").glob("*.md"):
         assert f"docs/{page.name}" in readme, page.name
+
+
+def test_every_method_field_is_documented():
+    import dataclasses
+
+    from flowam.methods import MethodConfig
+
+    table = (ROOT / "docs" / "methods.md").read_text().split("## Method fields", 1)[1]
+    listed = set(
+        re.findall(
+            r"`(\w+)`",
+            "\n".join(line.split("|")[1] for line in table.splitlines() if line.startswith("| `")),
+        )
+    )
+    assert {f.name for f in dataclasses.fields(MethodConfig)} == listed

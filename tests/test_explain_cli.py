@@ -119,7 +119,8 @@ def test_flow_auto_chooses_layers_and_analyze_draws_the_flow(
     ("extra", "message"),
     [
         (["--classes", "cone,sphere"], "error: unknown class 'sphere'; valid classes: box, cone"),
-        (["--beta", "1.5"], "error: beta=1.5 must be in [0, 1]"),
+        (["--set", "beta=1.5"], "error: beta=1.5 must be in [0, 1]"),
+        (["--set", "lr=0"], "error: lr=0.0 must be above 0"),
         (["--set", "l2=-1"], "error: weight l2=-1.0 must not be negative"),
         (["--set", "align.fc9=1"], "error: unknown layer 'fc9' in PointNet; did you mean"),
         (["--method", "flwo"], "error: unknown method 'flwo'; choose one of"),

@@ -416,7 +416,6 @@ BOUNDS = {
     "--seed": lambda v: v >= 0,
     "--restarts": lambda v: v >= 1,
     "--steps": lambda v: v >= 1,
-    "--lr": lambda v: v > 0,
     "--num-points": lambda v: v >= 32,
     "--chunk-size": lambda v: v >= 1,
 }

@@ -120,7 +120,7 @@ def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
     [
         (["--restarts", "0"], "--restarts 0: must be at least 1"),
         (["--seed", "-1"], "--seed -1: must be at least 0"),
-        (["--lr", "0"], "--lr 0.0: must be above 0"),
+        (["--set", "lr=0"], "lr=0.0 must be above 0"),
         (["--num-points", "3"], "--num-points 3: must be at least 32"),
         (["--chunk-size", "0"], "--chunk-size 0: must be at least 1"),
         (["--steps", "0"], "--steps 0: must be at least 1"),

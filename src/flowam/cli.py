@@ -511,22 +511,13 @@ def explain(
     ] = 1,
     out: OutDir = Path("runs/explain"),
     steps: StepsOverride = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(help="Override the learning rate.", callback=bounded("--lr", 0, above=True)),
-    ] = None,
-    optimizer: Annotated[
-        str | None, typer.Option(help="Override the optimizer (adam, sgd).")
-    ] = None,
-    init: Annotated[
-        str | None,
-        typer.Option(
-            help="Override the init (mean, medoid, sphere, gaussian, blobs, assembly, mesh)."
-        ),
-    ] = None,
-    beta: Annotated[float | None, typer.Option(help="Override Eq. 6's beta.")] = None,
     set_: Annotated[
-        list[str], typer.Option("--set", help="Any method field: KEY=VALUE, align.LAYER=W.")
+        list[str],
+        typer.Option(
+            "--set",
+            help="Any method field: KEY=VALUE, align.LAYER=W (e.g. lr=0.005, init=sphere, "
+            "beta=0.3, optimizer=sgd; docs/methods.md lists them).",
+        ),
     ] = [],  # noqa: B006
     snapshots: Annotated[
         str,
@@ -553,11 +544,7 @@ def explain(
     picked = _classes(classes)
     names = None if picked == "all" else picked
     explainer.targets(names)  # unknown class names fail here, before any work
-    common = {
-        k: v
-        for k, v in dict(steps=steps, lr=lr, optimizer=optimizer, init=init, beta=beta).items()
-        if v is not None
-    }
+    common = {"steps": steps} if steps is not None else {}
     runs = {}
     for spec in _items(method):
         config = load_method(spec).replace(**common)

@@ -134,9 +134,11 @@ class MethodConfig:
                     raise FlowamError(f"weight align.{layer}={w} must not be negative")
         elif self.align != AUTO:
             raise FlowamError(f"align={self.align!r} must be a table of layer weights or 'auto'")
-        for name in (*NOISES, "lr"):
+        for name in NOISES:
             if getattr(self, name) < 0:
                 raise FlowamError(f"{name}={getattr(self, name)} must not be negative")
+        if not self.lr > 0:
+            raise FlowamError(f"lr={self.lr} must be above 0")
         if self.latent_noise and not self.align:
             raise FlowamError(
                 "latent_noise needs latent alignment (align = ...): it noises its targets"
