@@ -1,4 +1,4 @@
-"""Assemblies of parts (flowam.assembly): rotations, area sampling, attachment, and the
+"""Assemblies of parts (flowam.assembly): area sampling, attachment, bending, and the
 ``assembly`` method option through the engine."""
 
 import math
@@ -15,8 +15,6 @@ from flowam.assembly import (
     Assembly,
     boxes,
     face_areas,
-    rotation_6d,
-    round_axis,
     sample_surface,
     start_cloud,
 )
@@ -33,29 +31,14 @@ def generators(b, seed=0):
     return [torch.Generator().manual_seed(seed + i) for i in range(b)]
 
 
-def test_the_6d_rotation_is_orthonormal_and_reads_two_columns():
-    r = torch.randn(50, 6, generator=torch.Generator().manual_seed(0))
-    rot = rotation_6d(r)
-    eye = torch.eye(3).expand(50, 3, 3)
-    assert torch.allclose(rot.transpose(1, 2) @ rot, eye, atol=1e-5)
-    assert torch.allclose(torch.linalg.det(rot), torch.ones(50), atol=1e-5)
-    # the first column is the first vector, normalised; (x, y) gives the identity
-    assert torch.allclose(rot[:, :, 0], r[:, :3] / r[:, :3].norm(dim=1, keepdim=True), atol=1e-6)
-    assert torch.allclose(rotation_6d(torch.tensor([1.0, 0, 0, 0, 1, 0])), torch.eye(3))
-    # a quarter turn about z: x -> y, y -> -x
-    quarter = rotation_6d(torch.tensor([0.0, 1, 0, -1, 0, 0]))
-    assert torch.allclose(quarter @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 1, 0]), atol=1e-6)
-
-
 def test_points_lie_on_the_box_surfaces_shared_out_by_area():
     centres = torch.tensor([[[0.0, 0, 0], [2.0, 0, 0]]])
     half = torch.tensor([[[0.3, 0.2, 0.1], [0.1, 0.1, 0.1]]])
-    rot = rotation_6d(torch.tensor([[[1.0, 1, 0, -1, 1, 0.5]] * 2]))
     n = 4000
-    pts = sample_surface(centres, half, rot, n, generators(1))
+    pts = sample_surface(centres, half, n, generators(1))
     assert pts.shape == (1, n, 3)
     part = (pts[0, :, 0] > 1.0).long()  # the boxes are far apart along x
-    local = ((pts[0] - centres[0, part])[:, None] @ rot[0, part])[:, 0] / half[0, part]
+    local = (pts[0] - centres[0, part]) / half[0, part]
     # on the surface: inside the box, and on one face (|coordinate| = 1 on some axis)
     assert local.abs().max() <= 1 + 1e-4
     assert torch.allclose(local.abs().max(1).values, torch.ones(n), atol=1e-4)
@@ -72,12 +55,11 @@ def test_points_lie_on_the_box_surfaces_shared_out_by_area():
 
 def test_every_part_touches_its_parent_whatever_its_parameters():
     param = torch.randn(4, len(SLOTS), PARAMS, generator=torch.Generator().manual_seed(1)) * 3
-    centres, half, rot = boxes(param, 0.02)
+    centres, half = boxes(param, 0.02)
     assert (half >= 0.02).all() and (half <= MAX_HALF).all()
 
     def inside(p, k):  # whether point p (B, 3) lies in box k of each cloud
-        local = ((p - centres[:, k])[:, None] @ rot[:, k])[:, 0]
-        return (local.abs() <= half[:, k] + 1e-5).all(1)
+        return ((p - centres[:, k]).abs() <= half[:, k] + 1e-5).all(1)
 
     for k, (parent, _, _) in enumerate(SLOTS):
         if parent < 0:
@@ -85,7 +67,7 @@ def test_every_part_touches_its_parent_whatever_its_parameters():
             continue
         # the anchor, rebuilt from the module docstring's formula
         local = half[:, parent] * torch.tanh(param[:, k, :3])
-        anchor = centres[:, parent] + (rot[:, parent] @ local[..., None])[..., 0]
+        anchor = centres[:, parent] + local
         assert inside(anchor, parent).all() and inside(anchor, k).all()
         assert parent < k  # parents come first, so one pass builds every centre
 
@@ -102,67 +84,13 @@ def test_a_chart_draws_anew_each_call_from_its_own_seeds_and_keeps_points_legal(
     assert torch.allclose(alone[0], a[1])  # a cloud's draw does not depend on its batch
 
 
-def test_mirrored_and_normalized_assemblies():
+def test_normalized_assemblies_lie_in_the_unit_sphere():
     param = torch.randn(2, len(SLOTS), PARAMS, generator=torch.Generator().manual_seed(2))
-    mirrored = Assembly(mirror=True).chart(torch.zeros(2, 101, 3), [0, 1])
-    mirrored.param.data.copy_(param)
-    x = mirrored.cloud().detach()
-    assert x.shape == (2, 101, 3)
-    flip = torch.tensor([-1.0, 1.0, 1.0])
-    assert torch.equal(x[:, 51:], x[:, :50] * flip)  # the second half mirrors the first
     normalized = Assembly(normalize=True).chart(torch.zeros(2, 200, 3), [0, 1])
     normalized.param.data.copy_(param * 2)
     y = normalized.cloud().detach()
     assert torch.allclose(y.mean(1), torch.zeros(2, 3), atol=1e-5)
     assert torch.allclose(y.norm(dim=-1).amax(1), torch.ones(2), atol=1e-5)
-    axis = Assembly(turn=False).chart(torch.zeros(1, 64, 3), [0])
-    axis.param.data.copy_(param[:1])
-    _, _, rot = boxes(axis.param, 0.02, turn=False)
-    assert torch.equal(rot, torch.eye(3).expand(1, len(SLOTS), 3, 3))
-
-
-def test_round_parts_bend_from_boxes_to_the_cylinders_inscribed_in_them():
-    centres, rot = torch.zeros(1, 1, 3), torch.eye(3).expand(1, 1, 3, 3)
-    leg = torch.tensor([[[0.3, 0.8, 0.2]]])  # tall: it turns about y (0.3 and 0.2 closest)
-    disc = torch.tensor([[[0.6, 0.05, 0.5]]])  # flat: about y too; a fuselage about z
-    fuselage = torch.tensor([[[0.1, 0.12, 0.9]]])
-    assert round_axis(torch.cat([leg, disc, fuselage], 1)).tolist() == [[1, 1, 2]]
-    n = 4000
-
-    def draw(half, r):
-        roundness = torch.full((1, 1), r)
-        return sample_surface(centres, half, rot, n, generators(1), roundness)[0]
-
-    nearly_box = draw(leg, 1e-4)
-    box = sample_surface(centres, leg, rot, n, generators(1))[0]
-    assert torch.allclose(nearly_box, box, atol=1e-4)  # roundness 0 is the box
-    x, y, z = draw(leg, 1.0).unbind(-1)
-    radius = ((x / 0.3) ** 2 + (z / 0.2) ** 2).sqrt()  # the ellipse inscribed in the box
-    side = y.abs() < 0.8 - 1e-5
-    assert (radius[side] - 1).abs().max() < 1e-4  # the mantle lies on the ellipse
-    assert radius[~side].max() <= 1 + 1e-4  # the caps inside it
-    assert (y.abs() <= 0.8 + 1e-6).all()
-    # faces keep π/4 of their box areas: the mantle's share is the box's side share
-    hx, hy, hz = leg[0, 0]
-    box_side = hy * (hx + hz) / (hy * (hx + hz) + hx * hz)
-    assert abs(side.float().mean() - box_side) < 0.02
-    rounded = face_areas(leg, torch.ones(1, 1))
-    assert torch.allclose(rounded, face_areas(leg) * math.pi / 4)
-    half_way = draw(leg, 0.5)  # between: outside the ellipse, inside the box
-    r = ((half_way[:, 0] / 0.3) ** 2 + (half_way[:, 2] / 0.2) ** 2).sqrt()[side]
-    assert (r >= 1 - 1e-4).all() and (r < 1.42).all() and (r > 1.05).any()
-
-
-def test_roundness_is_a_parameter_only_of_round_assemblies():
-    for round in (False, True):
-        chart = Assembly(round=round).chart(torch.zeros(2, 512, 3), [0, 1])
-        (chart.cloud() ** 2).sum().backward()
-        moved = chart.param.grad[..., 15].abs().sum((0,))
-        assert (moved > 0).all() if round else (moved == 0).all()
-    config = load_method("vanilla").replace(
-        init="assembly", assembly=True, part_round=True, robust_copies=0
-    )
-    assert parameterization(config).round
 
 
 def winding_number(point, verts, faces):
@@ -180,21 +108,20 @@ def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
     asm = Assembly(bend=True)
     chart = asm.chart(torch.zeros(2, 64, 3), [0, 1])
     base = chart.param[..., :PARAMS]
-    straight = boxes(base, 0.02, True, torch.zeros(2, len(SLOTS), CONTROLS, 3))
+    straight = boxes(base, 0.02, torch.zeros(2, len(SLOTS), CONTROLS, 3))
     assert all(torch.allclose(x, y) for x, y in zip(straight, boxes(base, 0.02), strict=True))
     param = torch.randn(2, len(SLOTS), PARAMS, generator=gen)
     offsets = torch.randn(2, len(SLOTS), CONTROLS, 3, generator=gen) * 0.15
-    centres, half, rot = boxes(param, 0.02, True, offsets)
+    centres, half = boxes(param, 0.02, offsets)
     cube, faces = cube_surface()
     for b in range(2):
         solids = [
-            centres[b, k] + (half[b, k] * deform(cube, offsets[b, k])) @ rot[b, k].T
-            for k in range(len(SLOTS))
+            centres[b, k] + half[b, k] * deform(cube, offsets[b, k]) for k in range(len(SLOTS))
         ]
         for k, (parent, _, _) in enumerate(SLOTS[1:], start=1):
             # the anchor, the parent's deformed point, lies inside both deformed surfaces
             local = half[b, parent] * deform(torch.tanh(param[b, k, :3]), offsets[b, parent])
-            anchor = centres[b, parent] + rot[b, parent] @ local
+            anchor = centres[b, parent] + local
             assert winding_number(anchor, solids[parent], faces) == pytest.approx(1, abs=1e-3)
             assert winding_number(anchor, solids[k], faces) == pytest.approx(1, abs=1e-3)
     # the drawn points lie on those surfaces: every offset column reaches the cloud
@@ -202,8 +129,6 @@ def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
     assert (chart.param.grad[..., PARAMS:].abs().sum((0, 2)) > 0).all()
     config = load_method("parts-boxes").replace(part_bend=True)
     assert parameterization(config).bend
-    with pytest.raises(FlowamError, match="part_round and part_bend"):
-        config.replace(part_round=True)
 
 
 def test_gradients_reach_every_part():
@@ -243,6 +168,9 @@ def test_assembly_options_fail_in_one_line():
         MethodConfig(part_bend=True).check()
     with pytest.raises(FlowamError, match="mesh_subdivisions shapes a mesh: it needs mesh=true"):
         MethodConfig(mesh_subdivisions=2).check()
+    for removed in ("part_turn", "part_mirror", "part_round", "norm_stats"):  # measured worse
+        with pytest.raises(FlowamError, match=f"unknown method option '{removed}'"):
+            MethodConfig().replace(**{removed: True})
 
 
 @pytest.mark.parametrize(("share", "bent"), [(0.0, True), (0.25, True), (0.75, False)])
@@ -290,8 +218,8 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
 def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)
     assert config.assembly and config.init == "assembly" and not config.project
-    assert config.part_normalize and not config.part_turn
+    assert config.part_normalize
     param = parameterization(config)
-    assert isinstance(param, Assembly) and param.normalize and not param.turn
+    assert isinstance(param, Assembly) and param.normalize
     assert param.bend == bent
     assert config.part_bend_after == after

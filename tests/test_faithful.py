@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
-from torch import nn
 
 from flowam.compare import real_examples
 from flowam.data import PointCloudDataset
@@ -19,11 +18,11 @@ from flowam.faithfulness import fully_randomized
 from flowam.methods import load_method
 from flowam.metrics.chamfer import chamfer_distance, reference_indices
 from flowam.models import get_model
-from flowam.objectives import Batch, ClassLogit, Context, NormStatistics
+from flowam.objectives import ClassLogit
 from flowam.param import Smooth
 from flowam.report import write_clouds
 from flowam.robustness import Robustness
-from flowam.stats import fibonacci_sphere, norm_statistics
+from flowam.stats import fibonacci_sphere
 
 
 def cloud(b=2, n=64, seed=0):
@@ -166,44 +165,6 @@ def test_smoothed_batched_run_equals_per_cloud_runs(small_model):
     for i in range(3):
         alone = optimize(small_model, ClassLogit(), start[i : i + 1], [i], CLASSES, run, **kw)
         assert np.allclose(alone.points[0], together.points[i], atol=1e-4)
-
-
-# --- model-only statistics ---------------------------------------------------------------
-
-
-def _context_for(bn: nn.BatchNorm1d, act: torch.Tensor) -> Context:
-    return Context(
-        points=torch.zeros(len(act), 4, 3),
-        logits=torch.zeros(len(act), 2),
-        activations={"bn:input": act},
-        batch=Batch(torch.zeros(len(act), dtype=torch.long), [0] * len(act)),
-    )
-
-
-def test_norm_statistics_vanish_where_the_cloud_matches_the_running_statistics():
-    bn = nn.BatchNorm1d(2)
-    bn.running_mean[:] = torch.tensor([1.0, -2.0])
-    bn.running_var[:] = torch.tensor([4.0, 0.25])
-    term = NormStatistics({"bn": (bn.running_mean, bn.running_var)})
-    z = torch.randn(1, 2, 500, generator=torch.Generator().manual_seed(0))
-    z = (z - z.mean(-1, keepdim=True)) / z.std(-1, keepdim=True)
-    matched = z * bn.running_var.sqrt()[None, :, None] + bn.running_mean[None, :, None]
-    assert term.value(_context_for(bn, matched)).abs().max() < 1e-6
-    shifted = matched + torch.tensor([2.0, 0.0])[None, :, None]  # 1 std off in channel 0
-    expected = -(1.0**2 + 0.0) / 2  # mean over the two channels of the squared gap / var
-    assert torch.allclose(
-        term.value(_context_for(bn, shifted)), torch.tensor([expected]), atol=1e-5
-    )
-
-
-def test_norm_statistics_come_from_the_model_and_need_a_point_axis(small_model):
-    norms = norm_statistics(small_model)
-    assert "feat.bn1" in norms and "bn1" in norms
-    flat = NormStatistics({"bn1": norms["bn1"]})
-    ctx = _context_for(nn.BatchNorm1d(1), torch.zeros(2, 4))
-    ctx.activations = {"bn1:input": torch.zeros(2, 256)}
-    with pytest.raises(FlowamError, match="point axis"):
-        flat.value(ctx)
 
 
 # --- the preset --------------------------------------------------------------------------

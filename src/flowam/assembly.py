@@ -4,33 +4,24 @@ A max-pooling classifier's gradient reaches a few critical points, so coordinate
 points, and a smoothed sphere (``membrane``) moves a membrane. An assembly can express
 parts — legs, a top, wings, a back — because the optimiser moves whole cuboids:
 
-- part ``k`` has a half-size ``h_k = h_min + (h_max - h_min) σ(s_k)`` per axis (never
-  thinner than ``h_min``, never larger than the legal cube) and an orientation ``R_k``
-  from the continuous 6-D representation of rotations (Zhou et al., "On the Continuity of
-  Rotation Representations in Neural Networks", CVPR 2019: two vectors, Gram–Schmidt);
+- part ``k`` is a box aligned with the axes, of half-size ``h_k = h_min + (h_max - h_min)
+  σ(s_k)`` per axis (never thinner than ``h_min``, never larger than the legal cube);
 - the parts hang on a fixed tree (:data:`SLOTS`): the root's centre is free; every other
-  part touches its parent by construction. Its anchor ``p = c_parent + R_parent
-  (h_parent ⊙ tanh a_k)`` lies inside the parent's box, and its centre is ``c_k = p +
-  R_k (h_k ⊙ tanh b_k)``, so the anchor lies inside its own box too: the boxes share a
-  point whatever the optimiser does, and the assembly stays one connected solid (the
-  scattered fragments of free cuboids cannot happen);
+  part touches its parent by construction. Its anchor ``p = c_parent + h_parent ⊙ tanh
+  a_k`` lies inside the parent's box, and its centre is ``c_k = p + h_k ⊙ tanh b_k``, so
+  the anchor lies inside its own box too: the boxes share a point whatever the optimiser
+  does, and the assembly stays one connected solid (the scattered fragments of free
+  cuboids cannot happen);
 - each call of :meth:`AssemblyChart.cloud` draws ``N`` points uniformly by area on the
   boxes' surfaces (faces picked by stratified sampling of the area distribution, a point
   uniform on its face), differentiable in every part parameter; the draw changes every
   call, so the optimum must hold under re-sampling (the points are not the parameters);
-- with ``round``, part ``k`` also has a roundness ``r_k = σ(ρ_k)`` that bends its box
-  towards the cylinder inscribed in it: on the plane of the two half-sizes that are
-  closest to each other (a disc rounds about its thin axis, a leg or a fuselage about
-  its long one), a surface point ``q`` of the unit box is scaled by
-  ``(‖q‖_∞ / ‖q‖_2)^r``, so ``r = 0`` is the box and ``r = 1`` the cylinder; its faces
-  count ``1 - r (1 - π/4)`` of their box areas (exact for a circular section), and a
-  round face is up to twice as dense towards its diagonals;
 - with ``bend``, part ``k`` also has a free-form deformation ``D_k`` of its local cube
   (:mod:`flowam.deform`: 27 control points of degree 2, starting as the identity), so a
   box can taper, bulge, curve and round (a bowl, a cup, a curved leg). The deformation
   is a map of the whole cube, so attachment survives it: the anchor is the parent's
-  deformed point ``p = c_parent + R_parent (h_parent ⊙ D_parent(tanh a_k))`` and the
-  centre ``c_k = p - R_k (h_k ⊙ D_k(-tanh b_k))`` puts the part's own deformed point at
+  deformed point ``p = c_parent + h_parent ⊙ D_parent(tanh a_k)`` and the
+  centre ``c_k = p - h_k ⊙ D_k(-tanh b_k)`` puts the part's own deformed point at
   the anchor. The surface is the cube's triangle mesh (:func:`flowam.deform.cube_surface`)
   moved by ``D_k``, and the points are drawn on its triangles by area
   (:func:`flowam.mesh.sample_triangles`);
@@ -39,9 +30,12 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
 The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
 :data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
 on it in the order of :data:`SLOTS` (four legs under its corners first, then its
-faces), the same for every class, every part :data:`ROUND_START` round (within 0.7 % of the
-cubes); ``init = "assembly"`` is that start as a cloud of cubes (in the unit sphere, as
-``part_normalize`` sees it).
+faces), the same for every class; ``init = "assembly"`` is that start as a cloud of cubes
+(in the unit sphere, as ``part_normalize`` sees it).
+
+Parts that turn (a rotation per part), parts mirrored across ``x = 0`` and parts rounded
+towards cylinders were measured and did worse (docs/history.md §15–16); they were removed
+with the issue-36 redesign, which left every number of the presets unchanged.
 """
 
 from __future__ import annotations
@@ -62,7 +56,6 @@ from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 ROOT_HALF, PART_HALF = 0.25, 0.06
 MAX_HALF = 1.0
-ROUND_START = 0.02  # the start's roundness: nearly boxes, but a gradient that moves it
 TANH_EDGE = 0.9  # tanh of the start's anchors and offsets: near a face, not on it
 SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]], ...] = (
     # (parent, anchor in the parent's box, offset of the centre in the part's own box)
@@ -80,16 +73,7 @@ SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]],
     (9, (0, 1, 0), (0, -1, 0)),  # one on top of the top part
 )
 """The tree of parts: ``parts = K`` uses the first ``K`` slots."""
-PARAMS = 16  # per part: anchor (3), offset (3), size (3), rotation (6), roundness (1)
-
-
-def rotation_6d(r: Tensor) -> Tensor:
-    """``(..., 6)`` to ``(..., 3, 3)`` rotation matrices whose columns are the Gram–Schmidt
-    orthonormalisation of ``r[..., :3]``, ``r[..., 3:]`` and their cross product."""
-    a = torch.nn.functional.normalize(r[..., :3], dim=-1)
-    b = r[..., 3:] - (a * r[..., 3:]).sum(-1, keepdim=True) * a
-    b = torch.nn.functional.normalize(b, dim=-1)
-    return torch.stack([a, b, torch.linalg.cross(a, b)], dim=-1)
+PARAMS = 9  # per part: anchor (3), offset (3), size (3)
 
 
 def _logit(p: float) -> float:
@@ -108,17 +92,13 @@ def start_parameters(parts: int, min_half: float) -> Tensor:
         size = _logit((half - min_half) / (MAX_HALF - min_half))
         a = [math.atanh(TANH_EDGE * v) for v in anchor] if k else [0.0, 0.0, 0.0]
         b = [math.atanh(TANH_EDGE * v) for v in offset]
-        turn = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-        rows.append([*a, *b, size, size, size, *turn, _logit(ROUND_START)])
+        rows.append([*a, *b, size, size, size])
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def boxes(
-    param: Tensor, min_half: float, turn: bool = True, bend: Tensor | None = None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Centres ``(B, K, 3)``, half-sizes ``(B, K, 3)`` and rotations ``(B, K, 3, 3)`` of
-    the parts of ``(B, K, PARAMS)`` parameters (parents before children, as in SLOTS);
-    without ``turn`` every part stays aligned with the axes (its rotation unused).
+def boxes(param: Tensor, min_half: float, bend: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Centres ``(B, K, 3)`` and half-sizes ``(B, K, 3)`` of the parts of ``(B, K, PARAMS)``
+    parameters (parents before children, as in SLOTS).
 
     ``bend``: ``(B, K, CONTROLS, 3)`` each part's free-form deformation offsets
     (:mod:`flowam.deform`). A part's anchor is then its parent's deformed point, and its
@@ -126,94 +106,48 @@ def boxes(
     the anchor: every part still touches its parent.
     """
     half = min_half + (MAX_HALF - min_half) * torch.sigmoid(param[..., 6:9])
-    if turn:
-        rot = rotation_6d(param[..., 9:15])
-    else:
-        rot = torch.eye(3, device=param.device, dtype=param.dtype).expand(*param.shape[:2], 3, 3)
-
     k = param.shape[1]
     parents = [max(parent, 0) for parent, _, _ in SLOTS[:k]]  # the root's row is unused
     at_parent, own = torch.tanh(param[..., 0:3]), -torch.tanh(param[..., 3:6])
     if bend is not None:  # each anchor's local position, deformed by its part
         at_parent, own = deform(at_parent, bend[:, parents]), deform(own, bend)
     # the anchor from the parent's centre, and the part's centre from the anchor
-    anchor = (rot[:, parents] @ (half[:, parents] * at_parent)[..., None])[..., 0]
-    offset = -(rot @ (half * own)[..., None])[..., 0]
+    anchor = half[:, parents] * at_parent
+    offset = -(half * own)
     centres = [param[:, 0, 0:3]]
     for j in range(1, k):
         centres.append(centres[parents[j]] + anchor[:, j] + offset[:, j])
-    return torch.stack(centres, 1), half, rot
+    return torch.stack(centres, 1), half
 
 
-def roundness(param: Tensor) -> Tensor:
-    """``(B, K)`` roundness in ``(0, 1)`` of the parts of ``(B, K, PARAMS)`` parameters."""
-    return torch.sigmoid(param[..., 15])
-
-
-def round_axis(half: Tensor) -> Tensor:
-    """``(B, K)`` the axis a round part turns about: the one whose other two half-sizes of
-    ``(B, K, 3)`` are closest in ratio."""
-    log = half.log()
-    spread = torch.stack([(log[..., (a + 1) % 3] - log[..., (a + 2) % 3]).abs() for a in range(3)])
-    return spread.argmin(0)
-
-
-def face_areas(half: Tensor, round: Tensor | None = None) -> Tensor:
+def face_areas(half: Tensor) -> Tensor:
     """``(B, K, 6)`` areas of the faces normal to ``+x, -x, +y, -y, +z, -z`` of boxes of
-    half-sizes ``(B, K, 3)``, of parts of roundness ``(B, K)`` if given (see the module
-    docstring: exact for a box and for a cylinder of circular section)."""
+    half-sizes ``(B, K, 3)``."""
     hx, hy, hz = half.unbind(-1)
-    three = torch.stack([hy * hz, hx * hz, hx * hy], -1) * 4
-    if round is not None:
-        three = three * (1 - round * (1 - math.pi / 4))[..., None]
-    return three.repeat_interleave(2, dim=-1)
-
-
-def _bend(local: Tensor, axis: Tensor, round: Tensor) -> Tensor:
-    """``(B, n, 3)`` points ``local`` on the unit box bent towards the cylinder about
-    ``axis`` ``(B, n)`` by roundness ``(B, n)``."""
-    plane = 1.0 - torch.nn.functional.one_hot(axis, 3).to(local)
-    q = local * plane  # constant in the parameters: only the roundness has a gradient here
-    norm = q.norm(dim=-1)
-    ratio = torch.where(norm > 0, q.abs().amax(-1) / norm.clamp_min(1e-12), 1.0)
-    scale = ratio**round
-    return local * (1 + plane * (scale - 1)[..., None])
+    return (torch.stack([hy * hz, hx * hz, hx * hy], -1) * 4).repeat_interleave(2, dim=-1)
 
 
 def sample_surface(
-    centres: Tensor,
-    half: Tensor,
-    rot: Tensor,
-    n: int,
-    generators: Sequence[torch.Generator],
-    round: Tensor | None = None,
+    centres: Tensor, half: Tensor, n: int, generators: Sequence[torch.Generator]
 ) -> Tensor:
-    """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud, or of
-    parts of roundness ``(B, K)`` if given.
+    """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud.
 
     Faces are picked by stratified sampling of their areas
     (:func:`flowam.surface.stratified_pick`), the point uniform on its face;
-    differentiable in ``centres``, ``half``, ``rot`` and ``round``, not in the choice of
-    faces. ``generators``: one per cloud (CPU).
+    differentiable in ``centres`` and ``half``, not in the choice of faces.
+    ``generators``: one per cloud (CPU).
     """
     b, k, _ = centres.shape
     u = uniforms(generators, n, 3, centres)
-    held = None if round is None else round.detach()
-    face = stratified_pick(face_areas(half.detach(), held).reshape(b, 6 * k), u[..., 0])
+    face = stratified_pick(face_areas(half.detach()).reshape(b, 6 * k), u[..., 0])
     part, side = face // 6, face % 6
     axis, sign = side // 2, 1.0 - 2.0 * (side % 2).to(centres.dtype)
     local = torch.cat([u[..., 1:] * 2 - 1, sign[..., None]], -1)  # (B, n, 3): s, t, ±1
     # put ±1 on the face's axis and (s, t) on the other two, in axis order
     order = torch.stack([(axis + 1) % 3, (axis + 2) % 3, axis], -1)
     local = torch.zeros_like(local).scatter(-1, order, local)
-    pick = part[..., None]
-    c = torch.gather(centres, 1, pick.expand(b, n, 3))
-    h = torch.gather(half, 1, pick.expand(b, n, 3))
-    r = torch.gather(rot, 1, pick[..., None].expand(b, n, 3, 3))
-    if round is not None:
-        axis = torch.gather(round_axis(half.detach()), 1, part)
-        local = _bend(local, axis, torch.gather(round, 1, part))
-    return c + (r @ (h * local)[..., None])[..., 0]
+    pick = part[..., None].expand(b, n, 3)
+    return torch.gather(centres, 1, pick) + torch.gather(half, 1, pick) * local
 
 
 class AssemblyChart(Chart):
@@ -227,31 +161,24 @@ class AssemblyChart(Chart):
 
     def cloud(self) -> Tensor:
         a = self.assembly
-        n = self.n if not a.mirror else -(-self.n // 2)
         if a.bend:
-            points = self._bent(n)
+            points = self._bent()
         else:
-            shape = boxes(self.param, a.min_half, a.turn)
-            round = roundness(self.param) if a.round else None
-            points = sample_surface(*shape, n, self.generators, round)
-        if a.mirror:  # half the points on the parts, half on their mirror image across x = 0
-            flip = torch.tensor([-1.0, 1.0, 1.0], device=points.device, dtype=points.dtype)
-            points = torch.cat([points, points * flip], 1)[:, : self.n]
+            points = sample_surface(*boxes(self.param, a.min_half), self.n, self.generators)
         if a.normalize:  # into the unit sphere, as the data are
             return into_unit_sphere(points, a.bound)
         return points.clamp(-a.bound, a.bound)
 
-    def _bent(self, n: int) -> Tensor:
+    def _bent(self) -> Tensor:
         """``(B, n, 3)`` points uniform by area on the deformed parts: each part's cube
-        surface mesh moved by its deformation, sized, turned and placed."""
+        surface mesh moved by its deformation, sized and placed."""
         a, b, k = self.assembly, *self.param.shape[:2]
         offsets = self.param[..., PARAMS:].reshape(b, k, CONTROLS, 3)
-        centres, half, rot = boxes(self.param[..., :PARAMS], a.min_half, a.turn, offsets)
+        centres, half = boxes(self.param[..., :PARAMS], a.min_half, offsets)
         cube, w = a.cube.to(centres), a.cube_weights.to(centres)
-        local = half[:, :, None] * (cube + w @ offsets)  # (B, K, V, 3)
-        verts = centres[:, :, None] + local @ rot.transpose(-1, -2)
+        verts = centres[:, :, None] + half[:, :, None] * (cube + w @ offsets)  # (B, K, V, 3)
         faces = a.cube_faces.to(centres.device)
-        return sample_triangles(verts.reshape(b, -1, 3), faces, n, self.generators)
+        return sample_triangles(verts.reshape(b, -1, 3), faces, self.n, self.generators)
 
     def held(self, step: int, steps: int) -> Tensor | None:
         """The deformation offsets, for the first ``bend_after`` share of the steps: the
@@ -269,14 +196,11 @@ class AssemblyChart(Chart):
 
 
 class Assembly(Parameterization):
-    """``parts`` cuboids on the tree of :data:`SLOTS`, no thinner than ``min_half``, turning
-    freely or (``turn=False``) aligned with the axes, with ``mirror`` doubled by their
-    mirror image across the plane ``x = 0`` (left and right, in the data's convention),
-    with ``round`` each bending towards its inscribed cylinder, with ``bend`` each bent by
-    a free-form deformation of its own (:mod:`flowam.deform`), with ``normalize``
-    centred on their centroid and scaled so the farthest point lies on
-    the unit sphere (as every real object is: a part cannot shrink the whole), their
-    points clamped into ``[-bound, bound]``."""
+    """``parts`` boxes on the tree of :data:`SLOTS`, no thinner than ``min_half``, with
+    ``bend`` each bent by a free-form deformation of its own (:mod:`flowam.deform`) from
+    the ``bend_after`` share of the steps on, with ``normalize`` centred on their centroid
+    and scaled so the farthest point lies on the unit sphere (as every real object is: a
+    part cannot shrink the whole), their points clamped into ``[-bound, bound]``."""
 
     transformable = False
 
@@ -285,15 +209,10 @@ class Assembly(Parameterization):
         parts: int = len(SLOTS),
         min_half: float = 0.02,
         bound: float = 1.0,
-        turn: bool = True,
-        mirror: bool = False,
         normalize: bool = False,
-        round: bool = False,
         bend: bool = False,
         bend_after: float = 0.0,
     ) -> None:
-        if round and bend:
-            raise FlowamError("part_round and part_bend both bend a part: choose one")
         if bend_after and not bend:
             raise FlowamError(f"part_bend_after={bend_after} needs part_bend=true")
         if not 0.0 <= bend_after < 1.0:
@@ -308,8 +227,7 @@ class Assembly(Parameterization):
             # every part's triangles, indexing the parts' vertices stacked part after part
             self.cube_faces = torch.cat([faces + k * len(self.cube) for k in range(parts)])
         self.min_half, self.bound = min_half, bound
-        self.turn, self.mirror, self.normalize = turn, mirror, normalize
-        self.round, self.bend, self.bend_after = round, bend, bend_after
+        self.normalize, self.bend, self.bend_after = normalize, bend, bend_after
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         b, n, _ = start.shape

@@ -1110,7 +1110,7 @@ Directions = Annotated[
 def experiment_faithful(
     setting,
     out: Path,
-    directions: Directions = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,norm-stats,parts",
+    directions: Directions = "vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,parts",
     directions_file: Annotated[
         Path | None,
         typer.Option(help="TOML file of directions (a table per label: method and fields)."),

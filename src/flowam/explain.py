@@ -41,7 +41,7 @@ from flowam.metrics.frechet import feature_layers
 from flowam.param import Latent
 from flowam.seeding import cloud_seed
 from flowam.speed import DEFAULT, Speed
-from flowam.stats import class_means, init_clouds, norm_statistics
+from flowam.stats import class_means, init_clouds
 
 
 class Explainer:
@@ -280,9 +280,8 @@ class Explainer:
         layers = list(config.align)  # a table of layer weights once resolved
         stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
-        norms = norm_statistics(self.model) if config.norm_stats else None
         generator = self.generator(config.generator) if config.generator else None
-        objective, transforms = build(config, sizes, norms, generator)
+        objective, transforms = build(config, sizes, generator)
         batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)
         init = torch.from_numpy(
             init_clouds(config.init, self.real.num_points, self.real, batch_targets, seeds)

@@ -23,8 +23,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor
-
 from flowam.assembly import Assembly
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.generative.networks import Generator
@@ -37,7 +35,6 @@ from flowam.objectives import (
     LatentAlignment,
     Legality,
     LogProbability,
-    NormStatistics,
     Objective,
     Realness,
     Sum,
@@ -84,7 +81,6 @@ class MethodConfig:
     l2: float = 0.0
     tv: float = 0.0
     tv_k: int = 8
-    norm_stats: float = 0.0  # batch-norm statistics of the model itself (NormStatistics)
     diversity: float = 0.0  # restarts of a class pushed apart in diversity_layer (Diversity)
     diversity_layer: str = "auto"  # a layer name; auto: the model's global feature
     robust_copies: int = 0  # transformation robustness: copies per cloud and step; 0 = off
@@ -98,10 +94,7 @@ class MethodConfig:
     smooth_k: int = 8
     assembly: bool = False  # optimise cuboids on a tree instead of points (flowam.assembly)
     part_min: float = 0.02  # the parts' smallest half-size
-    part_turn: bool = True  # parts may turn; False: they stay aligned with the axes
-    part_mirror: bool = False  # the parts and their mirror image across x = 0
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
-    part_round: bool = False  # parts bend between boxes and their inscribed cylinders
     part_bend: bool = False  # each part bent by a free-form deformation (flowam.deform)
     part_bend_after: float = 0.0  # share of the steps the parts stay boxes (coarse to fine)
     mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.mesh)
@@ -123,7 +116,7 @@ class MethodConfig:
         """Raise one line naming the option if a value cannot work; return self."""
         if self.beta is not None and not 0.0 <= self.beta <= 1.0:
             raise FlowamError(f"beta={self.beta} must be in [0, 1]")
-        weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv", "norm_stats")
+        weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv")
         weights += ("realness", "diversity")
         for name in weights:
             if getattr(self, name) < 0:
@@ -368,7 +361,7 @@ def robustness(config: MethodConfig) -> Robustness | None:
 
 def part_assembly(config: MethodConfig) -> Assembly:
     """The assembly of parts the ``part_*`` options describe."""
-    names = ("turn", "mirror", "normalize", "round", "bend", "bend_after")
+    names = ("normalize", "bend", "bend_after")
     return Assembly(
         min_half=config.part_min, bound=config.bound, **_prefixed(config, "part_", names)
     )
@@ -394,7 +387,6 @@ def parameterization(
 def build(
     config: MethodConfig,
     sizes: dict[str, int] | None = None,
-    norms: dict[str, tuple[Tensor, Tensor]] | None = None,
     generator: Generator | None = None,
 ) -> tuple[Objective, list[Transform]]:
     """The objective and step transforms of a method.
@@ -402,8 +394,6 @@ def build(
     Args:
         config: the method (``align`` must be a table here, not ``"auto"``).
         sizes: number of activations of each aligned layer (for ``c*N`` weights).
-        norms: the model's batch-norm running statistics (for ``norm_stats``; see
-            :func:`flowam.stats.norm_statistics`).
         generator: the loaded generator (for ``realness``: its discriminator).
     """
     config.check()
@@ -430,8 +420,6 @@ def build(
         parts.append((config.l2, L2Penalty(config.reduce)))
     if config.tv:
         parts.append((config.tv, TotalVariation(config.tv_k, config.reduce)))
-    if config.norm_stats:
-        parts.append((config.norm_stats, NormStatistics(norms or {})))
     if config.diversity:
         if config.diversity_layer == AUTO:
             raise FlowamError("diversity_layer='auto' must be resolved to a layer before building")

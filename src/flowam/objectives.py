@@ -23,14 +23,6 @@ The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud)
 - :class:`L2Penalty` (image L2 decay, supplement S1-A): ``Σ_i ‖p_i‖²``, penalised. In images
   L2 shrinks extreme pixel intensities; a point's "intensity" is its position, so the
   point-set analogue pulls extreme points towards the origin.
-- :class:`NormStatistics` (model-only statistics, after DeepInversion, Yin et al. 2020):
-  for every batch-norm layer whose input has a point (or neighbourhood) axis, the
-  per-channel mean ``μ`` and standard deviation ``σ`` of the cloud's input over that
-  axis, against the layer's running mean ``m`` and variance ``v`` — statistics the model
-  itself holds, not real objects:
-  ``mean_l mean_ch [(μ - m)² + (σ - √v)²] / v``, penalised: the squared 2-Wasserstein
-  distance between the two per-channel Gaussians, in units of the running variance, so
-  every layer counts alike whatever its scale.
 - :class:`Realness` (the generative baselines AED/NAED): a discriminator's log-probability
   that the cloud is real.
 - :class:`TotalVariation` (S1-A): ``Σ_i mean_{j∈kNN(i)} ‖p_i - p_j‖₁``, penalised. Image TV
@@ -358,40 +350,6 @@ class L2Penalty(Objective):
 
     def value(self, ctx: Context) -> Tensor:
         return -_reduce((ctx.points**2).sum(-1), self.reduce)
-
-
-class NormStatistics(Objective):
-    """Batch-norm statistics of the cloud against the model's running ones (see above).
-
-    Args:
-        norms: ``{layer: (running_mean, running_var)}`` of the model's batch-norm layers
-            (:func:`flowam.stats.norm_statistics`); layers whose input has no axis beyond
-            the channels (fully connected ones) are skipped, one cloud has no spread there.
-    """
-
-    name = "norm_stats"
-
-    def __init__(self, norms: dict[str, tuple[Tensor, Tensor]]) -> None:
-        if not norms:
-            raise FlowamError("norm statistics need a model with batch-norm layers")
-        self.norms = norms
-        self.layers = tuple(f"{layer}:input" for layer in norms)
-
-    def value(self, ctx: Context) -> Tensor:
-        total, used = 0, 0
-        for layer, (mean, var) in self.norms.items():
-            act = ctx.activations[f"{layer}:input"]
-            if act.ndim < 3:
-                continue
-            flat = act.flatten(2)  # (R, C, points)
-            mu, sigma = flat.mean(-1), flat.std(-1)
-            var = var.to(act)
-            gap = (mu - mean.to(act)) ** 2 + (sigma - var.sqrt()) ** 2
-            total = total + (gap / (var + 1e-5)).mean(-1)
-            used += 1
-        if not used:
-            raise FlowamError("norm statistics: no batch-norm layer sees a point axis")
-        return -total / used
 
 
 class Realness(Objective):

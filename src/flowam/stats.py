@@ -174,16 +174,6 @@ def class_means(
     return ClassStatistics(list(data.classes), means, arrays["counts"])
 
 
-def norm_statistics(model: nn.Module) -> dict[str, tuple[Tensor, Tensor]]:
-    """``{layer: (running_mean, running_var)}`` of every batch-norm layer that tracks them:
-    the statistics of the training data the model itself holds."""
-    return {
-        name: (m.running_mean.detach().float(), m.running_var.detach().float())
-        for name, m in model.named_modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None
-    }
-
-
 def medoid(clouds: np.ndarray) -> int:
     """Index of the ``(K, N, 3)`` cloud with the smallest mean Chamfer distance to the rest."""
     x = torch.as_tensor(clouds, dtype=torch.float32)

@@ -71,7 +71,6 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "flow-beta0.05": ("flow", {"beta": 0.05}),
     "robust": ("vanilla", {"robust_copies": 2, "lr": 0.02, "project": True}),
     "smooth": ("vanilla", {"smooth": 3.0, "project": True}),
-    "norm-stats": ("vanilla", {"norm_stats": 1.0, "project": True}),
     "membrane": ("membrane", {}),
     "parts-boxes": ("parts-boxes", {}),
     "mesh": ("mesh", {}),
