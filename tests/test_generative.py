@@ -169,8 +169,7 @@ def test_the_decoded_start_is_where_latent_am_begins(tiny_model, tiny_data, tiny
         ["box", "cone"],
         "vanilla",
         init="mean",
-        steps=1,
-        lr=0.0,
+        steps=1,  # history row 0: the decoded start, before the step's update
         generator=str(tiny_aed),
         progress=False,
     )
