@@ -11,10 +11,12 @@ from matplotlib.image import imread
 
 from conftest import MODELNET_SAMPLE, run_cli
 from flowam.data import load_dataset
-from flowam.demo import DEMO_CLASSES, demo_classes
+from flowam.demo import DEMO_COUNT
 from flowam.errors import FlowamError
+from flowam.experiments.common import QUICK_COUNT
 from flowam.experiments.realism import measure_realism
 from flowam.models import load_classifier
+from flowam.subject import DEFAULT_CLASSES, choose_classes
 
 
 def write_as_modelnet(tiny_data, root, extra_class="sphere"):
@@ -105,13 +107,17 @@ def test_realism_on_genuine_modelnet40_files(tmp_path, monkeypatch, capsys):
     assert sorted(p["object"] for p in summary["predictions"]) == sorted(listed)
 
 
-def test_demo_explains_a_spanning_subset_unless_asked_for_all():
+def test_one_default_subset_of_classes_for_the_demo_and_the_quick_experiments():
     _, info = load_classifier()
-    assert demo_classes(info.classes, None) == list(DEMO_CLASSES)
-    assert set(DEMO_CLASSES) < set(info.classes)
-    assert demo_classes(info.classes, "all") == info.classes
-    assert demo_classes(info.classes, ["cup"]) == ["cup"]
-    assert demo_classes(["a", "b"], None) == ["a", "b"]  # a model without the demo's classes
+    demo = choose_classes(info.classes, None, DEMO_COUNT)
+    assert demo == ["airplane", "chair", "lamp", "table"]  # four families
+    quick = choose_classes(info.classes, None, QUICK_COUNT)
+    assert quick == ["airplane", "bed", "car", "chair", "guitar", "lamp", "sofa", "table"]
+    assert set(demo) < set(quick) == set(DEFAULT_CLASSES) < set(info.classes)
+    assert choose_classes(info.classes, None) == choose_classes(info.classes, "all") == info.classes
+    assert choose_classes(info.classes, ["cup", "bed"], DEMO_COUNT) == ["cup", "bed"]
+    own = ["a", "b", "c", "d", "e", "f"]  # a model without the default classes: its first
+    assert choose_classes(own, None, DEMO_COUNT) == own[:4]
 
 
 def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monkeypatch, capsys):

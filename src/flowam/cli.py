@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.table import Table
 
 from flowam import __version__, cache, stopping
-from flowam.demo import ALL_METHODS, DEMO_CLASSES, METHODS, TITLES
+from flowam.demo import ALL_METHODS, DEMO_COUNT, METHODS, TITLES
 from flowam.devices import check_device
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.report import write_config
-from flowam.subject import Subject
+from flowam.subject import DEFAULT_CLASSES, Subject
 
 app = typer.Typer(
     add_completion=False,
@@ -799,7 +799,7 @@ ClassesOption = Annotated[
     str | None,
     typer.Option(
         help="Comma-separated classes, or 'all' (default: "
-        f"{', '.join(DEMO_CLASSES)}: {len(DEMO_CLASSES)} families).",
+        f"{', '.join(DEFAULT_CLASSES[:DEMO_COUNT])}: {DEMO_COUNT} families).",
         callback=some_classes,
     ),
 ]
@@ -817,17 +817,14 @@ def _classes(text: str | None) -> list[str] | str | None:
 
 @app.command()
 @owns_out("demo")
+@dataclass_options(Subject)
 def demo(
     out: OutDir = Path("runs/demo"),
-    model: Annotated[
-        str, typer.Option(help="'bundled', 'bundled:<arch>' or a procedural-trained model.")
-    ] = "bundled",
     steps: Annotated[
         int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))
     ] = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
-    device: Device = "cpu",
     faithfulness: Faithfulness = True,
     architectures: Annotated[
         bool,
@@ -835,6 +832,7 @@ def demo(
     ] = True,
     report: Report = True,
     seed: Seed = 0,
+    **fields: Any,
 ) -> None:
     """The main job: explain the bundled model's classes with every method, compared fairly."""
     from flowam.demo import run_demo
@@ -843,12 +841,11 @@ def demo(
     chosen = _items(methods)
     tables = run_demo(
         out,
-        model=model,
+        Subject(**fields),
         steps=steps,
         seed=seed,
         classes=_classes(classes),
         methods=chosen,
-        device=device,
         faithfulness=faithfulness,
         architectures=architectures,
         log=console.print,
@@ -922,6 +919,7 @@ def experiment_realism(
 
 @experiment_app.command("table4")
 @owns_out("experiment table4")
+@dataclass_options(Subject, skip=("model",))
 def experiment_table4(
     models: Annotated[
         str | None,
@@ -933,34 +931,35 @@ def experiment_table4(
     ] = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
-    device: Device = "cpu",
     faithfulness: Faithfulness = True,
     report: Report = True,
     seed: Seed = 0,
+    **fields: Any,
 ) -> None:
     """The paper's Table IV: every method on every (bundled) architecture."""
     from flowam.experiments.table4 import run_table4
 
     specs = _items(models) if models else None
     chosen = _items(methods)
+    subject = Subject(**fields)
     write_config(
         out,
         "experiment table4",
+        **dataclasses.asdict(subject),
         models=specs,
         steps=steps,
         classes=classes,
         methods=chosen,
-        device=device,
         seed=seed,
     )
     run_table4(
         out,
+        subject,
         models=specs,
         steps=steps,
         seed=seed,
         classes=_classes(classes),
         methods=chosen,
-        device=device,
         faithfulness=faithfulness,
         log=console.print,
     )

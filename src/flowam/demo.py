@@ -1,8 +1,9 @@
 """The main job (``make demo``): the bundled model, every preset, each as it is meant to
 be used, with its faithfulness gap.
 
-By default the demo explains :data:`DEMO_CLASSES`, 4 of the bundled model's classes
-from different families (a vehicle, a seat, a fixture, a table), for 100 steps per
+By default the demo explains the first :data:`DEMO_COUNT` of
+:data:`flowam.subject.DEFAULT_CLASSES`, 4 of the bundled model's classes from different
+families (a vehicle, a seat, a fixture, a table), for 100 steps per
 method, so that the first command a user types ends within about three minutes on a
 laptop CPU; ``classes="all"`` explains every class.
 
@@ -25,6 +26,7 @@ on each architecture) and ``architectures/<arch>/``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -38,11 +40,11 @@ from flowam.compare import (
     score_result,
     summaries,
 )
-from flowam.data import load_dataset
 from flowam.explain import Explainer
 from flowam.methods import load_method
 from flowam.models import BUNDLED, bundled_models, load_classifier, load_judges, resolve_spec
 from flowam.report import SCORE_LEGEND, markdown_table, write_config, write_grid
+from flowam.subject import Subject, choose_classes
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "parts")
 """The demo's methods: the classic baselines and the Flow AM presets."""
@@ -52,10 +54,11 @@ sanity checks run them by default; the demo runs them when named (``--methods``)
 keeps its default run within the time its README figures state."""
 ALL_METHODS = (*METHODS, *GENERATIVE)
 """Every preset the experiments compare."""
-DEMO_CLASSES = ("airplane", "chair", "lamp", "table")
-"""The demo's default classes: 4 of different families (a vehicle, a seat, a fixture, a
-table), few enough that every preset and the recommended one on all three architectures
-run within about three minutes on a 2-core CPU (8 classes took 264 s, issue 34)."""
+DEMO_COUNT = 4
+"""Classes the demo explains by default: the first 4 of
+:data:`flowam.subject.DEFAULT_CLASSES`, few enough that every preset and the recommended
+one on all three architectures run within about three minutes on a 2-core CPU (8 classes
+took 264 s, issue 34)."""
 BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
 START_WORDS = {"gaussian": "from noise", "mean": "from class mean"}
@@ -73,30 +76,15 @@ TITLES = {
 """The title of each of the demo's tables."""
 
 
-def demo_classes(model_classes: Sequence[str], classes: Sequence[str] | str | None) -> list[str]:
-    """The classes a demo explains: given names, ``"all"``, or :data:`DEMO_CLASSES`.
-
-    A model without every demo class (a user's own) is explained on all of its classes.
-    """
-    if classes == "all":
-        return list(model_classes)
-    if classes:
-        return list(classes)
-    if set(DEMO_CLASSES) <= set(model_classes):
-        return list(DEMO_CLASSES)
-    return list(model_classes)
-
-
 def run_demo(
     out: Path,
+    subject: Subject | None = None,
     *,
-    model: str = BUNDLED,
     steps: int,
     seed: int = 0,
     classes: Sequence[str] | str | None = None,
     methods: Sequence[str] = METHODS,
     starts: Sequence[str] = (),
-    device: str = "cpu",
     faithfulness: bool = True,
     architectures: bool = True,
     log: Callable[[str], None] = print,
@@ -104,9 +92,10 @@ def run_demo(
     """Run the comparison; returns ``{table: {label: outcome}}`` and writes ``out``.
 
     Args:
-        model: a bundled model (``bundled``, ``bundled:<arch>``) or a weights file of a
-            model trained on the procedural dataset.
-        classes: class names, ``"all"``, or None for :func:`demo_classes`' default.
+        subject: the model and real objects (default: the bundled PointNet and the
+            procedural test split), built as every command builds them.
+        classes: class names, ``"all"``, or None for the first :data:`DEMO_COUNT` of
+            :data:`flowam.subject.DEFAULT_CLASSES`.
         starts: starts every method also runs from (:data:`STARTS` for the full
             comparison); by default each method runs from its own start only.
         faithfulness: repeat every run on the fully randomized model for the
@@ -115,10 +104,9 @@ def run_demo(
             (:func:`on_architectures`; the table ``"architectures"``).
     """
     begin = time.perf_counter()
-    net, info = load_classifier(model, device=device)
-    real = load_dataset("procedural", "test", num_points=info.num_points)
-    explainer = Explainer(net, real, judges=load_judges(BUNDLED, info, device))
-    names = demo_classes(info.classes, classes)
+    subject = subject or Subject()
+    explainer, info = subject.load(seed, classes if isinstance(classes, list | tuple) else ())
+    names = choose_classes(explainer.classes, classes, DEMO_COUNT)
     explainer.targets(names)
     subset = len(names) < len(info.classes) and classes is None
     hint = " (the demo's default subset; --classes all for every class)" if subset else ""
@@ -138,7 +126,9 @@ def run_demo(
         randomized=randomized,
         log=log,
     )
-    others = [a for a in bundled_models() if resolve_spec(f"{BUNDLED}:{a}") != resolve_spec(model)]
+    others = [
+        a for a in bundled_models() if resolve_spec(f"{BUNDLED}:{a}") != resolve_spec(subject.model)
+    ]
     if architectures and others and PRESET in methods:
         tables["architectures"] = on_architectures(
             explainer,
@@ -149,22 +139,21 @@ def run_demo(
             others=others,
             steps=steps,
             seed=seed,
-            device=device,
+            subject=subject,
             log=log,
         )
     seconds = time.perf_counter() - begin
     config = {
         "command": "demo",
+        **dataclasses.asdict(subject),
         "seed": seed,
         "steps": steps,
         "methods": list(methods),
         "starts": list(starts),
         "classes": names,
-        "model": info.source,
         "architecture": info.architecture,
         "model_accuracy": info.metadata.get("test_accuracy"),
-        "num_points": info.num_points,
-        "device": device,
+        "num_points": explainer.real.num_points,
         "faithfulness": faithfulness,
         "architectures": list(tables.get("architectures", {})),
         "seconds": seconds,
@@ -255,7 +244,7 @@ def on_architectures(
     others: Sequence[str],
     steps: int,
     seed: int = 0,
-    device: str = "cpu",
+    subject: Subject | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Outcome]:
     """:data:`PRESET` on each bundled architecture of ``others`` (trained models only),
@@ -267,8 +256,10 @@ def on_architectures(
     on each architecture, each cloud turned to face its nearest real object). Returns
     ``{label: outcome}``: the real objects, the start, then ``"<arch>: parts"`` per
     architecture, the demo model's first. Models whose classes are not the demo model's
-    are skipped with a log line.
+    are skipped with a log line. ``subject``: where the other models run (device, judges,
+    speed options).
     """
+    subject = subject or Subject()
     start = load_method(PRESET).init
     ran = own[f"{PRESET} (from the {start})"]
     rows: dict[str, Outcome] = {}
@@ -278,12 +269,13 @@ def on_architectures(
     rows[f"init: {start}"] = own[f"init: {start}"]
     rows[f"{architecture}: {PRESET}"] = ran
     for arch in others:
-        net, info = load_classifier(f"{BUNDLED}:{arch}", device=device)
+        net, info = load_classifier(f"{BUNDLED}:{arch}", device=subject.device)
         if info.classes != explainer.classes:
             log(f"{PRESET} on {arch}: skipped, its classes are not the demo model's")
             continue
         log(f"{PRESET} on {arch} (trained model only)")
-        other = Explainer(net, explainer.real, explainer.speed, load_judges(BUNDLED, info, device))
+        judges = load_judges(subject.judges, info, subject.device)
+        other = Explainer(net, explainer.real, explainer.speed, judges, explainer.turns)
         label = f"{arch}: {PRESET}"
         outcomes = compare(
             other,
@@ -307,13 +299,14 @@ def on_architectures(
 
 
 def _markdown(summaries: dict[str, dict[str, dict[str, float]]], config: dict) -> str:
+    accuracy = config["model_accuracy"]
+    known = f" (test accuracy {accuracy:.3f})" if isinstance(accuracy, float | int) else ""
     lines = [
         "# flowam demo",
         "",
-        f"{config['architecture']} `{config['model']}` (test accuracy "
-        f"{config['model_accuracy']:.3f}) on the procedural "
-        f"dataset, {len(config['classes'])} classes, {config['num_points']} points per cloud, "
-        f"{config['steps']} steps per method, seed {config['seed']}; "
+        f"{config['architecture']} `{config['model']}`{known} against `{config['data']}` "
+        f"({config['split']}), {len(config['classes'])} classes, {config['num_points']} "
+        f"points per cloud, {config['steps']} steps per method, seed {config['seed']}; "
         f"{config['seconds']:.0f} s in all on {config['device']}.",
         "",
         SCORE_LEGEND,

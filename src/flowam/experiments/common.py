@@ -1,8 +1,9 @@
 """What every ``flowam experiment`` shares: the subject, the scale, and its outputs.
 
 Each experiment runs at one of two scales. ``quick`` (the default) runs on this kind of
-2-core CPU in minutes: :data:`QUICK_CLASSES` (eight classes spanning the families, where the
-model has them), :data:`QUICK_STEPS` steps per method, one seed for damaged models. ``full``
+2-core CPU in minutes: the first :data:`QUICK_COUNT` of :data:`flowam.subject.DEFAULT_CLASSES`
+(eight classes spanning the families, where the model has them), :data:`QUICK_STEPS` steps
+per method, one seed for damaged models. ``full``
 follows the paper: every class, each method's own step count (300 for the presets), three
 seeds. ``--classes`` and ``--steps`` override either.
 
@@ -22,9 +23,10 @@ from typing import Any
 from flowam import cache
 from flowam.explain import Explainer
 from flowam.report import write_config
-from flowam.subject import Subject
+from flowam.subject import Subject, choose_classes
 
-QUICK_CLASSES = ("airplane", "bed", "car", "chair", "guitar", "lamp", "sofa", "table")
+QUICK_COUNT = 8
+"""Classes an experiment explains at ``--quick`` scale: the first 8 of DEFAULT_CLASSES."""
 QUICK_STEPS = 100
 SEEDS = {"quick": 1, "full": 3}
 
@@ -54,14 +56,10 @@ class Setting:
 
     def names(self, explainer: Explainer) -> list[str]:
         """The classes to explain."""
-        if self.classes == "all" or (self.classes is None and self.scale == "full"):
-            return list(explainer.classes)
-        if self.classes:
-            names = list(self.classes)
-            explainer.targets(names)  # unknown names fail here
-            return names
-        quick = [c for c in QUICK_CLASSES if c in explainer.classes]
-        return quick if len(quick) == len(QUICK_CLASSES) else list(explainer.classes[:8])
+        count = None if self.scale == "full" else QUICK_COUNT
+        names = choose_classes(explainer.classes, self.classes, count)
+        explainer.targets(names)  # unknown names fail here
+        return names
 
     def overrides(self) -> dict[str, Any]:
         """Method overrides of the scale: the step count unless ``full`` keeps the preset's."""

@@ -111,10 +111,10 @@ def run_reproduce(
         return estimate
     run_table4(
         out / "table4",
+        setting.subject,
         steps=setting.overrides().get("steps", 300),
         seed=setting.seed,
         classes=names,
-        device=setting.subject.device,
         log=log,
     )
     return estimate

@@ -11,6 +11,7 @@ model's own global feature, so FIDs compare within an architecture only).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,37 +21,41 @@ from flowam.compare import Outcome, summaries
 from flowam.demo import METHODS, STARTS, run_demo
 from flowam.models import bundled_models
 from flowam.report import markdown_table
+from flowam.subject import Subject
 
 
 def run_table4(
     out: Path,
+    subject: Subject | None = None,
     *,
     models: Sequence[str] | None = None,
     steps: int,
     seed: int = 0,
     classes: Sequence[str] | str | None = None,
     methods: Sequence[str] = METHODS,
-    device: str = "cpu",
     faithfulness: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, dict[str, Outcome]]]:
     """Run the comparison on each model into ``out/<n>_<arch>/``; write ``out/table4.md``.
 
     Args:
+        subject: the real objects and how the models run (its ``model`` is replaced by
+            each of ``models``).
         models: model specs (default: ``bundled:<arch>`` for every bundled architecture).
-        steps, seed, classes, methods, device, faithfulness, log: as for
+        steps, seed, classes, methods, faithfulness, log: as for
             :func:`flowam.demo.run_demo` (a method whose aligned layers another
             architecture's, the published ``flow``, is skipped on models without them).
 
     Returns:
         ``{model: {table: {row: outcome}}}`` with the demo's tables per model.
     """
+    subject = subject or Subject()
     models = list(models or [f"bundled:{a}" for a in bundled_models()])
     results: dict[str, dict[str, dict[str, Outcome]]] = {}
     lines = [
         "# Table IV: the methods on every architecture",
         "",
-        f"{steps} steps per method, seed {seed}, on {device}. Rows `init: ...` score the "
+        f"{steps} steps per method, seed {seed}, on {subject.device}. Rows `init: ...` score the "
         "starting clouds; the other rows follow the paper's protocol (baselines from "
         "Gaussian noise, Flow AM from the class-mean cloud). Every run is in the folder "
         "named beside its table, with both starts for every method.",
@@ -60,13 +65,12 @@ def run_table4(
         folder = out / f"{k}_{spec.replace(':', '_').replace('/', '_')}"
         tables = run_demo(
             folder,
-            model=spec,
+            dataclasses.replace(subject, model=spec),
             steps=steps,
             seed=seed,
             classes=classes,
             methods=methods,
             starts=STARTS,
-            device=device,
             faithfulness=faithfulness,
             architectures=False,
             log=log,
