@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flowam.page import write_report
-from flowam.report import write_config
+from flowam.outputs import write_config
+from flowam.report import write_report
 
 
 def fake_run(root: Path, classes: int, methods: int, steps: int, points: int = 512) -> None:

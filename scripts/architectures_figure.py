@@ -9,7 +9,7 @@ Rows are the classes; columns a real object from two views (the first run's, see
 that run was), then for each run the direction's explanation of the trained model from
 two views and of the randomized model from two views. The clouds are read from each
 run's ``clouds/<model>/<direction>/<class>_0.npy`` (the layout of
-:func:`flowam.report.write_clouds`); nothing is recomputed.
+:func:`flowam.outputs.write_clouds`); nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flowam.outputs import folder_name
 from flowam.render import VIEWS, render_grid
-from flowam.report import folder_name
 
 TWO_VIEWS = ("3/4", "front")
 

@@ -19,8 +19,8 @@ from flowam.methods import load_method
 from flowam.metrics.chamfer import chamfer_distance, reference_indices
 from flowam.models import get_model
 from flowam.objectives import ClassLogit
+from flowam.outputs import write_clouds
 from flowam.param import Smooth
-from flowam.report import write_clouds
 from flowam.robustness import Robustness
 from flowam.stats import fibonacci_sphere
 

@@ -350,7 +350,7 @@ class _NoCapture:
 def read_run_folder(read: str) -> Callable[[Path], object]:
     """``flowam evaluate`` or ``flowam report`` of a run folder, through Python."""
     from flowam.evaluation import evaluate_folder
-    from flowam.page import write_report
+    from flowam.report import write_report
 
     if read == "evaluate":
         return evaluate_folder

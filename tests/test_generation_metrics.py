@@ -11,7 +11,7 @@ from flowam.errors import FlowamError
 from flowam.metrics import Evaluator, compare_sets, set_scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.models import get_model, load_classifier, load_judges
-from flowam.report import markdown_table
+from flowam.outputs import markdown_table
 
 
 def naive_symmetric(a, b):

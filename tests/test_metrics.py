@@ -211,9 +211,9 @@ def test_evaluator_fid_reads_the_global_feature_and_fc2():
         for c in (0, 1)
     ]
     assert got["fid_class"] == pytest.approx(np.mean(per_class), rel=1e-6)
-    # m-IS with a second classifier (a judge) instead of the explained one
+    # m-IS with a second classifier instead of the explained one
     judge = get_model("pointnet", 2).eval()
-    judged = Evaluator(model, real, judge=judge).score(pts, targets).sets["m_is"]
+    judged = Evaluator(model, real, inception_classifier=judge).score(pts, targets).sets["m_is"]
     with torch.no_grad():
         assert judged == pytest.approx(inception_score(judge(torch.from_numpy(pts))), rel=1e-6)
 

@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 
 from flowam.errors import FlowamError
-from test_page import _browser, _pixels, open_page
+from test_report import _browser, _pixels, open_page
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
 
@@ -95,7 +95,7 @@ def test_show_takes_a_result_or_a_run_folder(small_model, small_real, tmp_path):
     assert "height: 300px" in shown._repr_html_() and "flowam: mine" in shown.page
     saved = shown.save(tmp_path / "page.html")
     assert saved.read_text() == shown.page and "Plotly" in shown.page
-    from flowam.report import write_clouds
+    from flowam.outputs import write_clouds
 
     write_clouds(result, tmp_path / "run" / "vanilla", [{}] * len(result))
     assert "flowam report: run" in flowam.show(tmp_path / "run").page

@@ -333,13 +333,13 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary(
 ):
     import errno
 
-    import flowam.report
+    import flowam.outputs
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    monkeypatch.setattr(flowam.report, "write_ply", lambda points, path: full())
+    monkeypatch.setattr(flowam.outputs, "write_ply", lambda points, path: full())
     monkeypatch.setattr(np, "save", full)
     out = tmp_path / "full"
     code, _, err = run_cli(

@@ -15,7 +15,7 @@ from flowam.metrics.chamfer import chamfer_distance, pairwise_chamfer, turned_ch
 from flowam.metrics.generation import set_scores
 from flowam.models import get_model
 from flowam.ops import turned, yaw_matrix
-from flowam.report import facing
+from flowam.outputs import facing
 from flowam.subject import TURNS, Subject
 from test_conventions import chair_y_up
 

@@ -27,7 +27,7 @@ from flowam import __version__, cache, stopping
 from flowam.demo import ALL_METHODS, DEMO_COUNT, METHODS, TITLES
 from flowam.devices import check_device
 from flowam.errors import FlowamError, FlowamWarning
-from flowam.report import write_config
+from flowam.outputs import write_config
 from flowam.subject import DEFAULT_CLASSES, Subject
 
 app = typer.Typer(
@@ -488,7 +488,7 @@ def check_snapshots_option(value: str) -> str:
 
 def _print_summary(outcomes, title: str) -> None:
     from flowam.compare import summaries
-    from flowam.report import summary_table
+    from flowam.outputs import summary_table
 
     out_console.print(summary_table(summaries(outcomes), title))
 
@@ -652,7 +652,7 @@ def evaluate(
 ) -> None:
     """Score every run under FOLDER; print the table and write evaluation.md/.json there."""
     from flowam.evaluation import evaluate_folder
-    from flowam.report import SCORE_LEGEND, markdown_table, summary_table
+    from flowam.outputs import SCORE_LEGEND, markdown_table, summary_table
 
     results = evaluate_folder(folder, device=device, seed=seed, turns=turns)
     rows = {run: scores.summary() for run, (scores, _) in results.items()}
@@ -764,7 +764,7 @@ def report(
     ] = 0,
 ) -> None:
     """One self-contained HTML page of a run: 3-D views, histories, tables, configuration."""
-    from flowam.page import write_report
+    from flowam.report import write_report
 
     if display_points < 0 or real < 0:
         raise FlowamError("--display-points and --real must be at least 0")
@@ -780,7 +780,7 @@ def _report(out: Path, wanted: bool) -> None:
     """The page of a finished command's folder; a failure here loses no result."""
     if not wanted:
         return
-    from flowam.page import write_report
+    from flowam.report import write_report
 
     try:
         console.print(f"wrote {write_report(out)}")

@@ -33,7 +33,7 @@ from flowam.explain import Explainer
 from flowam.faithfulness import faithfulness_gap, flagged
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
-from flowam.report import folder_name, write_clouds, write_explanations, write_grid
+from flowam.outputs import folder_name, write_clouds, write_explanations, write_grid
 
 
 @dataclass

@@ -43,7 +43,7 @@ from flowam.compare import (
 from flowam.explain import Explainer
 from flowam.methods import load_method
 from flowam.models import BUNDLED, bundled_models, load_classifier, load_judges, resolve_spec
-from flowam.report import SCORE_LEGEND, markdown_table, write_config, write_grid
+from flowam.outputs import SCORE_LEGEND, markdown_table, write_config, write_grid
 from flowam.subject import Subject, choose_classes
 
 METHODS = ("vanilla", "l2", "blur", "tv", "flow", "flow-auto", "parts")

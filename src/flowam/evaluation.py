@@ -2,7 +2,7 @@
 
 Any folder that ``flowam explain``, ``flowam demo`` or an experiment wrote holds one
 sub-folder per run with ``<class>_<restart>.npy`` points and ``.json`` records (see
-:mod:`flowam.report`), and a ``config.json`` naming the model and the real objects. This
+:mod:`flowam.outputs`), and a ``config.json`` naming the model and the real objects. This
 module finds the runs, rebuilds the explainer from the nearest ``config.json`` and scores
 every run with the same :class:`~flowam.metrics.Evaluator`, so runs written by
 different versions or commands are measured alike. ``starts.npz`` (written since the

@@ -61,8 +61,8 @@ def show(
         display_points: points drawn per cloud (a random subset where a cloud has more).
         height: pixels of the frame in the notebook.
     """
-    from flowam.page import report_html
-    from flowam.report import folder_name, write_clouds
+    from flowam.outputs import folder_name, write_clouds
+    from flowam.report import report_html
 
     if not isinstance(what, Explanations):
         return Shown(report_html(Path(what), display_points), height)

@@ -2,7 +2,7 @@
 
 A run folder is written by flowam, but it lives on a user's disk: a file may be truncated
 by a full disk, replaced by hand or copied from elsewhere. Each reader here either returns
-what the writer (:mod:`flowam.report`) wrote or raises one :class:`FlowamError` naming
+what the writer (:mod:`flowam.outputs`) wrote or raises one :class:`FlowamError` naming
 the file and what is wrong with it; none of them unpickles anything.
 """
 

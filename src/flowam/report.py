@@ -1,236 +1,334 @@
-"""Writing explanations to disk: points, pictures, scores, grids, tables and summaries.
+"""``flowam report RUN_DIR``: one self-contained HTML page of a run, to turn the
+explanations around in 3D.
 
-Layout of one method's folder (``NAME`` is ``<class>_<restart>``)::
+Any folder that ``flowam explain``, ``flowam demo`` or an experiment wrote holds runs
+(folders of ``<class>_<restart>.npy`` + ``.json``, ``history.npz``, ``starts.npz``; see
+:mod:`flowam.outputs`), Markdown tables (``summary.md``, ``table1.md``, ``sanity.md``, ...),
+pictures and ``config.json``. The page shows, for the chosen group of runs (e.g. the
+demo's ``mean`` and ``gaussian`` starts) and class: the starting cloud, each method's
+explanation and a few real objects of the class in rotatable 3-D views whose cameras move
+together, each run's per-term history, the run's tables (sortable), its pictures and its
+configuration.
 
-    NAME.npy   (N, 3) float32 points
-    NAME.ply   the same points, for any 3-D viewer
-    NAME.png   the cloud from four fixed views
-    NAME.json  scores (target logit, log-softmax, predicted class, legality, Chamfer
-               distance to real objects) and the method's configuration
-    history.npz  per-step values of every objective term, (steps + 1, B) each
-    starts.npz   the starting cloud of each explanation, by NAME
-    snapshots.npz  with ``--snapshots``: the cloud of each explanation at each chosen step,
-               by ``NAME@STEP`` (before that step's update; step 0 is the start)
-
-A run stopped by Ctrl-C or SIGTERM (:mod:`flowam.stopping`) writes the clouds it reached,
-unscored (``scores`` empty, ``status`` "stopped at step K"); ``flowam evaluate`` scores them.
+Everything is embedded (plotly.js, the data, the pictures): the file opens from disk with
+no network. Plotly's offline bundle is the choice because it draws 3-D scatter plots in
+WebGL with camera events to link views, and its 2-D charts cover the history curves, in
+one library. Clouds are stored in the page as 16-bit integers and subsampled to
+``display_points`` for display only (never the stored data); a class's views are built
+when it is chosen, so a 40-class × 8-method page loads in about the time of one class
+(``benchmarks/report_load.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import trimesh
-from rich.table import Table
 
-from flowam import __version__, cache
-from flowam.engine import Explanations
-from flowam.metrics import Scores
-from flowam.ops import yaw_matrix
-from flowam.render import render_grid, render_views
+from flowam import cache
+from flowam.errors import FlowamError
+from flowam.evaluation import find_runs, records, subject_of
+from flowam.readback import read_arrays, read_cloud, read_json, usable
 
-COLUMNS = (
-    ("target_logit", "logit ↑", "{:.2f}"),
-    ("log_softmax", "log-softmax ↑", "{:.2e}"),
-    ("chamfer_to_real", "CD ↓", "{:.4f}"),
-    ("chamfer_both_ways", "CD⇄ ↓", "{:.4f}"),
-    ("recognised_rate", "1-NN ↑", "{:.0%}"),
-    ("one_nna", "1-NNA ↓", "{:.0%}"),
-    ("coverage", "COV ↑", "{:.0%}"),
-    ("mmd", "MMD ↓", "{:.4f}"),
-    ("moved_from_start", "moved", "{:.3f}"),
-    ("fid", "FID ↓", "{:.3g}"),
-    ("m_is", "m-IS ↑", "{:.2f}"),
-    ("faithfulness_gap", "gap ↑", "{:+.0%}"),
-    ("legal_rate", "legal", "{:.0%}"),
-    ("success_rate", "success", "{:.0%}"),
-)
+PAGE = "report.html"
+"""The page's file name inside the run folder (default of ``flowam report``)."""
+HISTORY_POINTS = 200
+"""At most this many steps of each history curve are shown (evenly spaced)."""
+QUANT = 32767
 
 
-SCORE_LEGEND = (
-    "Scores: target logit and log-softmax (representativity); CD, the Chamfer distance of "
-    "Eq. 7 from the explanation to 5 real objects of the class (lower is closer); CD⇄, the "
-    "same both ways, which also penalises points collapsed into clumps; 1-NN, the share of "
-    "explanations whose nearest of 20 real test objects per class (symmetric Chamfer) is of "
-    "their class; 1-NNA, the two-sample leave-one-out 1-NN accuracy of explanations pooled "
-    "with as many real objects of their classes (50 % = indistinguishable from real objects, "
-    "100 % = always told apart; per class over restarts; pooled over classes with one "
-    "restart, where real objects themselves score near 0 %); COV, the share of those real "
-    "objects that are some explanation's nearest; "
-    "MMD, the mean distance from each of them to its nearest explanation; by X, the share of "
-    "explanations that another classifier X (not optimised against) classifies as the "
-    "target; moved, the symmetric Chamfer distance from each explanation to its own "
-    "starting cloud; FID on the classifier's global feature, explanations against real "
-    "objects of the same classes; m-IS, the point cloud Inception score under the model; "
-    "gap, the faithfulness gap: 1-NN for the trained model minus 1-NN for the same method "
-    "on the fully randomized model (⚠: the randomized model's explanations are still "
-    "recognised at 25 % or more, so their shape does not come from the model); legal = all "
-    "coordinates in [-1, 1]; success = classified as the target. Rows `init: ...` score "
-    "the starting clouds themselves (their gap is 0 by construction)."
-)
-"""The Markdown paragraph that explains the columns of :data:`COLUMNS`."""
+@dataclass
+class _Group:
+    """Runs that share a parent folder (the demo's ``mean``/``gaussian``, an
+    experiment's damage levels, ...)."""
+
+    name: str
+    methods: list[str] = field(default_factory=list)
+    clouds: dict[str, dict[str, str]] = field(default_factory=dict)
+    starts: dict[str, dict[str, str]] = field(default_factory=dict)
+    scores: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    history: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
 
 
-def write_config(out: Path, command: str, **values: Any) -> None:
-    """Store what produced an output folder as ``out/config.json`` (with the version)."""
-    config = {"command": command, "flowam_version": __version__, **values}
-    cache.write_json(out / "config.json", config)
+def _subsample(points: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """At most ``count`` of the ``(N, 3)`` points, drawn without replacement (display only)."""
+    if count <= 0 or len(points) <= count:
+        return points
+    pick = np.random.default_rng(seed).choice(len(points), count, replace=False)
+    return points[np.sort(pick)]
 
 
-def explanation_names(result: Explanations) -> list[str]:
-    """``<class>_<restart>`` for every explanation of a result."""
-    return [
-        f"{result.classes[t]}_{r}" for t, r in zip(result.targets, result.restarts, strict=True)
-    ]
+def _encode(points: np.ndarray, scale: float) -> str:
+    """``(N, 3)`` points as base64 little-endian int16, ``x1 y1 z1 x2 ...`` of ``scale``."""
+    q = np.clip(np.round(np.asarray(points, np.float64) / scale * QUANT), -QUANT, QUANT)
+    return base64.b64encode(q.astype("<i2").tobytes()).decode("ascii")
 
 
-def write_ply(points: np.ndarray, path: Path) -> None:
-    """Write an ``(N, 3)`` cloud as PLY, atomically."""
-    with cache.atomic_path(path) as tmp:
-        trimesh.PointCloud(np.asarray(points, dtype=np.float32)).export(tmp, file_type="ply")
+def _curves(values: np.ndarray) -> list[float]:
+    """A history column at ``HISTORY_POINTS`` evenly spaced steps (NaN as null)."""
+    steps = np.unique(np.linspace(0, len(values) - 1, min(len(values), HISTORY_POINTS)).astype(int))
+    return [None if not np.isfinite(v) else float(f"{v:.5g}") for v in values[steps]]
 
 
-def folder_name(label: str) -> str:
-    """A run label as a folder name (letters, digits, ``-_.``; the rest ``_``)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+@dataclass
+class _Run:
+    """One run folder, read once: its explanations by name (``<class>_<restart>``), their
+    records and starting clouds."""
 
+    folder: Path
+    points: dict[str, np.ndarray]
+    records: dict[str, dict[str, Any]]
+    starts: dict[str, np.ndarray]
+    order: list[str]  # the names in starts.npz, whose order history.npz's columns follow
 
-def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[str, Any]]):
-    """The points (``.npy``, ``.ply``), a JSON record per explanation with its ``scores``,
-    the history and the starts of ``result`` into ``folder`` (layout above)."""
-    cache.make_folder(folder)
-    names = explanation_names(result)
-    for i, name in enumerate(names):
-        with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as f:
-            np.save(f, result.points[i].astype(np.float32))
-        write_ply(result.points[i], folder / f"{name}.ply")
-        record = {
-            "class": result.classes[result.targets[i]],
-            "restart": int(result.restarts[i]),
-            "scores": dict(scores[i]),
-            "steps_run": int(result.steps_run[i]),
-            "status": result.status,
-            "config": result.config,
+    @classmethod
+    def read(cls, folder: Path) -> _Run:
+        found = list(records(folder))
+        clouds = {
+            p.stem: (p.with_suffix(".npy"), read_cloud(p.with_suffix(".npy"))) for p, _ in found
         }
-        cache.write_json(folder / f"{name}.json", record)
-    cache.save_arrays(folder / "history.npz", result.history)
-    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
-    if result.snapshots:
-        cache.save_arrays(
-            folder / "snapshots.npz",
-            {
-                f"{name}@{step}": clouds[i]
-                for step, clouds in sorted(result.snapshots.items())
-                for i, name in enumerate(names)
-            },
+        points = {name: cloud for name, (p, cloud) in clouds.items() if usable(p, cloud)}
+        kept = {p.stem: r for p, r in found if p.stem in points}
+        saved = read_arrays(folder / "starts.npz")
+        starts = {
+            k: v
+            for k, v in saved.items()
+            if k in points and v.shape == points[k].shape and np.isfinite(v).all()
+        }
+        return cls(folder, points, kept, starts, list(saved))
+
+    def largest(self) -> float:
+        """The largest absolute coordinate of its explanations and starts."""
+        return max(
+            [0.0, *(float(np.abs(c).max()) for c in [*self.points.values(), *self.starts.values()])]
         )
 
 
-def facing(points: np.ndarray, degrees: np.ndarray | None) -> np.ndarray:
-    """``(B, N, 3)`` clouds turned about the up axis by ``degrees`` ``(B,)`` each (as
-    :attr:`Scores.facing` says: to face their nearest real object, for scores that allow
-    turns); unchanged where ``degrees`` is None or zero."""
-    if degrees is None or not np.any(degrees):
-        return points
-    rot = yaw_matrix(torch.as_tensor(np.deg2rad(degrees), dtype=torch.float64)).numpy()
-    return (points.astype(np.float64) @ rot).astype(np.float32)
+def _mapping(value: Any) -> dict:
+    """``value`` where it is a JSON object, else empty (a hand-edited record)."""
+    return value if isinstance(value, dict) else {}
 
 
-def write_explanations(result: Explanations, scores: Scores, folder: Path, pictures: bool = True):
-    """Every explanation of ``result`` with all its scores into ``folder`` (layout above),
-    and a picture of each, turned to face its nearest real object where the scores
-    allow turns (the saved points are as made)."""
-    write_clouds(result, folder, [scores.row(i, result.classes) for i in range(len(result))])
-    if pictures:
-        shown = facing(result.points, scores.facing)
-        for i, name in enumerate(explanation_names(result)):
-            title = f"{name}: logit {scores.logit[i]:.1f}, CD {scores.chamfer[i]:.3f}"
-            render_views(shown[i], folder / f"{name}.png", title=title)
+def _read_group(
+    root: Path, runs: list[_Run], display_points: int, scale: float, seed: int
+) -> _Group:
+    first = runs[0].folder
+    group = _Group(name=str(first.parent.relative_to(root)) if first != root else ".")
+    for run in runs:
+        method = run.folder.name
+        group.methods.append(method)
+        group.clouds[method] = {
+            k: _encode(_subsample(p, display_points, seed), scale) for k, p in run.points.items()
+        }
+        group.starts[method] = {
+            k: _encode(_subsample(run.starts[k], display_points, seed), scale)
+            for k in run.points
+            if k in run.starts
+        }
+        group.scores[method] = {
+            k: {**_mapping(r.get("scores")), "steps_run": r.get("steps_run")}
+            for k, r in run.records.items()
+        }
+        group.history[method] = _history(run.folder, run.order)
+    return group
 
 
-def write_grid(
-    columns: Mapping[str, Explanations],
-    path: Path,
-    classes: list[str],
-    turns: Mapping[str, np.ndarray] | None = None,
-) -> Path:
-    """A picture like the paper's Fig. 1/5: rows are classes, columns methods (restart 0),
-    each cloud turned by ``turns[column]`` degrees where given (:func:`facing`)."""
-    cells = []
-    for name in classes:
-        row = []
-        for label, result in columns.items():
-            shown = facing(result.points, (turns or {}).get(label))
-            hits = [
-                i
-                for i, (t, r) in enumerate(zip(result.targets, result.restarts, strict=True))
-                if result.classes[t] == name and r == 0
-            ]
-            row.append(shown[hits[0]] if hits else None)
-        cells.append(row)
-    return render_grid(cells, path, row_labels=classes, col_labels=list(columns))
+def _history(run: Path, names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """``{cloud name: {term: values}}`` from ``history.npz``, whose columns follow the order
+    of ``starts.npz`` (the result's order); empty where either is missing."""
+    terms = read_arrays(run / "history.npz")
+    if not terms or not names:
+        return {}
+    out: dict[str, dict[str, list[float]]] = {}
+    for i, name in enumerate(names):
+        out[name] = {
+            t: _curves(v[:, i])
+            for t, v in terms.items()
+            if v.ndim == 2 and v.dtype.kind in "iuf" and i < v.shape[1]
+        }
+    return out
 
 
-def cell(summary: Mapping[str, float], key: str, fmt: str) -> str:
-    """One formatted value; "–" where the score is absent, undefined (NaN) or not a
-    number (a hand-edited summary)."""
-    value = summary.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return "–"
-    return fmt.format(value)
+def _markdown(text: str, root: Path) -> str:
+    """Markdown (headings, paragraphs, pipe tables, pictures) as HTML: every table
+    sortable, pictures beside the file embedded (a page moved elsewhere still shows them)."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+    def embed(match: re.Match) -> str:
+        path = root / html.unescape(match[1])
+        if path.suffix.lower() == ".png" and path.is_file():
+            return f'src="data:image/png;base64,{_base64(path)}"'
+        return match[0]
+
+    rendered = re.sub(r'src="([^"]+)"', embed, rendered)
+    return rendered.replace("<table>", '<table class="sortable">')
 
 
-JUDGED = "recognised_by_"
-"""Prefix of the cross-architecture recognition scores (one per judge)."""
+def _base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def with_judges(
-    summaries: Mapping[str, Mapping[str, float]],
-    columns: Sequence[tuple[str, str, str]] = COLUMNS,
-) -> tuple[tuple[str, str, str], ...]:
-    """``columns`` and, after 1-NN's, a column for every judge found in the summaries."""
-    judged = sorted({k for s in summaries.values() for k in s if k.startswith(JUDGED)})
-    extra = [(k, f"by {k.removeprefix(JUDGED)} ↑", "{:.0%}") for k in judged]
-    keys = [key for key, _, _ in columns]
-    at = keys.index("recognised_rate") + 1 if "recognised_rate" in keys else len(keys)
-    return (*columns[:at], *extra, *columns[at:])
+def _top(root: Path, runs: list[Path], pattern: str) -> list[Path]:
+    """Files matching ``pattern`` in ``root`` and its sub-folders one level down, outside
+    run folders (``reproduce`` keeps each experiment's tables in its own folder)."""
+    found = [*root.glob(pattern), *root.glob(f"*/{pattern}")]
+    return sorted(p for p in found if p.parent not in runs)
 
 
-def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> Table:
-    """A rich table: one row per method (or initialisation), one column per score."""
-    columns = with_judges(summaries)
-    table = Table(title=title)
-    table.add_column("method")
-    for _, header, _ in columns:
-        table.add_column(header, justify="right")
-    for label, s in summaries.items():
-        table.add_row(label, *(cell(s, key, fmt) for key, _, fmt in columns))
-    return table
+def _tables(root: Path, runs: list[Path]) -> list[dict[str, str]]:
+    """The run's Markdown files (tables and their notes) as HTML; for a run with only
+    ``summary.json`` (``flowam explain``), its table."""
+    from flowam.outputs import SCORE_LEGEND, markdown_table
 
-
-def markdown_table(
-    summaries: Mapping[str, Mapping[str, float]],
-    columns: Sequence[tuple[str, str, str]] = COLUMNS,
-) -> str:
-    """The same table as Markdown (``columns``: ``(key, header, format)`` triples; a
-    column is added for every judge found in the summaries)."""
-    columns = with_judges(summaries, columns)
-    rows = [
-        [label, *(cell(s, key, fmt) for key, _, fmt in columns)] for label, s in summaries.items()
+    pages = [
+        {"title": str(p.relative_to(root)), "html": _markdown(p.read_text(), p.parent)}
+        for p in _top(root, runs, "*.md")
     ]
-    return "\n".join(pipe_table(["method", *(h for _, h, _ in columns)], rows))
+    summary = root / "summary.json"
+    if not pages and summary.is_file():
+        rows = read_json(summary)
+        if isinstance(rows, dict) and all(isinstance(v, dict) for v in rows.values()):
+            text = f"{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
+            pages.append({"title": "summary.json", "html": _markdown(text, root)})
+    return pages
 
 
-def pipe_table(
-    heads: Sequence[str], rows: Iterable[Sequence[str]], first: str = "---"
-) -> list[str]:
-    """The lines of a Markdown pipe table: ``heads``, the rule (the first column aligned
-    as ``first`` says, the others right), a line per row of cells. Every table flowam
-    writes comes from here."""
-    lines = ["| " + " | ".join(heads) + " |", f"|{first}|" + "---:|" * (len(heads) - 1)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+def _pictures(root: Path, runs: list[Path], shown: str, limit: int = 6 << 20) -> list[dict]:
+    """The run's PNG pictures (grids, curves; not those of single explanations) that its
+    tables do not already show (``shown``: their HTML), embedded; larger ones named only."""
+    out = []
+    for p in _top(root, runs, "*.png"):
+        data = _base64(p)
+        if data not in shown:
+            out.append(
+                {"title": str(p.relative_to(root)), "png": data if len(data) <= limit else ""}
+            )
+    return out
+
+
+def _real_objects(
+    runs: list[_Run], classes: list[str], count: int, scale: float, display_points: int, seed: int
+) -> tuple[dict[str, list[str]], str]:
+    """``count`` real objects per class from the data named by the run's config, and a
+    note (why there are none, where there are none)."""
+    if not classes:
+        return {}, ""
+    if count <= 0:
+        return {}, "real objects: none asked for (--real 0)"
+    try:
+        subject = subject_of(runs[0].folder)
+        from flowam.data import load_dataset
+
+        real = load_dataset(
+            subject.data,
+            subject.split,
+            format=subject.format,
+            num_points=subject.num_points or len(next(iter(runs[0].points.values()))),
+        )
+    except FlowamError as e:
+        return {}, f"real objects: not shown ({e})"
+    out = {}
+    for name in classes:
+        if name not in real.classes:
+            continue
+        which = np.flatnonzero(real.labels == real.classes.index(name))[:count]
+        out[name] = [
+            _encode(_subsample(real.points[i], display_points, seed), scale) for i in which
+        ]
+    return out, f"real objects: the first {count} of each class in {subject.data} ({subject.split})"
+
+
+def page_data(
+    root: Path, display_points: int = 512, real: int = 3, seed: int = 0
+) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready values.
+
+    Args:
+        root: a folder written by ``explain``, ``demo`` or an experiment.
+        display_points: points per cloud shown (a random subset where a cloud has more;
+            0 = all).
+        real: real objects shown per class.
+        seed: seed of the subsets of points shown.
+    """
+    root = Path(root)
+    folders = find_runs(root)  # a missing root fails here, in one line
+    tables = _tables(root, folders)
+    pictures = _pictures(root, folders, "".join(t["html"] for t in tables))
+    if not (folders or tables or pictures):
+        raise FlowamError(f"{root}: holds no explanations, tables (.md) or pictures to report")
+    config_path = root / "config.json"
+    config = read_json(config_path) if config_path.is_file() else {}
+    config = config if isinstance(config, dict) else {}
+    methods = config.get("methods")  # the command's order, if it says
+    order = [str(m) for m in methods] if isinstance(methods, list) else []
+    folders.sort(key=lambda r: (r.parent, order.index(r.name) if r.name in order else len(order)))
+    runs = [_Run.read(folder) for folder in folders]
+    # the largest coordinate of any cloud or start, so that none is clipped
+    scale = max([1.0, *(run.largest() for run in runs)])
+    by_parent: dict[Path, list[_Run]] = {}
+    for run in runs:
+        by_parent.setdefault(run.folder.parent if run.folder != root else root, []).append(run)
+    groups = [
+        _read_group(root, members, display_points, scale, seed) for members in by_parent.values()
+    ]
+    classes = list(dict.fromkeys(r["class"] for run in runs for r in run.records.values()))
+    objects, note = _real_objects(runs, classes, real, scale, display_points, seed)
+    return {
+        "title": f"flowam report: {root.resolve().name}",
+        "scale": scale,
+        "quant": QUANT,
+        "classes": classes,
+        "groups": [group.__dict__ for group in groups],
+        "real": objects,
+        "real_note": note,
+        "tables": tables,
+        "pictures": pictures,
+        "config": config,
+    }
+
+
+def _asset(name: str) -> str:
+    return resources.files("flowam").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def report_html(
+    root: Path, display_points: int = 512, real: int = 3, seed: int = 0, title: str | None = None
+) -> str:
+    """The self-contained page of the run in ``root`` (plotly, data and script inline; no
+    request leaves it). Arguments as :func:`page_data`; ``title`` replaces the folder's."""
+    from plotly.offline import get_plotlyjs
+
+    data = page_data(Path(root), display_points, real, seed)
+    if title is not None:
+        data["title"] = title
+    parts = {
+        "TITLE": html.escape(data["title"]),
+        "STYLE": _asset("report.css"),
+        "PLOTLY": get_plotlyjs(),
+        "DATA": json.dumps(cache.finite(data), separators=(",", ":"), allow_nan=False).replace(
+            "</", "<\\/"
+        ),
+        "SCRIPT": _asset("report.js"),
+    }  # one pass: nothing inserted is searched again
+    return re.sub(
+        r"/\*(TITLE|STYLE|PLOTLY|DATA|SCRIPT)\*/", lambda m: parts[m[1]], _asset("report.html")
+    )
+
+
+def write_report(
+    root: Path, out: Path | None = None, display_points: int = 512, real: int = 3, seed: int = 0
+) -> Path:
+    """Write the page of the run in ``root`` (to ``root/report.html`` by default),
+    atomically; returns its path. Arguments as :func:`page_data`."""
+    out = Path(out) if out is not None else Path(root) / PAGE
+    cache.write_text(out, report_html(root, display_points, real, seed))
+    return out

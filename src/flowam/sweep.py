@@ -35,7 +35,7 @@ import numpy as np
 from flowam import cache
 from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, coerce
-from flowam.report import pipe_table
+from flowam.outputs import pipe_table
 
 OBJECTIVES = {
     "logit": ("maximize", "mean target logit"),

@@ -1,6 +1,6 @@
 "use strict";
 // The flowam report: builds the views of the chosen group, class and restart from the
-// embedded data (see flowam/page.py for its layout).
+// embedded data (see flowam/report.py for its layout).
 performance.mark("flowam-start"); // the page's own work begins (after plotly.js is parsed)
 const DATA = JSON.parse(document.getElementById("flowam-data").textContent);
 const $ = (id) => document.getElementById(id);

@@ -22,7 +22,7 @@ from typing import Any
 
 from flowam import cache
 from flowam.explain import Explainer
-from flowam.report import write_config
+from flowam.outputs import write_config
 from flowam.subject import Subject, choose_classes
 
 QUICK_COUNT = 8

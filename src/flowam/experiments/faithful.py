@@ -32,7 +32,7 @@ classes under each model), ``faithful-views.png`` (rows classes; columns a real 
 then each direction's explanations of the trained model from two views and of the
 randomized model),
 ``clouds/<model>/<direction>/`` (every explanation's points and scores, as
-:func:`flowam.report.write_clouds` lays them out) and ``config.json``.
+:func:`flowam.outputs.write_clouds` lays them out) and ``config.json``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ from flowam.faithfulness import faithfulness_gap
 from flowam.generative import generator_name
 from flowam.methods import RENAMED, load_method, preset_names
 from flowam.metrics import Scores
+from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds
 from flowam.render import VIEWS, View, render_grid
-from flowam.report import JUDGED, facing, folder_name, pipe_table, write_clouds
 
 MODELS = ("trained", "randomized", "dropout")
 DROPOUT = 0.5

@@ -14,7 +14,7 @@ from pathlib import Path
 from flowam import cache
 from flowam.analysis import AutoAlignment, auto_alignment, plot_flow
 from flowam.experiments.common import Setting, write_record
-from flowam.report import pipe_table
+from flowam.outputs import pipe_table
 
 
 def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlignment:

@@ -32,8 +32,8 @@ from flowam import cache
 from flowam.evaluation import evaluate_folder
 from flowam.experiments.common import Setting, write_record
 from flowam.experiments.faithful import MODELS, run_faithful
+from flowam.outputs import JUDGED, folder_name, pipe_table
 from flowam.render import VIEWS, render_grid
-from flowam.report import JUDGED, folder_name, pipe_table
 
 MODELNET10_MODELS = tuple(
     f"models/modelnet10/{arch}_modelnet10.safetensors"

@@ -44,8 +44,8 @@ from flowam.faithfulness import (
 )
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
+from flowam.outputs import folder_name, pipe_table, write_clouds
 from flowam.render import render_grid, save_figure
-from flowam.report import folder_name, pipe_table, write_clouds
 from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)

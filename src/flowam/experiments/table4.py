@@ -20,7 +20,7 @@ from flowam import cache
 from flowam.compare import Outcome, summaries
 from flowam.demo import METHODS, STARTS, run_demo
 from flowam.models import bundled_models
-from flowam.report import markdown_table
+from flowam.outputs import markdown_table
 from flowam.subject import Subject
 
 

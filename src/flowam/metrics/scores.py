@@ -113,7 +113,8 @@ class Evaluator:
         k_chamfer: real objects per class for Eq. 7 (the paper uses five).
         k_recognition: real objects per class in the 1-NN gallery.
         seed: seed of both draws.
-        judge: the classifier m-IS is computed with (default ``model``).
+        inception_classifier: the classifier m-IS is computed with (default ``model``);
+            not one of ``judges``, which read the explanations as another architecture.
         layers: FID layers ``{"global": ..., "fc2": ...}`` (default
             :func:`~flowam.metrics.frechet.feature_layers`; ``{}`` turns FID off).
         judges: other classifiers of the same classes, in the same logit order, by name;
@@ -134,14 +135,15 @@ class Evaluator:
         k_chamfer: int = 5,
         k_recognition: int = 20,
         seed: int = 0,
-        judge: nn.Module | None = None,
+        inception_classifier: nn.Module | None = None,
         layers: dict[str, str] | None = None,
         judges: dict[str, nn.Module] | None = None,
         turns: int = 1,
     ) -> None:
         if turns < 1:
             raise FlowamError(f"turns={turns} must be at least 1")
-        self.model, self.real, self.judge = model, real, judge or model
+        self.model, self.real = model, real
+        self.inception_classifier = inception_classifier or model
         self.judges = dict(judges or {})
         self.k_chamfer, self.seed, self.turns = k_chamfer, seed, turns
         self.references = ReferenceSet(real, k_recognition, seed, turns)
@@ -227,7 +229,8 @@ class Evaluator:
         self.check_covered(targets)
         logits = predict(self.model, points)
         t = torch.as_tensor(targets)
-        judged = logits if self.judge is self.model else predict(self.judge, points)
+        by = self.inception_classifier
+        for_is = logits if by is self.model else predict(by, points)
         moved = (
             chamfer_distance(points, start, single_directional=False).double().numpy()
             if start is not None
@@ -266,7 +269,7 @@ class Evaluator:
             facing=done["near"].facing,
             sets={
                 **done["fid"],
-                "m_is": inception_score(judged),
+                "m_is": inception_score(for_is),
                 "diversity": diversity(points, targets),
                 **done["set"],
                 **done["cross"],

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from flowam.errors import FlowamError
-from flowam.page import QUANT, page_data, write_report
+from flowam.report import QUANT, page_data, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
