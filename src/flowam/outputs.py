@@ -18,6 +18,8 @@ unscored (``scores`` empty, ``status`` "stopped at step K"); ``flowam evaluate``
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -234,3 +236,13 @@ def pipe_table(
     writes comes from here."""
     lines = ["| " + " | ".join(heads) + " |", f"|{first}|" + "---:|" * (len(heads) - 1)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows of one dict each (same keys) as CSV, atomically."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cache.write_text(path, buffer.getvalue())

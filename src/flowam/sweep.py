@@ -281,7 +281,7 @@ def write_results(study: Any, settings: SweepSettings, out: Path) -> None:
     for one objective) and ``pareto.png`` into ``out``, from the whole study."""
     import optuna
 
-    from flowam.experiments.common import write_csv
+    from flowam.outputs import write_csv
 
     cache.make_folder(out)
     write_csv(out / "trials.csv", trial_rows(study, settings))

@@ -13,14 +13,11 @@ time), ``<name>.csv`` (every number in long form), pictures, and ``config.json``
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flowam import cache
 from flowam.explain import Explainer
 from flowam.outputs import write_config
 from flowam.subject import Subject, choose_classes
@@ -80,16 +77,6 @@ class Setting:
             "scale": self.scale,
             "seed": self.seed,
         }
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rows of one dict each (same keys) as CSV, atomically."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    cache.write_text(path, buffer.getvalue())
 
 
 def write_record(out: Path, name: str, setting: Setting, seconds: float, **extra: Any) -> None:

@@ -49,13 +49,13 @@ from flowam import cache
 from flowam.compare import real_examples
 from flowam.engine import Explanations
 from flowam.errors import FlowamError
-from flowam.experiments.common import Setting, write_csv, write_record
+from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import faithfulness_gap
 from flowam.generative import generator_name
 from flowam.methods import RENAMED, load_method, preset_names
 from flowam.metrics import Scores
-from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds
+from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds, write_csv
 from flowam.render import VIEWS, View, render_grid
 
 MODELS = ("trained", "randomized", "dropout")

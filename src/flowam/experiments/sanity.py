@@ -35,7 +35,7 @@ import torch
 from flowam import cache
 from flowam.demo import ALL_METHODS
 from flowam.engine import Explanations
-from flowam.experiments.common import Setting, write_csv, write_record
+from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import (
     faithfulness_gap,
@@ -44,7 +44,7 @@ from flowam.faithfulness import (
 )
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
-from flowam.outputs import folder_name, pipe_table, write_clouds
+from flowam.outputs import folder_name, pipe_table, write_clouds, write_csv
 from flowam.render import render_grid, save_figure
 from flowam.train import evaluate
 

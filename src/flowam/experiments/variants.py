@@ -27,9 +27,9 @@ from flowam import cache
 from flowam.compare import Outcome, compare, summaries
 from flowam.demo import ALL_METHODS, compare_starts
 from flowam.errors import FlowamError
-from flowam.experiments.common import Setting, write_csv, write_record
+from flowam.experiments.common import Setting, write_record
 from flowam.methods import NOISE_LEVELS, NOISES, load_method
-from flowam.outputs import COLUMNS, SCORE_LEGEND, markdown_table
+from flowam.outputs import COLUMNS, SCORE_LEGEND, markdown_table, write_csv
 
 BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 DIVERSITY_COLUMN = ("diversity", "diversity ↑", "{:.4f}")
