@@ -307,7 +307,7 @@ def test_flow_analysis_and_reproduce_on_a_tiny_model(
     out = tmp_path / "flow"
     args = ["--model", str(tiny_model), "--data", str(tiny_data), "--out", str(out)]
     code, _text, err = run_cli(
-        ["experiment", "flow-analysis", *args, "--steps", "2", "--no-report"], monkeypatch, capsys
+        ["analyze", *args, "--steps", "2", "--no-report"], monkeypatch, capsys
     )
     assert code == 0, err
     assert "| fc2 |" in (out / "flow-analysis.md").read_text()

@@ -309,6 +309,11 @@ def check_out_option(value: Path) -> Path:
     return value
 
 
+Report = Annotated[
+    bool, typer.Option(help="Write FOLDER/report.html (the interactive page) at the end.")
+]
+
+
 OutDir = Annotated[Path, typer.Option(help="Output folder.", callback=check_out_option)]
 Overwrite = Annotated[
     bool, typer.Option(help="Replace the earlier run that --out holds (its files are removed).")
@@ -605,6 +610,7 @@ def analyze(
             help="Steps of the raw (vanilla) AM it compares with.", callback=bounded("--steps", 1)
         ),
     ] = 100,
+    report: Report = True,
     seed: Seed = 0,
     **fields: Any,
 ) -> None:
@@ -627,7 +633,8 @@ def analyze(
             f"{w:g}" if w else "",
         )
     out_console.print(table)
-    console.print(f"wrote {out / 'flow.png'}")
+    console.print(f"wrote {out / 'flow.png'} and {out / 'flow-analysis.md'}")
+    _report(out, report)
 
 
 @app.command()
@@ -769,11 +776,6 @@ def report(
     if display_points < 0 or real < 0:
         raise FlowamError("--display-points and --real must be at least 0")
     console.print(f"wrote {write_report(folder, out, display_points, real, seed)}")
-
-
-Report = Annotated[
-    bool, typer.Option(help="Write FOLDER/report.html (the interactive page) at the end.")
-]
 
 
 def _report(out: Path, wanted: bool) -> None:
@@ -1157,27 +1159,6 @@ def experiment_genuine(
         setting, chosen, out, _items(directions), init=init, turns=any_facing, log=console.print
     )
     return out / "genuine.md"
-
-
-@experiment_app.command("flow-analysis")
-@owns_out("experiment flow-analysis")
-@dataclass_options(Subject)
-def experiment_flow_analysis(
-    out: OutDir = Path("runs/flow-analysis"),
-    steps: Annotated[
-        int, typer.Option(help="Steps of the raw (vanilla) AM.", callback=bounded("--steps", 1))
-    ] = 100,
-    report: Report = True,
-    seed: Seed = 0,
-    **fields: Any,
-) -> None:
-    """Fig. 2: the activation flow and the layers align='auto' chooses."""
-    from flowam.experiments.common import Setting
-    from flowam.experiments.flow_analysis import run_flow_analysis
-
-    run_flow_analysis(Setting(Subject(**fields), seed=seed), out, steps)
-    console.print(f"wrote {out / 'flow-analysis.md'}")
-    _report(out, report)
 
 
 @experiment("reproduce", writes_when=lambda options: not options["dry_run"])
