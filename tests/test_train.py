@@ -60,6 +60,9 @@ def test_training_is_deterministic_and_resumes_exactly(tiny_data, tmp_path):
         state = torch.load(tmp_path / other / "last.pt", weights_only=True)["model"]
         assert all(torch.equal(full[k], state[k]) for k in full), other
     assert len(history(tmp_path / "part")) == 3
+    other = dataclasses.replace(config(tiny_data, tmp_path / "part", epochs=4), model="dgcnn")
+    with pytest.raises(FlowamError, match=r"last.pt: was trained with another --model/--data"):
+        train(other, resume=True, progress=False)
 
 
 def test_augmentation_drops_scales_and_shifts():

@@ -24,6 +24,7 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,6 +350,20 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+def resumed(out: Path, config: Any, same: Sequence[str]) -> dict[str, Any] | None:
+    """The state ``out/last.pt`` holds for ``--resume`` (loaded with ``weights_only``), or
+    None where there is none; one line where it was trained with other ``same`` fields."""
+    last = out / "last.pt"
+    if not last.is_file():
+        return None
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    other = [f for f in same if ckpt["config"][f] != getattr(config, f)]
+    if other:
+        flags = "/".join(f"--{f}" for f in same)
+        raise FlowamError(f"{last}: was trained with another {flags}; use another --out")
+    return ckpt
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train a classifier; returns the metadata of the best checkpoint.
 
@@ -370,11 +385,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma)
     gen = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "best_accuracy": -1.0, "history": []}
-    last = out / "last.pt"
-    if resume and last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        if ckpt["config"]["model"] != config.model or ckpt["config"]["data"] != config.data:
-            raise FlowamError(f"{last}: was trained with other --model/--data; use another --out")
+    ckpt = resumed(out, config, ("model", "data")) if resume else None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -439,7 +451,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             "config": asdict(config),
             **state,
         }
-        save_checkpoint(last, ckpt)
+        save_checkpoint(out / "last.pt", ckpt)
     if not best_meta:
         meta_path = out / "best.json"
         best_meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}

@@ -55,6 +55,7 @@ from flowam.train import (
     invoked_command,
     log_epoch,
     provenance,
+    resumed,
     save_checkpoint,
 )
 
@@ -184,11 +185,8 @@ def train_generator(
         )
     gen = torch.Generator().manual_seed(config.seed)
     state: dict[str, Any] = {"epoch": 0, "best": float("inf"), "history": []}
-    last = out / "last.pt"
-    if resume and last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        if ckpt["config"]["kind"] != config.kind or ckpt["config"]["data"] != config.data:
-            raise FlowamError(f"{last}: was trained with another --kind/--data; use another --out")
+    ckpt = resumed(out, config, ("kind", "data")) if resume else None
+    if ckpt is not None:
         generator.load_state_dict(ckpt["generator"])
         for name, opt in optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
@@ -239,7 +237,7 @@ def train_generator(
             "config": asdict(config),
             **state,
         }
-        save_checkpoint(last, ckpt)
+        save_checkpoint(out / "last.pt", ckpt)
     if not best_meta:
         best_meta = read_metadata(out / "best.safetensors") or {}
     return best_meta

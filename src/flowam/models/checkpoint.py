@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from flowam import cache
 from flowam.errors import FlowamError
 from flowam.models.registry import guess_architecture
+from flowam.readback import read_json
 
 WRAPPER_KEYS = ("model_state_dict", "state_dict", "model")
 
@@ -179,13 +180,9 @@ def read_metadata(path: str | Path) -> dict[str, Any] | None:
     if not meta.is_file():
         return None
     try:
-        data = json.loads(meta.read_text())
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{meta}: not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{meta}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except RecursionError:
-        raise CheckpointError(f"{meta}: JSON nested too deeply") from None
+        data = read_json(meta)
+    except FlowamError as e:
+        raise CheckpointError(str(e)) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{meta}: metadata must be a JSON object")
     for key, (what, fits) in METADATA_TYPES.items():
