@@ -14,11 +14,12 @@ time), ``<name>.csv`` (every number in long form), pictures, and ``config.json``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from flowam.explain import Explainer
+from flowam.methods import load_method
 from flowam.outputs import write_config
 from flowam.subject import Subject, choose_classes
 
@@ -50,6 +51,17 @@ class Setting:
         """The explainer and the model's info (named classes checked first)."""
         named = self.classes if isinstance(self.classes, (list, tuple)) else ()
         return self.subject.load(self.seed, named)
+
+    def prepare(
+        self, methods: Sequence[str], log: Callable[[str], None]
+    ) -> tuple[Explainer, Any, list[str], list[str]]:
+        """The explainer, the model's info, the classes to explain and the ``methods``
+        that fit the model (:meth:`Explainer.fitting`); an unknown method fails first,
+        before any work."""
+        for m in methods:
+            load_method(m)
+        explainer, info = self.load()
+        return explainer, info, self.names(explainer), explainer.fitting(methods, log)
 
     def names(self, explainer: Explainer) -> list[str]:
         """The classes to explain."""

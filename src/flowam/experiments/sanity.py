@@ -95,11 +95,7 @@ def run_sanity(
     """Run the checks, write the outputs, return the long-form rows (one per method or
     start and model, the trained model's included)."""
     begin = time.perf_counter()
-    for m in methods:
-        load_method(m)  # an unknown method fails before any work
-    explainer, info = setting.load()
-    names = setting.names(explainer)
-    methods = explainer.fitting(methods, log)
+    explainer, info, names, methods = setting.prepare(methods, log)
     seed = setting.seed
     start = {"init": init} if init else {}
     configs = {  # a method with a fixed start (parts, a mesh) keeps its own

@@ -77,11 +77,7 @@ def run_table1(
 ) -> dict[str, dict[str, Outcome]]:
     """Table I: every method from both starts, the paper's protocol, every class."""
     begin = time.perf_counter()
-    for m in methods:
-        load_method(m)  # an unknown method fails before any work
-    explainer, info = setting.load()
-    names = setting.names(explainer)
-    methods = explainer.fitting(methods, log)
+    explainer, info, names, methods = setting.prepare(methods, log)
     tables = compare_starts(
         explainer,
         names,
