@@ -42,6 +42,7 @@ from flowam.objectives import (
 )
 from flowam.param import Latent, Parameterization, Smooth
 from flowam.robustness import Robustness
+from flowam.sections import flatten, sections
 from flowam.stats import INITS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
@@ -220,6 +221,11 @@ class MethodConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def sections(self) -> dict[str, Any]:
+        """The method as a file in sections (:mod:`flowam.sections`): its name, description
+        and every field that differs from the default, each in its section."""
+        return sections(self.to_dict(), MethodConfig().to_dict())
+
 
 def _typed(name: str, value: Any, declared: str) -> Any:
     """``value`` as field ``name`` of declared type ``declared`` takes it (an integer for
@@ -311,6 +317,7 @@ def load_method(spec: str | Path) -> MethodConfig:
         raise FlowamError(f"{spec}: cannot be parsed (nested too deeply)") from None
     if not isinstance(values, dict):
         raise FlowamError(f"{spec}: a method file holds a table of options")
+    values = flatten(values, str(spec))
     values.setdefault("name", path.stem)
     return MethodConfig().replace(**values)
 
