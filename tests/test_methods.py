@@ -173,3 +173,27 @@ def test_a_renamed_preset_loads_under_its_old_name_with_a_warning(old, new):
     with pytest.warns(FlowamWarning, match=f"'{old}' is now called '{new}'"):
         config = load_method(old)
     assert config == load_method(new) and config.name == new
+
+
+def test_every_term_is_weighted_by_an_objective_field_and_a_new_one_is_one_line(monkeypatch):
+    from flowam.methods import TERMS
+    from flowam.objectives import Objective
+    from flowam.sections import SECTIONS
+
+    assert set(TERMS) <= set(SECTIONS["objective"].values())
+    assert list(TERMS)[:2] == ["logit", "log_prob"]  # the order terms are summed in
+
+    class Spread(Objective):
+        name = "spread"
+        reads_model = False
+
+        def value(self, ctx):
+            return ctx.points.std(dim=(1, 2))
+
+    monkeypatch.setitem(TERMS, "spread", lambda c, _: [(0.5, Spread())])
+    objective, _ = build(load_method("l2"))
+    assert [(w, t.name) for w, t in objective.terms()] == [
+        (1.0, "logit"),
+        (0.01, "l2"),
+        (0.5, "spread"),
+    ]

@@ -18,6 +18,7 @@ import json
 import math
 import tomllib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -391,6 +392,65 @@ def parameterization(
     return Smooth(config.smooth, config.smooth_k) if config.smooth else None
 
 
+@dataclass(frozen=True)
+class Built:
+    """What a term's maker may need beyond the method's fields."""
+
+    sizes: dict[str, int]  # activations of each aligned layer (for ``c*N`` weights)
+    generator: Generator | None  # the loaded generator (``realness``: its discriminator)
+
+
+Terms = list[tuple[float, Objective]]
+
+
+def _one(weight: float, make: Callable[[], Objective]) -> Terms:
+    """``[(weight, make())]``, or nothing where the weight is 0 (``make`` is not called)."""
+    return [(weight, make())] if weight else []
+
+
+def _alignment(c: MethodConfig, built: Built) -> Terms:
+    """Eq. 3, a term per layer of ``align``, weighted ``1 - β`` where β is set (Eq. 6)."""
+    scale = 1.0 - c.beta if c.beta is not None else 1.0
+    weights = {
+        layer: parse_weight(w, built.sizes.get(layer, 1), layer) * scale
+        for layer, w in c.align.items()
+    }
+    return [(w, LatentAlignment(layer, c.latent_noise)) for layer, w in weights.items() if w]
+
+
+def _diversity(c: MethodConfig, built: Built) -> Terms:
+    if c.diversity and c.diversity_layer == AUTO:
+        raise FlowamError("diversity_layer='auto' must be resolved to a layer before building")
+    return _one(c.diversity, lambda: Diversity(c.diversity_layer))
+
+
+def _realness(c: MethodConfig, built: Built) -> Terms:
+    if c.realness and (built.generator is None or built.generator.discriminator is None):
+        raise FlowamError(
+            f"realness needs a generator with a discriminator; {c.generator!r} has none"
+        )
+    return _one(c.realness, lambda: Realness(built.generator.discriminator))
+
+
+TERMS: dict[str, Callable[[MethodConfig, Built], Terms]] = {
+    "logit": lambda c, _: _one(c.logit, ClassLogit),
+    "log_prob": lambda c, _: _one(c.log_prob, LogProbability),
+    "align": _alignment,
+    "continuity": lambda c, _: _one(
+        c.beta if c.beta is not None else c.continuity,
+        lambda: Continuity(c.boundary, c.reduce, c.continuity_target),
+    ),
+    "legality": lambda c, _: _one(c.legality, lambda: Legality(c.bound, c.reduce)),
+    "l2": lambda c, _: _one(c.l2, lambda: L2Penalty(c.reduce)),
+    "tv": lambda c, _: _one(c.tv, lambda: TotalVariation(c.tv_k, c.reduce)),
+    "diversity": _diversity,
+    "realness": _realness,
+}
+"""The objective's terms, in the order they are summed, each by its weight field and how
+its term is made from the method. Adding a term is its class (:mod:`flowam.objectives`),
+its weight field in ``[objective]`` and one line here."""
+
+
 def build(
     config: MethodConfig,
     sizes: dict[str, int] | None = None,
@@ -406,37 +466,8 @@ def build(
     config.check()
     if not isinstance(config.align, dict):
         raise FlowamError("align='auto' must be resolved to layer weights before building")
-    parts: list[tuple[float, Objective]] = []
-    if config.logit:
-        parts.append((config.logit, ClassLogit()))
-    if config.log_prob:
-        parts.append((config.log_prob, LogProbability()))
-    align_scale = 1.0 - config.beta if config.beta is not None else 1.0
-    for layer, w in config.align.items():
-        weight = parse_weight(w, (sizes or {}).get(layer, 1), layer) * align_scale
-        if weight:
-            parts.append((weight, LatentAlignment(layer, config.latent_noise)))
-    continuity = config.beta if config.beta is not None else config.continuity
-    if continuity:
-        parts.append(
-            (continuity, Continuity(config.boundary, config.reduce, config.continuity_target))
-        )
-    if config.legality:
-        parts.append((config.legality, Legality(config.bound, config.reduce)))
-    if config.l2:
-        parts.append((config.l2, L2Penalty(config.reduce)))
-    if config.tv:
-        parts.append((config.tv, TotalVariation(config.tv_k, config.reduce)))
-    if config.diversity:
-        if config.diversity_layer == AUTO:
-            raise FlowamError("diversity_layer='auto' must be resolved to a layer before building")
-        parts.append((config.diversity, Diversity(config.diversity_layer)))
-    if config.realness:
-        if generator is None or generator.discriminator is None:
-            raise FlowamError(
-                f"realness needs a generator with a discriminator; {config.generator!r} has none"
-            )
-        parts.append((config.realness, Realness(generator.discriminator)))
+    built = Built(sizes or {}, generator)
+    parts = [term for make in TERMS.values() for term in make(config, built)]
     if not parts:
         raise FlowamError(f"method {config.name!r} has no objective term with a positive weight")
     transforms: list[Transform] = []
