@@ -24,7 +24,7 @@ from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, load_method, parameterization
 from flowam.objectives import ClassLogit
 from flowam.robustness import Robustness
-from flowam.stats import init_clouds
+from flowam.stats import start_clouds
 
 
 def generators(b, seed=0):
@@ -139,7 +139,7 @@ def test_gradients_reach_every_part():
 
 
 def test_the_start_is_class_agnostic_and_fills_its_cubes():
-    clouds = init_clouds("assembly", 300, None, [0, 1, 2])
+    clouds = start_clouds("assembly", 300, None, [0, 1, 2])
     assert clouds.shape == (3, 300, 3) and np.array_equal(clouds[0], clouds[2])
     assert np.array_equal(clouds[0], start_cloud(300))
     assert np.allclose(np.linalg.norm(clouds[0], axis=1).max(), 1.0)  # in the unit sphere
@@ -148,22 +148,22 @@ def test_the_start_is_class_agnostic_and_fills_its_cubes():
 
 
 def test_assembly_options_fail_in_one_line():
-    with pytest.raises(FlowamError, match="init='assembly'"):
-        MethodConfig(assembly=True, init="sphere").check()
+    with pytest.raises(FlowamError, match="start='assembly'"):
+        MethodConfig(assembly=True, start="sphere").check()
     with pytest.raises(FlowamError, match="project cannot act on an assembly"):
-        MethodConfig(assembly=True, init="assembly", project=True).check()
+        MethodConfig(assembly=True, start="assembly", project=True).check()
     with pytest.raises(FlowamError, match="smooth cannot act on an assembly"):
-        MethodConfig(assembly=True, init="assembly", smooth=2.0).check()
+        MethodConfig(assembly=True, start="assembly", smooth=2.0).check()
     with pytest.raises(FlowamError, match="assembly cannot act on a latent code"):
-        MethodConfig(assembly=True, init="assembly", generator="bundled:ae").check()
+        MethodConfig(assembly=True, start="assembly", generator="bundled:ae").check()
     with pytest.raises(FlowamError, match="part_min=0.5"):
-        MethodConfig(assembly=True, init="assembly", part_min=0.5).check()
+        MethodConfig(assembly=True, start="assembly", part_min=0.5).check()
     with pytest.raises(FlowamError, match="parts=40"):
         Assembly(parts=40)
     with pytest.raises(FlowamError, match="part_bend_after=0.5 needs part_bend=true"):
-        MethodConfig(assembly=True, init="assembly", part_bend_after=0.5).check()
+        MethodConfig(assembly=True, start="assembly", part_bend_after=0.5).check()
     with pytest.raises(FlowamError, match=r"part_bend_after=1.0 must be a share .* \[0, 1\)"):
-        MethodConfig(assembly=True, init="assembly", part_bend=True, part_bend_after=1.0).check()
+        MethodConfig(assembly=True, start="assembly", part_bend=True, part_bend_after=1.0).check()
     with pytest.raises(FlowamError, match="part_bend shapes an assembly of parts: it needs"):
         MethodConfig(part_bend=True).check()
     with pytest.raises(FlowamError, match="mesh_subdivisions shapes a mesh: it needs mesh=true"):
@@ -183,7 +183,7 @@ def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, s
             return charts[-1]
 
     param = Spied(bend=True, bend_after=share, normalize=True)
-    start = torch.from_numpy(init_clouds("assembly", 48, None, [0]))
+    start = torch.from_numpy(start_clouds("assembly", 48, None, [0]))
     run = {"steps": 2, "lr": 0.05, "optimizer": "adam"}  # share 0.25: step 0 held, step 1 not
     optimize(small_model, ClassLogit(), start, [0], CLASSES, run, param=param, progress=False)
     moved = charts[0].param.detach()[0] != param.start
@@ -192,16 +192,16 @@ def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, s
 
 
 def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
-    config = MethodConfig(assembly=True, init="assembly", bound=0.8).check()
+    config = MethodConfig(assembly=True, start="assembly", bound=0.8).check()
     param = parameterization(config)
-    start = torch.from_numpy(init_clouds("assembly", 48, None, [0, 1, 2]))
+    start = torch.from_numpy(start_clouds("assembly", 48, None, [0, 1, 2]))
     run = {"steps": 40, "lr": 0.05, "optimizer": "adam"}
     kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
     result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
     logit = result.history["logit"]
     assert (logit[-1] > logit[0]).all()
     assert np.abs(result.points).max() <= 0.8
-    assert np.array_equal(result.init, start.numpy())
+    assert np.array_equal(result.start, start.numpy())
     assert math.isfinite(float(logit[-1].mean()))
     # a batched run equals runs of single clouds (over a few steps: later, a rounding
     # difference can send a point to another face, and the runs part ways)
@@ -217,7 +217,7 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
 )
 def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)
-    assert config.assembly and config.init == "assembly" and not config.project
+    assert config.assembly and config.start == "assembly" and not config.project
     assert config.part_normalize
     param = parameterization(config)
     assert isinstance(param, Assembly) and param.normalize

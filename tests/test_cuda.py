@@ -89,7 +89,7 @@ def test_objective_terms_and_gradients_agree_with_the_cpu(exact_convolutions):
     assert gpu.config["chunk_size"] == 3  # a GPU takes the whole batch
     for name in cpu.history:
         np.testing.assert_allclose(gpu.history[name][0], cpu.history[name][0], rtol=1e-4, atol=1e-5)
-    grad_cpu, grad_gpu = cpu.points - cpu.init, gpu.points - gpu.init
+    grad_cpu, grad_gpu = cpu.points - cpu.start, gpu.points - gpu.start
     error = np.linalg.norm(grad_gpu - grad_cpu) / np.linalg.norm(grad_cpu)
     assert error < 1e-3, error
 
@@ -105,7 +105,7 @@ def test_long_adam_runs_reach_the_same_outcome():
     gained = cpu.history["logit"][-1] - cpu.history["logit"][0]
     apart = np.abs(gpu.history["logit"][-1] - cpu.history["logit"][-1])
     assert (apart <= 0.05 * np.abs(gained) + 1e-3).all(), (apart, gained)
-    moved = chamfer_distance(torch.from_numpy(cpu.points), torch.from_numpy(cpu.init), False)
+    moved = chamfer_distance(torch.from_numpy(cpu.points), torch.from_numpy(cpu.start), False)
     parted = chamfer_distance(torch.from_numpy(cpu.points), torch.from_numpy(gpu.points), False)
     assert (parted <= 0.2 * moved).all(), (parted, moved)
 

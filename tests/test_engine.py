@@ -34,7 +34,7 @@ def init(b, n=48, seed=0):
 def test_batched_run_equals_per_cloud_runs(model):
     objective = ClassLogit() + 0.05 * Continuity()
     start = init(3)
-    config = {**RUN, "init_noise": 0.05}
+    config = {**RUN, "start_noise": 0.05}
     together = optimize(
         model, objective, start, [0, 1, 2], CLASSES, config, seed=3, chunk_size=3, progress=False
     )
@@ -72,7 +72,7 @@ def test_history_snapshots_and_improvement(model):
     assert set(result.history) == {"logit", "objective", "log_prob"}
     assert (result.history["logit"][-1] > result.history["logit"][0]).all()
     assert sorted(result.snapshots) == [0, 5, 12]
-    assert np.allclose(result.snapshots[0], result.init)
+    assert np.allclose(result.snapshots[0], result.start)
     assert np.allclose(result.snapshots[12], result.points)
     assert result.steps_run.tolist() == [12, 12] and result.finished
 
@@ -112,7 +112,7 @@ def test_stopping_rule_on_the_target_log_probability(model):
         progress=False,
     )
     assert loose.steps_run.tolist() == [0, 0]
-    assert np.allclose(loose.points, loose.init)
+    assert np.allclose(loose.points, loose.start)
     strict = optimize(
         model,
         ClassLogit(),
@@ -252,13 +252,13 @@ def test_unknown_classes_and_layers_are_refused(model, real):
 
 def test_initialisation_noise_makes_restarts_differ(model, real):
     ex = Explainer(model, real)
-    same = ex.explain(["b"], "vanilla", init="sphere", restarts=2, steps=2, progress=False)
-    assert np.allclose(same.init[0], same.init[1])
+    same = ex.explain(["b"], "vanilla", start="sphere", restarts=2, steps=2, progress=False)
+    assert np.allclose(same.start[0], same.start[1])
     noisy = ex.explain(
-        ["b"], "vanilla", init="sphere", init_noise="low", restarts=2, steps=2, progress=False
+        ["b"], "vanilla", start="sphere", start_noise="low", restarts=2, steps=2, progress=False
     )
-    assert not np.allclose(noisy.init[0], noisy.init[1])
-    spread = np.linalg.norm(noisy.init[0] - same.init[0], axis=1).mean()
+    assert not np.allclose(noisy.start[0], noisy.start[1])
+    spread = np.linalg.norm(noisy.start[0] - same.start[0], axis=1).mean()
     assert 0.01 < spread < 0.2  # low amplitude: 0.1 of the cloud's coordinate spread
 
 
@@ -299,7 +299,7 @@ def test_the_diversity_term_makes_restarts_differ_in_the_global_feature(model, r
         r = ex.explain(
             ["b"],
             "vanilla",
-            init="gaussian",
+            start="gaussian",
             restarts=2,
             steps=15,
             lr=0.02,

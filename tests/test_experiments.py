@@ -131,13 +131,13 @@ def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monk
     # the real objects and the start first, then the demo model's run, then the others
     assert list(rows) == [
         "real objects",
-        "init: assembly",
+        "start: assembly",
         "dgcnn: parts",
         "pointnet: parts",
         "pointnet2_ssg: parts",
     ]
     assert rows["real objects"]["recognised_rate"] == 1.0  # a real object is its own class
-    assert rows["init: assembly"]["recognised_rate"] == 0.0  # a shared start names no class
+    assert rows["start: assembly"]["recognised_rate"] == 0.0  # a shared start names no class
     # each architecture's run is judged by the two others
     assert {"recognised_by_dgcnn", "recognised_by_pointnet2_ssg"} <= set(rows["pointnet: parts"])
     assert "recognised_by_pointnet" in rows["dgcnn: parts"]
@@ -165,7 +165,7 @@ def test_table4_runs_every_given_model(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     table = (out / "table4.md").read_text()
     assert table.count("## pointnet") == 2
-    for row in ("init: gaussian", "init: mean", "vanilla (from noise)", "tv (from noise)"):
+    for row in ("start: gaussian", "start: mean", "vanilla (from noise)", "tv (from noise)"):
         assert f"| {row} |" in table or f"| {row} ⚠ |" in table  # ⚠: see the faithfulness gap
     assert (out / "0_bundled" / "summary.json").is_file()
     assert (out / "1_bundled_pointnet" / "grid_mean.png").is_file()
@@ -182,21 +182,21 @@ def tiny_args(tiny_model, tiny_data, out):
         (
             "table1",
             [
-                "init: mean",
-                "init: gaussian",
+                "start: mean",
+                "start: gaussian",
                 "flow-auto (from class mean)",
-                "init: assembly",  # parts' own start: an assembly runs only from it
+                "start: assembly",  # parts' own start: an assembly runs only from it
                 "parts (from the assembly)",
             ],
         ),
-        ("ablation", ["init: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
-        ("beta", ["init: mean", "β = 0", "β = 0.1", "β = 1"]),
+        ("ablation", ["start: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
+        ("beta", ["start: mean", "β = 0", "β = 0.1", "β = 1"]),
         (
             "diversity",
             [
-                "init: mean",
+                "start: mean",
                 "no noise",
-                "init noise, high",
+                "start noise, high",
                 "step noise, low",
                 "diversity term, low",
             ],
@@ -254,7 +254,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
         "surface",
     } | ({"real objects"} if "| real objects |" in table else set())
     config = json.loads((out / "config.json").read_text())
-    assert config["init"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
+    assert config["start"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
     assert imread(out / "faithful.png").shape[0] > 100
     kept = sorted((out / "clouds" / "randomized" / "surface").glob("*.json"))  # every cloud
     assert len(kept) == len({r["class"] for r in rows})
@@ -287,12 +287,12 @@ def test_sanity_writes_table_s1_the_randomization_test_and_pictures(
     assert '"name":"clouds/P_D_0.5__seed_0"' in page and '"name":"clouds/trained"' in page
     table = (out / "sanity.md").read_text()
     assert "## Faithfulness gap" in table and "Table S1" in table and "CD⇄ to the trained" in table
-    assert "| init: gaussian" in table and "| flow-auto" in table
+    assert "| start: gaussian" in table and "| flow-auto" in table
     rows = list(csv.DictReader(io.StringIO((out / "sanity.csv").read_text())))
     trained = [r for r in rows if r["damage"] == "none"]
-    assert {r["row"] for r in trained} == {"init: gaussian", "init: mean", "vanilla", "flow-auto"}
+    assert {r["row"] for r in trained} == {"start: gaussian", "start: mean", "vanilla", "flow-auto"}
     assert all(float(r["cd_to_trained"]) == 0 for r in trained)
-    starts = [r for r in rows if r["row"].startswith("init")]
+    starts = [r for r in rows if r["row"].startswith("start")]
     assert all(float(r["cd_to_trained"]) == 0 for r in starts)  # starts never move
     dropped = [r for r in rows if r["damage"] == "dropout"]
     assert {float(r["level"]) for r in dropped} == {0.5}

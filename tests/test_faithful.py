@@ -176,12 +176,12 @@ def test_faithful_presets_are_deterministic_and_depend_on_the_model(
 ):
     config = load_method(preset)
     assert config.robust_copies > 0 and (config.assembly or config.smooth > 0)
-    assert config.init == (config.drawn or "sphere")
+    assert config.start == (config.drawn or "sphere")
     explainer = Explainer(small_model, small_real)
     first = explainer.explain(None, preset, steps=15, progress=False)
     again = Explainer(small_model, small_real).explain(None, preset, steps=15, progress=False)
     assert np.array_equal(first.points, again.points)
-    assert np.array_equal(first.init[0], first.init[1])  # one shared start for every class
+    assert np.array_equal(first.start[0], first.start[1])  # one shared start for every class
     assert (first.history["logit"][-1] > first.history["logit"][0]).all()
     assert np.abs(first.points).max() <= config.bound
     randomized = Explainer(
@@ -190,7 +190,7 @@ def test_faithful_presets_are_deterministic_and_depend_on_the_model(
     other = randomized.explain(None, preset, steps=15, progress=False)
     # parts' and meshes' points are drawn anew at every step: compare the clouds as sets
     apart = chamfer_distance(other.points, first.points, single_directional=False)
-    moved = chamfer_distance(first.points, first.init, single_directional=False)
+    moved = chamfer_distance(first.points, first.start, single_directional=False)
     assert apart.mean() > 0.05 * moved.mean()
 
 

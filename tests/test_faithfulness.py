@@ -84,22 +84,22 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     )
     explainer = Explainer(trained_like(), real)
     twin = explainer.damaged()
-    runs = {"vanilla": ("vanilla", {"steps": 3, "init": "mean"})}
+    runs = {"vanilla": ("vanilla", {"steps": 3, "start": "mean"})}
     outcomes = compare(
         explainer,
         runs,
         tmp_path,
         ["a", "c"],
-        inits=["mean"],
+        starts=["mean"],
         pictures=False,
         progress=False,
         randomized=twin,
         log=lambda _: None,
     )
-    start = outcomes["init: mean"].summary()
+    start = outcomes["start: mean"].summary()
     assert start["faithfulness_gap"] == 0.0  # a start does not depend on the model
     row = outcomes["vanilla"].summary()
-    config = explainer.resolve("vanilla", steps=3, init="mean")
+    config = explainer.resolve("vanilla", steps=3, start="mean")
     again = twin.explain(["a", "c"], config, progress=False)
     expected = explainer.evaluator(0).references.recognise(again.points, again.targets).rate
     assert row["recognised_randomized"] == pytest.approx(expected)

@@ -279,7 +279,7 @@ KEYS = st.sampled_from(
     [
         "steps",
         "lr",
-        "init",
+        "start",
         "optimizer",
         "beta",
         "robust_copies",
@@ -291,7 +291,7 @@ KEYS = st.sampled_from(
         "nothing",
         "generator",
         "stop_log_prob",
-        "init_noise",
+        "start_noise",
     ]
 )
 VALUES = st.one_of(

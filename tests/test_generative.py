@@ -136,7 +136,7 @@ def test_latent_am_keeps_the_best_step_of_decoded_clouds(tiny_model, tiny_data, 
 
     model, _ = load_classifier(tiny_model)
     explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
-    common = dict(init="mean", steps=8, lr=0.05, generator=str(tiny_aed), progress=False)
+    common = dict(start="mean", steps=8, lr=0.05, generator=str(tiny_aed), progress=False)
     result = explainer.explain(None, "vanilla", keep_best=True, **common)
     generator = explainer.generator(str(tiny_aed))
     assert not any(p.requires_grad for p in generator.parameters())
@@ -158,8 +158,8 @@ def test_the_decoded_start_is_where_latent_am_begins(tiny_model, tiny_data, tiny
 
     model, _ = load_classifier(tiny_model)
     explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
-    plain = explainer.initial(["box", "cone"], "mean")
-    decoded = explainer.initial(["box", "cone"], "mean", generator=str(tiny_aed))
+    plain = explainer.starts(["box", "cone"], "mean")
+    decoded = explainer.starts(["box", "cone"], "mean", generator=str(tiny_aed))
     ae = explainer.generator(str(tiny_aed)).ae
     with torch.no_grad():
         expected = ae.decode(ae.encode(torch.from_numpy(plain.points))).numpy()
@@ -168,7 +168,7 @@ def test_the_decoded_start_is_where_latent_am_begins(tiny_model, tiny_data, tiny
     run = explainer.explain(
         ["box", "cone"],
         "vanilla",
-        init="mean",
+        start="mean",
         steps=1,  # history row 0: the decoded start, before the step's update
         generator=str(tiny_aed),
         progress=False,
@@ -258,7 +258,7 @@ def test_latent_am_runs_through_explain_and_every_experiment(
 ):
     method = tmp_path / "aed-tiny.toml"
     method.write_text(
-        f'init = "mean"\nsteps = 3\ngenerator = "{tiny_aed}"\nrealness = 1.0\nkeep_best = true\n'
+        f'start = "mean"\nsteps = 3\ngenerator = "{tiny_aed}"\nrealness = 1.0\nkeep_best = true\n'
     )
     subject = ["--model", str(tiny_model), "--data", str(tiny_data)]
     code, _text, err = run_cli(
@@ -278,7 +278,7 @@ def test_latent_am_runs_through_explain_and_every_experiment(
     rows = (sanity / "sanity.csv").read_text()
     assert rows.count(str(method)) > 2  # the trained model and every damaged one
     short = f"{tiny_aed.parent.name}/best"
-    assert f"init: mean → {short}" in rows  # where latent AM really starts
+    assert f"start: mean → {short}" in rows  # where latent AM really starts
 
     faithful = tmp_path / "faithful"
     directions = tmp_path / "directions.toml"
@@ -321,7 +321,7 @@ def test_latent_am_runs_through_explain_and_every_experiment(
     assert code == 0, err
     table = (diversity / "diversity.md").read_text()
     assert "Skipped step noise, low: step_noise cannot act on a latent code" in table
-    assert "| init noise, high" in table and "| step noise" not in table
+    assert "| start noise, high" in table and "| step noise" not in table
 
     # a model whose clouds the bundled generators do not make: the generative presets are
     # skipped with the reason, the rest of Table I runs

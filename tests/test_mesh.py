@@ -24,7 +24,7 @@ from flowam.methods import MethodConfig, load_method, parameterization
 from flowam.objectives import ClassLogit
 from flowam.param import smoothing
 from flowam.robustness import Robustness
-from flowam.stats import init_clouds
+from flowam.stats import start_clouds
 from flowam.surface import into_unit_sphere, stratified_pick
 
 
@@ -128,30 +128,30 @@ def test_a_mesh_chart_starts_from_the_icosphere_and_draws_in_the_unit_sphere():
     assert not torch.equal(cloud, chart.cloud())  # drawn anew at every call
     with pytest.raises(FlowamError, match="cannot act on a mesh"):
         chart.set(cloud)
-    start = init_clouds("mesh", 300, None, [0, 2])
+    start = start_clouds("mesh", 300, None, [0, 2])
     assert start.shape == (2, 300, 3) and np.array_equal(start[0], start_cloud(300))
     assert np.allclose(np.linalg.norm(start[0], axis=1), 1.0, atol=0.03)  # a sphere
 
 
 def test_mesh_options_fail_in_one_line():
-    with pytest.raises(FlowamError, match="init='mesh'"):
-        MethodConfig(mesh=True, init="sphere").check()
+    with pytest.raises(FlowamError, match="start='mesh'"):
+        MethodConfig(mesh=True, start="sphere").check()
     with pytest.raises(FlowamError, match="project cannot act on a mesh"):
-        MethodConfig(mesh=True, init="mesh", project=True).check()
+        MethodConfig(mesh=True, start="mesh", project=True).check()
     with pytest.raises(FlowamError, match="two parameterizations"):
-        MethodConfig(mesh=True, assembly=True, init="mesh").check()
+        MethodConfig(mesh=True, assembly=True, start="mesh").check()
     with pytest.raises(FlowamError, match="mesh cannot act on a latent code"):
-        MethodConfig(mesh=True, init="mesh", generator="bundled:ae").check()
+        MethodConfig(mesh=True, start="mesh", generator="bundled:ae").check()
     with pytest.raises(FlowamError, match="mesh_subdivisions=9"):
-        MethodConfig(mesh=True, init="mesh", mesh_subdivisions=9).check()
-    config = MethodConfig(mesh=True, init="mesh", smooth=5.0).check()  # smooth is its λ
+        MethodConfig(mesh=True, start="mesh", mesh_subdivisions=9).check()
+    config = MethodConfig(mesh=True, start="mesh", smooth=5.0).check()  # smooth is its λ
     assert config.fixed_start and config.drawn == "mesh"
 
 
 def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
-    config = MethodConfig(mesh=True, init="mesh", mesh_subdivisions=1, bound=0.8).check()
+    config = MethodConfig(mesh=True, start="mesh", mesh_subdivisions=1, bound=0.8).check()
     param = parameterization(config)
-    start = torch.from_numpy(init_clouds("mesh", 48, None, [0, 1, 2]))
+    start = torch.from_numpy(start_clouds("mesh", 48, None, [0, 1, 2]))
     run = {"steps": 30, "lr": 0.05, "optimizer": "adam"}
     kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
     result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
@@ -167,6 +167,6 @@ def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
 
 def test_the_faithful_mesh_preset_is_a_smoothed_mesh():
     config = load_method("mesh")
-    assert config.mesh and config.init == "mesh" and config.smooth > 0 and config.robust_copies
+    assert config.mesh and config.start == "mesh" and config.smooth > 0 and config.robust_copies
     param = parameterization(config)
     assert isinstance(param, Mesh) and len(param.start) == 642

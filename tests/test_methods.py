@@ -51,7 +51,7 @@ def test_every_preset_loads_and_builds_what_it_says():
 
 def test_flow_preset_is_eq6_with_the_papers_weights():
     config = load_method("flow")
-    assert config.beta == 0.1 and config.init == "mean" and config.reduce == "sum"
+    assert config.beta == 0.1 and config.start == "mean" and config.reduce == "sum"
     sizes = {
         "feat.stn.fc1": 512,
         "feat.stn.fc2": 256,
@@ -107,12 +107,12 @@ def test_overrides_from_python_and_command_line():
         ({"align": {"fc2": -0.5}}, "weight align.fc2=-0.5 must not be negative"),
         ({"steps": 0}, "steps=0 must be at least 1"),
         ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
-        ({"init": "cube"}, "unknown init 'cube'"),
+        ({"start": "cube"}, "unknown start 'cube'"),
         ({"colour": 1}, "unknown method option 'colour'"),
         ({"diversity": -1.0}, "weight diversity=-1.0 must not be negative"),
         ({"align": {}, "latent_noise": 0.1}, "latent_noise needs latent alignment"),
-        ({"method": "parts", "init_noise": 0.1}, "init_noise cannot act on an assembly"),
-        ({"method": "mesh", "init_noise": 0.1}, "init_noise cannot act on a mesh"),
+        ({"method": "parts", "start_noise": 0.1}, "start_noise cannot act on an assembly"),
+        ({"method": "mesh", "start_noise": 0.1}, "start_noise cannot act on a mesh"),
     ],
 )
 def test_bad_method_values_give_one_line(overrides, message):
@@ -141,7 +141,7 @@ def test_unknown_method_and_bad_assignments(tmp_path):
 
 def test_noise_placements_with_low_and_high_amplitudes():
     flow = load_method("flow")
-    assert flow.replace(init_noise="low").init_noise == 0.1
+    assert flow.replace(start_noise="low").start_noise == 0.1
     assert flow.replace(step_noise="high").step_noise == 1.0
     assert coerce(flow, "latent_noise=high") == {"latent_noise": 1.0}
     objective, transforms = build(

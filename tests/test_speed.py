@@ -239,7 +239,7 @@ def test_the_folded_engine_takes_the_plain_engines_step():
     assert fast.config["speed"] == want
     for name in plain.history:
         np.testing.assert_allclose(fast.history[name][0], plain.history[name][0], rtol=1e-5)
-    g_plain, g_fast = plain.points - plain.init, fast.points - fast.init
+    g_plain, g_fast = plain.points - plain.start, fast.points - fast.start
     assert np.linalg.norm(g_fast - g_plain) <= 1e-4 * np.linalg.norm(g_plain)
 
 

@@ -5,7 +5,7 @@ import torch
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.models import get_model
-from flowam.stats import barycenter, class_means, fibonacci_sphere, init_clouds, medoid, record
+from flowam.stats import barycenter, class_means, fibonacci_sphere, medoid, record, start_clouds
 
 
 def dataset(n_per_class=3, n_points=32, seed=0):
@@ -68,18 +68,18 @@ def test_medoid_sphere_and_gaussian_inits(fresh_cache):
     assert medoid(clouds) in (0, 1)
     sphere = fibonacci_sphere(200)
     assert np.allclose(np.linalg.norm(sphere, axis=1), 0.5, atol=1e-6)
-    g1 = init_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
-    g2 = init_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
+    g1 = start_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
+    g2 = start_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
     assert np.array_equal(g1, g2) and np.array_equal(g1[0], g1[2]) and not np.allclose(g1[0], g1[1])
-    mean = init_clouds("mean", 32, data, [1])
+    mean = start_clouds("mean", 32, data, [1])
     assert mean.shape == (1, 32, 3)
-    med = init_clouds("medoid", 32, data, [0])
+    med = start_clouds("medoid", 32, data, [0])
     assert any(np.array_equal(med[0], p) for p in data.points[:3])
 
 
 def test_blobs_init_is_eight_separate_small_spheres_shared_by_every_class():
     data = dataset()
-    clouds = init_clouds("blobs", 203, data, [0, 1])
+    clouds = start_clouds("blobs", 203, data, [0, 1])
     assert clouds.shape == (2, 203, 3) and np.array_equal(clouds[0], clouds[1])
     centres = np.sign(clouds[0]) * 0.3  # every point on the sphere round its corner
     assert np.allclose(np.linalg.norm(clouds[0] - centres, axis=1), 0.15, atol=1e-5)
@@ -89,7 +89,7 @@ def test_blobs_init_is_eight_separate_small_spheres_shared_by_every_class():
 
 def test_bad_init_requests():
     data = dataset()
-    with pytest.raises(FlowamError, match="unknown init 'cube'"):
-        init_clouds("cube", 32, data, [0])
+    with pytest.raises(FlowamError, match="unknown start 'cube'"):
+        start_clouds("cube", 32, data, [0])
     with pytest.raises(FlowamError, match="the data have 32 points per cloud, not 64"):
-        init_clouds("mean", 64, data, [0])
+        start_clouds("mean", 64, data, [0])

@@ -30,7 +30,7 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
 The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
 :data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
 on it in the order of :data:`SLOTS` (four legs under its corners first, then its
-faces), the same for every class; ``init = "assembly"`` is that start as a cloud of cubes
+faces), the same for every class; ``start = "assembly"`` is that start as a cloud of cubes
 (in the unit sphere, as ``part_normalize`` sees it).
 
 Parts that turn (a rotation per part), parts mirrored across ``x = 0`` and parts rounded
@@ -237,7 +237,7 @@ class Assembly(Parameterization):
 
 
 def start_cloud(n: int, normalize: bool = True) -> np.ndarray:
-    """``(n, 3)`` the start as a cloud (one draw, seed 0): ``init = "assembly"``.
+    """``(n, 3)`` the start as a cloud (one draw, seed 0): ``start = "assembly"``.
 
     Normalised into the unit sphere, as the ``parts`` preset (``part_normalize``) starts; without
     normalisation an assembly starts from the same shape at 0.48 times the size."""

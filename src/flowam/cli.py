@@ -520,7 +520,7 @@ def explain(
         list[str],
         typer.Option(
             "--set",
-            help="Any method field: KEY=VALUE, align.LAYER=W (e.g. lr=0.005, init=sphere, "
+            help="Any method field: KEY=VALUE, align.LAYER=W (e.g. lr=0.005, start=sphere, "
             "beta=0.3, optimizer=sgd; docs/methods.md lists them).",
         ),
     ] = [],  # noqa: B006
@@ -1086,7 +1086,7 @@ def experiment_sanity(
     rates: Annotated[
         str, typer.Option(help="Parameter dropout rates P_D.")
     ] = "0,0.1,0.2,0.3,0.4,0.5",
-    init: Annotated[
+    start: Annotated[
         str | None, typer.Option(help="One start for every method (default: each its own).")
     ] = None,
 ) -> Path:
@@ -1097,7 +1097,7 @@ def experiment_sanity(
         chosen = [float(x) for x in _items(rates)]
     except ValueError:
         raise FlowamError(f"--rates {rates!r}: expected comma-separated numbers") from None
-    run_sanity(setting, out, methods=_items(methods), rates=chosen, init=init, log=console.print)
+    run_sanity(setting, out, methods=_items(methods), rates=chosen, shared=start, log=console.print)
     return out / "sanity.md"
 
 
@@ -1116,13 +1116,13 @@ def experiment_faithful(
         Path | None,
         typer.Option(help="TOML file of directions (a table per label: method and fields)."),
     ] = None,
-    init: SharedStart = "sphere",
+    start: SharedStart = "sphere",
 ) -> Path:
     """Recognisable and faithful: directions on the trained, randomized and P_D=0.5 models."""
     from flowam.experiments.faithful import load_directions, run_faithful
 
     chosen = load_directions(directions_file) if directions_file else _items(directions)
-    run_faithful(setting, out, directions=chosen, init=init, log=console.print)
+    run_faithful(setting, out, directions=chosen, shared=start, log=console.print)
     return out / "faithful.md"
 
 
@@ -1138,7 +1138,7 @@ def experiment_genuine(
         ),
     ] = "",
     directions: Directions = "vanilla,flow-auto,parts",
-    init: SharedStart = "sphere",
+    start: SharedStart = "sphere",
     any_facing: Annotated[
         int,
         typer.Option(
@@ -1156,7 +1156,7 @@ def experiment_genuine(
         if not spec.startswith("bundled") and not Path(spec).is_file():
             raise FlowamError(f"--models: {spec} is not a file (the default needs a checkout)")
     run_genuine(
-        setting, chosen, out, _items(directions), init=init, turns=any_facing, log=console.print
+        setting, chosen, out, _items(directions), shared=start, turns=any_facing, log=console.print
     )
     return out / "genuine.md"
 

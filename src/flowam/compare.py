@@ -72,7 +72,7 @@ def compare(
     *,
     restarts: int = 1,
     seed: int = 0,
-    inits: Sequence[str] = (),
+    starts: Sequence[str] = (),
     snapshots: Sequence[int] = (),
     chunk_size: int | None = None,
     pictures: bool = True,
@@ -90,7 +90,7 @@ def compare(
         classes: class names (default all).
         restarts: explanations per class.
         seed: run seed, shared by all runs.
-        inits: initialisations to score as rows of their own (e.g. ``["mean"]``); a run
+        starts: initialisations to score as rows of their own (e.g. ``["mean"]``); a run
             through a generator (latent AM) adds its decoded start as a row too.
         snapshots, chunk_size, progress: passed to the engine.
         pictures: write a multi-view PNG per explanation.
@@ -103,11 +103,11 @@ def compare(
     outcomes: dict[str, Outcome] = {}
     names = classes or explainer.classes
 
-    def start_row(init: str, generator: str | None = None) -> None:
+    def start_row(kind: str, generator: str | None = None) -> None:
         start = time.perf_counter()
-        result = explainer.initial(names, init, restarts, seed, generator)
+        result = explainer.starts(names, kind, restarts, seed, generator)
         scores = score_result(explainer, result, seed)
-        outcomes[Explainer.start_label(init, generator)] = Outcome(
+        outcomes[Explainer.start_label(kind, generator)] = Outcome(
             result,
             scores,
             time.perf_counter() - start,
@@ -116,16 +116,16 @@ def compare(
         )
 
     try:
-        for init in inits:
+        for kind in starts:
             stopping.check()
-            start_row(init)
+            start_row(kind)
         for label, (method, overrides) in runs.items():
             stopping.check()
             start = time.perf_counter()
             config = explainer.resolve(method, progress=progress, **overrides)
-            decoded = Explainer.start_label(config.init, config.generator)
+            decoded = Explainer.start_label(config.start, config.generator)
             if config.generator and decoded not in outcomes:
-                start_row(config.init, config.generator)  # where latent AM really starts
+                start_row(config.start, config.generator)  # where latent AM really starts
             common = dict(restarts=restarts, seed=seed, chunk_size=chunk_size, progress=progress)
             result = explainer.explain(names, config, snapshots=snapshots, **common)
             halted = result.status.startswith("stopped")
@@ -196,7 +196,9 @@ def _scored(explainer: Explainer, result: Explanations, seed: int) -> Scores | N
 def score_result(explainer: Explainer, result: Explanations, seed: int) -> Scores:
     """Every score of ``result`` against ``explainer``'s real objects (legality within the
     method's bound)."""
-    return explainer.evaluator(seed).score(result.points, result.targets, result.init, result.bound)
+    return explainer.evaluator(seed).score(
+        result.points, result.targets, result.start, result.bound
+    )
 
 
 def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
@@ -221,7 +223,7 @@ def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Expl
         targets=np.asarray(targets),
         restarts=np.zeros(len(targets), dtype=np.int64),
         classes=list(explainer.classes),
-        init=points,
+        start=points,
         history={},
         weights={},
         steps_run=np.zeros(len(targets), dtype=np.int64),

@@ -167,9 +167,9 @@ def run_demo(
 
 def own_start(method: str) -> str:
     """The start a preset is meant for: Gaussian noise for the classic baselines (the
-    paper's protocol), else the method's own ``init`` (Flow AM: the class mean;
+    paper's protocol), else the method's own ``start`` (Flow AM: the class mean;
     ``parts``: one shared assembly of cubes)."""
-    return "gaussian" if method in BASELINES else load_method(method).init
+    return "gaussian" if method in BASELINES else load_method(method).start
 
 
 def compare_starts(
@@ -206,11 +206,11 @@ def compare_starts(
         log(f"from the {start} start: {', '.join(chosen)}")
         runs[start] = compare(
             explainer,
-            {m: (m, {**(overrides or {}), "init": start}) for m in chosen},
+            {m: (m, {**(overrides or {}), "start": start}) for m in chosen},
             out / start,
             names,
             seed=seed,
-            inits=[start],
+            starts=[start],
             pictures=False,
             grid=start in starts,  # the protocol's runs are drawn together below
             randomized=randomized,
@@ -222,7 +222,7 @@ def compare_starts(
             shutil.copyfile(out / start / "grid.png", tmp)
     paper = {}
     for start in dict.fromkeys(own[m] for m in methods):  # the starts, in method order
-        paper[f"init: {start}"] = runs[start][f"init: {start}"]
+        paper[f"start: {start}"] = runs[start][f"start: {start}"]
     for m in methods:
         start, generator = own[m], load_method(m).generator
         if generator:  # latent AM's own start: the decoded class mean
@@ -260,13 +260,13 @@ def on_architectures(
     speed options).
     """
     subject = subject or Subject()
-    start = load_method(PRESET).init
+    start = load_method(PRESET).start
     ran = own[f"{PRESET} (from the {start})"]
     rows: dict[str, Outcome] = {}
     real = real_examples(explainer, names, seed)
     if real is not None:
         rows["real objects"] = Outcome(real, score_result(explainer, real, seed), 0.0)
-    rows[f"init: {start}"] = own[f"init: {start}"]
+    rows[f"start: {start}"] = own[f"start: {start}"]
     rows[f"{architecture}: {PRESET}"] = ran
     for arch in others:
         net, info = load_classifier(f"{BUNDLED}:{arch}", device=subject.device)
@@ -290,7 +290,7 @@ def on_architectures(
         rows[label] = outcomes[label]
     shown = {("real object" if k == "real objects" else k): o for k, o in rows.items()}
     write_grid(
-        {k: o.result for k, o in shown.items() if not k.startswith("init")},
+        {k: o.result for k, o in shown.items() if not k.startswith("start")},
         out / "grid_architectures.png",
         list(names),
         {k: o.scores.facing for k, o in shown.items()},

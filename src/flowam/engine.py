@@ -68,7 +68,7 @@ class Explanations:
         targets: ``(B,)`` target class indices.
         restarts: ``(B,)`` restart index of each cloud.
         classes: every class name of the model (targets index this list).
-        init: ``(B, N, 3)`` starting clouds.
+        start: ``(B, N, 3)`` starting clouds.
         history: ``{name: (T + 1, B)}`` per-step values of each objective term (unweighted),
             ``"objective"`` (the weighted total), ``"logit"`` and ``"log_prob"`` of the
             target; row ``t`` is the state before update ``t``, the last row the final state.
@@ -83,7 +83,7 @@ class Explanations:
     targets: np.ndarray
     restarts: np.ndarray
     classes: list[str]
-    init: np.ndarray
+    start: np.ndarray
     history: dict[str, np.ndarray]
     weights: dict[str, float]
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
@@ -220,7 +220,7 @@ class _Chunk:
 
 
 def _run_chunk(
-    model, objective, transforms, shaping, init, batch, config, num_classes, snap_steps, bar
+    model, objective, transforms, shaping, start, batch, config, num_classes, snap_steps, bar
 ) -> _Chunk:
     """Optimise one chunk of clouds.
 
@@ -230,22 +230,22 @@ def _run_chunk(
     snapshots and steps run come back on the CPU.
     """
     steps = config["steps"]
-    chart = (shaping.param or Parameterization()).chart(init, batch.seeds)
+    chart = (shaping.param or Parameterization()).chart(start, batch.seeds)
     param = chart.param
     # the clouds exactly as the step transforms left them: through a parameterization they
     # come back only up to rounding, which would undo a projection onto [-C, C] by 1e-7
     transformable = shaping.param is None or shaping.param.transformable
-    kept = init.clone() if transformable else chart.cloud().detach().clone()
+    kept = start.clone() if transformable else chart.cloud().detach().clone()
     best = kept.clone()  # each cloud at its highest target logit so far (keep_best)
-    device = init.device
-    best_logit = torch.full((len(init),), -torch.inf, device=device)
+    device = start.device
+    best_logit = torch.full((len(start),), -torch.inf, device=device)
 
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
     optimizer = opt_cls([param], lr=config["lr"])
     objective.setup(batch)
-    active = torch.ones(len(init), dtype=torch.bool, device=device)
-    failed_at = torch.full((len(init),), -1, dtype=torch.long, device=device)
-    steps_run = torch.zeros(len(init), dtype=torch.long, device=device)
+    active = torch.ones(len(start), dtype=torch.bool, device=device)
+    failed_at = torch.full((len(start),), -1, dtype=torch.long, device=device)
+    steps_run = torch.zeros(len(start), dtype=torch.long, device=device)
     history: dict[str, list[Tensor]] = {}
     snapshots: dict[int, Tensor] = {}
     stop_lp = config.get("stop_log_prob")
@@ -344,7 +344,7 @@ def _run_chunk(
 def optimize(
     model: nn.Module,
     objective: Objective,
-    init: Tensor,
+    start: Tensor,
     targets: Sequence[int],
     classes: Sequence[str],
     config: dict[str, Any],
@@ -362,15 +362,15 @@ def optimize(
     speed: Speed = DEFAULT,
     progress: bool = True,
 ) -> Explanations:
-    """Maximise ``objective`` for every cloud of ``init``.
+    """Maximise ``objective`` for every cloud of ``start``.
 
     Args:
         model: the classifier (any device; the clouds follow it).
         objective: what to maximise per cloud.
-        init: ``(B, N, 3)`` starting clouds (``config["init_noise"]`` is added per cloud).
+        start: ``(B, N, 3)`` starting clouds (``config["start_noise"]`` is added per cloud).
         targets: ``B`` target class indices.
         classes: all class names of the model.
-        config: ``steps``, ``lr``, ``optimizer`` and optional ``init_noise``,
+        config: ``steps``, ``lr``, ``optimizer`` and optional ``start_noise``,
             ``stop_log_prob``, ``converge_steps``, ``converge_tol``; stored in the result.
         transforms: operations after each step (blur, iteration noise).
         augment: transformation robustness: the model-reading terms are averaged over
@@ -398,15 +398,15 @@ def optimize(
     device = next(model.parameters()).device
     b = len(targets)
     restarts = list(restarts) if restarts is not None else [0] * b
-    if init.shape[0] != b or len(restarts) != b or init.ndim != 3 or init.shape[-1] != 3:
-        raise FlowamError(f"init must be (B, N, 3) with B = {b} targets, got {tuple(init.shape)}")
+    if start.shape[0] != b or len(restarts) != b or start.ndim != 3 or start.shape[-1] != 3:
+        raise FlowamError(f"start must be (B, N, 3) with B = {b} targets, got {tuple(start.shape)}")
     seeds = [cloud_seed(seed, int(t), int(r)) for t, r in zip(targets, restarts, strict=True)]
-    start = init.detach().float().cpu().clone()
-    amp = float(config.get("init_noise", 0.0))
+    clouds = start.detach().float().cpu().clone()
+    amp = float(config.get("start_noise", 0.0))
     if amp:
         for i, s in enumerate(seeds):
-            eps = torch.randn(start.shape[1:], generator=generator(s, "start"))
-            start[i] += amp * start[i].std() * eps
+            eps = torch.randn(clouds.shape[1:], generator=generator(s, "start"))
+            clouds[i] += amp * clouds[i].std() * eps
     chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
     if group < 1:
         raise FlowamError(f"group={group} must be at least 1")
@@ -435,7 +435,7 @@ def optimize(
                 objective,
                 transforms,
                 _Shaping(augment, param, keep_best, speed.precision),
-                start[lo:hi].to(device),
+                clouds[lo:hi].to(device),
                 batch,
                 config,
                 len(classes),
@@ -454,7 +454,7 @@ def optimize(
         targets=targets_t[:done].numpy(),
         restarts=np.asarray(restarts[:done]),
         classes=list(classes),
-        init=start[:done].numpy(),
+        start=clouds[:done].numpy(),
         history={
             k: np.concatenate([p.history[k] for p in parts], axis=1) for k in parts[0].history
         },

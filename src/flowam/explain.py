@@ -41,7 +41,7 @@ from flowam.metrics.frechet import feature_layers
 from flowam.param import Latent
 from flowam.seeding import cloud_seed
 from flowam.speed import DEFAULT, Speed
-from flowam.stats import class_means, init_clouds
+from flowam.stats import class_means, start_clouds
 
 
 class Explainer:
@@ -207,10 +207,10 @@ class Explainer:
                 chosen.append(m)
         return chosen
 
-    def initial(
+    def starts(
         self,
         classes: Sequence[str | int] | None,
-        init: str,
+        kind: str,
         restarts: int = 1,
         seed: int = 0,
         generator: str | None = None,
@@ -221,20 +221,24 @@ class Explainer:
         decoding of each start's code, ``decode(encode(start))``.
         """
         targets, runs, seeds = self._batch(classes, restarts, seed)
-        clouds = init_clouds(init, self.real.num_points, self.real, targets, seeds)
-        config: dict[str, Any] = {"init": init, "seed": seed, "real_objects": self.real.description}
+        clouds = start_clouds(kind, self.real.num_points, self.real, targets, seeds)
+        config: dict[str, Any] = {
+            "start": kind,
+            "seed": seed,
+            "real_objects": self.real.description,
+        }
         if generator is not None:  # the same chart latent AM optimises through
             ae = self.generator(generator).ae
-            start = torch.from_numpy(clouds).to(next(ae.parameters()).device)
+            begin = torch.from_numpy(clouds).to(next(ae.parameters()).device)
             with torch.no_grad():
-                decoded = Latent(ae).chart(start).cloud()
+                decoded = Latent(ae).chart(begin).cloud()
             clouds, config["generator"] = decoded.cpu().numpy(), generator
         return Explanations(
             points=clouds,
             targets=np.array(targets),
             restarts=np.array(runs),
             classes=self.classes,
-            init=clouds,
+            start=clouds,
             history={},
             weights={},
             steps_run=np.zeros(len(targets), dtype=np.int64),
@@ -243,10 +247,10 @@ class Explainer:
         )
 
     @staticmethod
-    def start_label(init: str, generator: str | None = None) -> str:
-        """The row label of a start: ``init: mean``; for the decoded start of latent AM
-        ``init: mean → ae`` (:func:`~flowam.generative.training.generator_name`)."""
-        return f"init: {init}" + (f" → {generator_name(generator)}" if generator else "")
+    def start_label(kind: str, generator: str | None = None) -> str:
+        """The row label of a start: ``start: mean``; for the decoded start of latent AM
+        ``start: mean → ae`` (:func:`~flowam.generative.training.generator_name`)."""
+        return f"start: {kind}" + (f" → {generator_name(generator)}" if generator else "")
 
     def explain(
         self,
@@ -283,8 +287,8 @@ class Explainer:
         generator = self.generator(config.generator) if config.generator else None
         objective, transforms = build(config, sizes, generator)
         batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)
-        init = torch.from_numpy(
-            init_clouds(config.init, self.real.num_points, self.real, batch_targets, seeds)
+        start = torch.from_numpy(
+            start_clouds(config.start, self.real.num_points, self.real, batch_targets, seeds)
         )
         key = cache.key(
             {
@@ -303,7 +307,7 @@ class Explainer:
             "steps": config.steps,
             "lr": config.lr,
             "optimizer": config.optimizer,
-            "init_noise": config.init_noise,
+            "start_noise": config.start_noise,
             "stop_log_prob": config.stop_log_prob,
             "converge_steps": config.converge_steps,
             "converge_tol": config.converge_tol,
@@ -311,7 +315,7 @@ class Explainer:
         result = optimize(
             self.model,
             objective,
-            init,
+            start,
             batch_targets,
             self.classes,
             run,

@@ -22,7 +22,7 @@ boxes. A mesh keeps a surface and its sampling apart:
 - the cloud is centred and scaled into the unit sphere, as the data are, and clamped
   into ``[-C, C]`` (:func:`flowam.surface.into_unit_sphere`).
 
-``init = "mesh"`` is the start as a cloud (one draw of the icosphere, in the unit sphere).
+``start = "mesh"`` is the start as a cloud (one draw of the icosphere, in the unit sphere).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Mesh(Parameterization):
 
 
 def start_cloud(n: int, subdivisions: int = 3) -> np.ndarray:
-    """``(n, 3)`` the start as a cloud (one draw, seed 0, in the unit sphere): ``init =
+    """``(n, 3)`` the start as a cloud (one draw, seed 0, in the unit sphere): ``start =
     "mesh"``."""
     chart = Mesh(subdivisions, smooth=0.0).chart(torch.zeros(1, n, 3), seeds=[0])
     with torch.no_grad():

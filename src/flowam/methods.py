@@ -43,12 +43,12 @@ from flowam.objectives import (
 )
 from flowam.param import Latent, Parameterization, Smooth
 from flowam.robustness import Robustness
-from flowam.sections import flatten, sections
-from flowam.stats import INITS
+from flowam.sections import RENAMED_FIELDS, flatten, renamed, sections
+from flowam.stats import START_KINDS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
 OPTIMIZERS = ("adam", "sgd")
-NOISES = ("init_noise", "latent_noise", "step_noise")
+NOISES = ("start_noise", "latent_noise", "step_noise")
 NOISE_LEVELS = {"low": 0.1, "high": 1.0}
 """Supplement S1-D's low and high noise amplitudes, relative to the noised tensor's std."""
 AUTO = "auto"
@@ -65,7 +65,7 @@ class MethodConfig:
 
     name: str = "custom"
     description: str = ""
-    init: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly | mesh
+    start: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly | mesh
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01
@@ -107,7 +107,7 @@ class MethodConfig:
     blur_every: int = 0  # blur every that many steps; 0 = no blur
     blur_k: int = 8
     blur_sigma: float = 1.0
-    init_noise: float = 0.0  # S1-D noise amplitudes (or "low"/"high", see NOISE_LEVELS)
+    start_noise: float = 0.0  # S1-D noise amplitudes (or "low"/"high", see NOISE_LEVELS)
     latent_noise: float = 0.0
     step_noise: float = 0.0
     stop_log_prob: float | None = None  # a cloud stops once log p(target) reaches this
@@ -161,15 +161,15 @@ class MethodConfig:
                     f"{moved[0]} cannot act on {DRAWN[drawn][0]} ({drawn}=true clamps its points "
                     "into [-bound, bound] itself)"
                 )
-            if self.init_noise:
+            if self.start_noise:
                 raise FlowamError(
-                    f"init_noise cannot act on {DRAWN[drawn][0]}: it starts from its own "
+                    f"start_noise cannot act on {DRAWN[drawn][0]}: it starts from its own "
                     f"{DRAWN[drawn][1]}, not from the points noise would move"
                 )
-            if self.init != drawn:
+            if self.start != drawn:
                 raise FlowamError(
-                    f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set init='{drawn}', not "
-                    f"{self.init!r}"
+                    f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set start='{drawn}', not "
+                    f"{self.start!r}"
                 )
         for f in dataclasses.fields(self):  # a part_ or mesh_ option shapes nothing alone
             kind = {"part": "assembly", "mesh": "mesh"}.get(f.name.split("_")[0])
@@ -182,8 +182,10 @@ class MethodConfig:
             part_assembly(self)  # the assembly checks its own options
         if self.mesh:
             check_subdivisions(self.mesh_subdivisions)
-        if self.init not in INITS:
-            raise FlowamError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
+        if self.start not in START_KINDS:
+            raise FlowamError(
+                f"unknown start {self.start!r}; choose one of {', '.join(START_KINDS)}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise FlowamError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
@@ -198,13 +200,14 @@ class MethodConfig:
 
     @property
     def fixed_start(self) -> bool:
-        """Whether the method starts from its own ``init`` only: an assembly of parts or a
+        """Whether the method starts from its own ``start`` only: an assembly of parts or a
         mesh moves its own surface, not the points of a given start, so experiments that
         run every method from a shared start run it from its own."""
         return self.drawn is not None
 
     def replace(self, **overrides: Any) -> MethodConfig:
         """A copy with fields replaced (a given ``align`` table replaces the old one)."""
+        overrides = renamed(overrides, "method option")
         known = {f.name for f in dataclasses.fields(self)}
         unknown = [k for k in overrides if k not in known]
         if unknown:
@@ -334,6 +337,8 @@ def coerce(config: MethodConfig, assignment: str, flag: str = "--set") -> dict[s
         table[key.removeprefix("align.")] = raw
         return {"align": table}
     fields = {f.name: f for f in dataclasses.fields(config)}
+    if key in RENAMED_FIELDS:
+        key = next(iter(renamed({key: raw}, flag)))
     if key not in fields:
         raise FlowamError(
             f"{flag} {key}: unknown method option; options: {', '.join(sorted(fields))}"

@@ -72,7 +72,7 @@ SCORE_LEGEND = (
     "gap, the faithfulness gap: 1-NN for the trained model minus 1-NN for the same method "
     "on the fully randomized model (⚠: the randomized model's explanations are still "
     "recognised at 25 % or more, so their shape does not come from the model); legal = all "
-    "coordinates in [-1, 1]; success = classified as the target. Rows `init: ...` score "
+    "coordinates in [-1, 1]; success = classified as the target. Rows `start: ...` score "
     "the starting clouds themselves (their gap is 0 by construction)."
 )
 """The Markdown paragraph that explains the columns of :data:`COLUMNS`."""
@@ -121,7 +121,7 @@ def write_clouds(result: Explanations, folder: Path, scores: Sequence[Mapping[st
         }
         cache.write_json(folder / f"{name}.json", record)
     cache.save_arrays(folder / "history.npz", result.history)
-    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.init, strict=True)))
+    cache.save_arrays(folder / "starts.npz", dict(zip(names, result.start, strict=True)))
     if result.snapshots:
         cache.save_arrays(
             folder / "snapshots.npz",

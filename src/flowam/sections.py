@@ -7,7 +7,7 @@ the step transforms, each a table of its own options.
     description = "..."
 
     [run]
-    init = "assembly"
+    start = "assembly"
     steps = 300
     lr = 0.05
 
@@ -33,16 +33,17 @@ default), ``smooth`` (a Laplacian-smoothed cloud), ``parts`` (an assembly of box
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 
 SECTIONS: dict[str, dict[str, str]] = {
     "run": {
         k: k
         for k in (
-            "init",
-            "init_noise",
+            "start",
+            "start_noise",
             "steps",
             "optimizer",
             "lr",
@@ -95,6 +96,8 @@ KINDS: dict[str, dict[str, str]] = {
 """Each parameterization's options (``[parameterization]``), and the field each sets."""
 SWITCHES = {"parts": "assembly", "mesh": "mesh"}
 """The field that turns a parameterization on, where one does."""
+RENAMED_FIELDS = {"init": "start", "init_noise": "start_noise"}
+"""Fields renamed by issue 36 (one word for the start): the old names still work, warned."""
 TOP = ("name", "description")
 PARAMETERIZATION = "parameterization"
 
@@ -103,9 +106,12 @@ def flatten(values: dict[str, Any], source: str) -> dict[str, Any]:
     """The fields a method file's ``values`` set (sections or flat fields; ``source``
     names the file in errors)."""
     flat = {k: v for k, v in values.items() if k not in SECTIONS and k != PARAMETERIZATION}
+    flat = renamed(flat, source)
     for section, options in SECTIONS.items():
         if section in values:
-            flat.update(_section(values[section], section, options, source))
+            table = _table(values[section], section, source)
+            table = renamed(table, source) if section == "run" else table
+            flat.update(_section(table, section, options, source))
     if PARAMETERIZATION in values:
         table = _table(values[PARAMETERIZATION], PARAMETERIZATION, source)
         kind = table.get("kind", "points")
@@ -136,6 +142,19 @@ def sections(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
         own = {key: changed[f] for key, f in KINDS[kind].items() if f in changed}
         out[PARAMETERIZATION] = {"kind": kind, **own}
     return out
+
+
+def renamed(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` with the fields of :data:`RENAMED_FIELDS` under their new names, each old
+    one warned in one line naming ``source``."""
+    for old in [k for k in values if k in RENAMED_FIELDS]:
+        new = RENAMED_FIELDS[old]
+        warnings.warn(
+            f"{source}: {old!r} is now called {new!r}; the old name will stop working",
+            FlowamWarning,
+            stacklevel=3,
+        )
+    return {RENAMED_FIELDS.get(k, k): v for k, v in values.items()}
 
 
 def _table(value: Any, section: str, source: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ keyed by a hash of the model's weights, the dataset's description and the reques
 retrained model, other data or other layers never reuse a stale entry; an unreadable
 entry is recomputed.
 
-Initial clouds, one per class (``init=``):
+Starting clouds, one per class (``start=``):
 
 - ``mean``: the class-mean cloud ("the average of the points in the test set by
   category", Sec. III-C). Points of different objects have no natural correspondence (in
@@ -53,7 +53,7 @@ from flowam.mesh import start_cloud as mesh_start
 from flowam.seeding import rng
 from flowam.speed import DEFAULT, Speed, prepare
 
-INITS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly", "mesh")
+START_KINDS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly", "mesh")
 SPHERE_RADIUS = 0.5
 BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
@@ -215,8 +215,8 @@ def blobs(n: int, radius: float = BLOB_RADIUS, corner: float = BLOB_CORNER) -> n
     return np.concatenate(parts).astype(np.float32)
 
 
-def init_clouds(
-    init: str,
+def start_clouds(
+    kind: str,
     num_points: int,
     data: PointCloudDataset,
     targets: list[int],
@@ -226,7 +226,7 @@ def init_clouds(
     """The initial cloud of each target class, ``(T, num_points, 3)`` (see the module docstring).
 
     Args:
-        init: one of :data:`INITS`.
+        kind: the start, one of :data:`START_KINDS`.
         num_points: points per cloud (must equal the data's for ``mean``/``medoid``).
         data: the real objects of the classes.
         targets: class indices, one cloud each (repeats allowed).
@@ -236,39 +236,39 @@ def init_clouds(
 
     ``mean`` and ``medoid`` clouds are cached per class.
     """
-    if init not in INITS:
-        raise FlowamError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if kind not in START_KINDS:
+        raise FlowamError(f"unknown start {kind!r}; choose one of {', '.join(START_KINDS)}")
     shapes = {
         "sphere": fibonacci_sphere,
         "blobs": blobs,
         "assembly": assembly_start,
         "mesh": mesh_start,
     }
-    if init in shapes:
-        return np.repeat(shapes[init](num_points)[None], len(targets), axis=0)
-    if init == "gaussian":
+    if kind in shapes:
+        return np.repeat(shapes[kind](num_points)[None], len(targets), axis=0)
+    if kind == "gaussian":
         seeds = list(seeds) if seeds is not None else [int(k) for k in targets]
         noise = [rng(s, "start").normal(0, GAUSSIAN_STD, (num_points, 3)) for s in seeds]
         return np.stack(noise).astype(np.float32)
     if data.num_points != num_points:
         raise FlowamError(
-            f"init {init!r}: the data have {data.num_points} points per cloud, not {num_points}"
+            f"start {kind!r}: the data have {data.num_points} points per cloud, not {num_points}"
         )
     wanted = sorted(set(targets))
     # the assignments run in scipy's C++ code, which releases the GIL: threads overlap them
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        found = pool.map(lambda k: _class_init(init, data, k, max_objects), wanted)
+        found = pool.map(lambda k: _class_start(kind, data, k, max_objects), wanted)
         clouds = dict(zip(wanted, found, strict=True))
     return np.stack([clouds[k] for k in targets])
 
 
-def _class_init(init: str, data: PointCloudDataset, k: int, max_objects: int) -> np.ndarray:
+def _class_start(kind: str, data: PointCloudDataset, k: int, max_objects: int) -> np.ndarray:
     """The ``mean`` or ``medoid`` cloud of class ``k``, through the cache."""
     key = cache.key(
         {
             "data": data.description,
             "n": len(data),
-            "init": init,
+            "init": kind,
             "class": k,
             "max_objects": max_objects,
             "what": "init",
@@ -280,6 +280,6 @@ def _class_init(init: str, data: PointCloudDataset, k: int, max_objects: int) ->
         clouds = data.points[data.labels == k][:max_objects]
         if len(clouds) == 0:
             raise FlowamError(f"class {data.classes[k]!r} has no objects in the {data.split} split")
-        return {"cloud": barycenter(clouds) if init == "mean" else clouds[medoid(clouds)]}
+        return {"cloud": barycenter(clouds) if kind == "mean" else clouds[medoid(clouds)]}
 
     return cache.cached_arrays(path, ["cloud"], build)["cloud"]

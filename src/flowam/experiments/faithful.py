@@ -3,7 +3,7 @@
 Every direction (:data:`DIRECTIONS`: a method and overrides) explains the classes from
 one shared, class-agnostic start (``sphere`` unless told otherwise: the start carries no
 class information; an assembly of parts, ``assembly = true``, or a mesh, ``mesh =
-true``, starts from its own class-agnostic surface, ``init = "assembly"`` or ``"mesh"``),
+true``, starts from its own class-agnostic surface, ``start = "assembly"`` or ``"mesh"``),
 on the trained model and on two damaged
 copies of it:
 
@@ -20,7 +20,7 @@ same start, legal and success rates, and the Chamfer distance to real objects (E
 A direction meets the targets (:data:`TARGETS`) when, for the trained model,
 recognition ≥ 80 %, logit ≥ 80 % of vanilla's, 100 % legal and 100 % successful, and
 for both damaged models recognition ≤ 10 %. The starting cloud is a row of its own
-(every start a direction uses, ``start: <init>`` for those other than the shared one),
+(every start a direction uses, ``start: <kind>`` for those other than the shared one),
 and so is its decoding through each generator a direction explains with (latent AM
 starts there), and so are real objects (``real objects``: one test object per class
 outside the 1-NN gallery and the 1-NNA draw, scored as if it were an explanation: what
@@ -114,7 +114,7 @@ def run_faithful(
     out: Path,
     *,
     directions: Mapping[str, tuple[str, dict[str, Any]]] | Sequence[str] = tuple(DIRECTIONS),
-    init: str = "sphere",
+    shared: str = "sphere",
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run every direction on the three models; write the outputs; return the summary
@@ -124,18 +124,18 @@ def run_faithful(
     explainer, info = setting.load()
     names = setting.names(explainer)
     seed = setting.seed
-    overrides = {**setting.overrides(), "init": init}
+    overrides = {**setting.overrides(), "start": shared}
     # a direction's own fields win over the scale's default steps, an explicit --steps wins
     explicit = {"steps": setting.steps} if setting.steps is not None else {}
     configs = {}
     for label, (m, o) in chosen.items():
         # an assembly of parts or a mesh starts from its own surface, not the shared cloud
         fixed = load_method(m).replace(**o).fixed_start  # no align="auto" analysis for this
-        shared = overrides if not fixed else setting.overrides()
-        configs[label] = explainer.resolve(m, **{**shared, **o, **explicit})
+        base = overrides if not fixed else setting.overrides()
+        configs[label] = explainer.resolve(m, **{**base, **o, **explicit})
     models = damaged_models(explainer, seed)
     evaluator = explainer.evaluator(seed)
-    start = explainer.initial(names, init, seed=seed)
+    start = explainer.starts(names, shared, seed=seed)
     vanilla = explainer.explain(names, "vanilla", seed=seed, progress=False, **overrides)
     reference = evaluator.score(vanilla.points, vanilla.targets).logit
     log(f"{info.source}: {len(chosen)} directions × {len(names)} classes × {len(MODELS)} models")
@@ -200,14 +200,14 @@ def run_faithful(
         measure("real objects", {m: examples for m in MODELS}, 0.0)
     for label, config in configs.items():
         # a direction with a start of its own gets its row, once per start
-        own = f"start: {config.init}"
-        if config.init != init and own not in results:
-            again = explainer.initial(names, config.init, seed=seed)
+        own = f"start: {config.start}"
+        if config.start != shared and own not in results:
+            again = explainer.starts(names, config.start, seed=seed)
             measure(own, {m: again for m in MODELS}, 0.0)
         # where latent AM really starts: a row once per generator
         decoded = f"start → {generator_name(config.generator)}" if config.generator else None
         if decoded and decoded not in results:
-            again = explainer.initial(names, init, seed=seed, generator=config.generator)
+            again = explainer.starts(names, shared, seed=seed, generator=config.generator)
             measure(decoded, {m: again for m in MODELS}, 0.0)
         tick = time.perf_counter()
         by_model = {
@@ -227,13 +227,13 @@ def run_faithful(
     )
     _views_picture(out / "faithful-views.png", shown, names, list(configs))
     took = time.perf_counter() - begin
-    cache.write_text(out / "faithful.md", _markdown(summary, info, names, init, setting, took))
+    cache.write_text(out / "faithful.md", _markdown(summary, info, names, shared, setting, took))
     write_record(
         out,
         "faithful",
         setting,
         took,
-        init=init,
+        start=shared,
         directions={label: [m, o] for label, (m, o) in chosen.items()},
     )
     return summary
@@ -336,13 +336,13 @@ def _line(r: dict[str, Any]) -> str:
     return "| " + " | ".join(_cells(r)) + " |"
 
 
-def _markdown(summary, info, names, init, setting: Setting, seconds: float) -> str:
+def _markdown(summary, info, names, shared, setting: Setting, seconds: float) -> str:
     lines = [
         "# Recognisable and faithful: directions",
         "",
         f"{info.architecture} `{info.source}`, {len(names)} classes, {setting.scale} scale "
         f"({setting.overrides() or 'each method its own steps'}), one shared start "
-        f"`{init}`, seed {setting.seed}; {seconds:.0f} s on {setting.subject.device}. "
+        f"`{shared}`, seed {setting.seed}; {seconds:.0f} s on {setting.subject.device}. "
         "1-NN: nearest of 20 real test objects per class (symmetric Chamfer) is of the "
         "class; *randomized*: every layer re-initialised; *dropout*: parameter dropout "
         f"P_D = {DROPOUT}; logit: the trained model's target logit as a share of vanilla "

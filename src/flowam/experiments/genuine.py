@@ -51,7 +51,7 @@ def run_genuine(
     out: Path,
     directions: Sequence[str],
     *,
-    init: str = "sphere",
+    shared: str = "sphere",
     turns: int = TURNS,
     log: Callable[[str], None] = print,
 ) -> dict[str, list[dict[str, Any]]]:
@@ -68,7 +68,7 @@ def run_genuine(
             dataclasses.replace(setting, subject=subject),
             out / arch,
             directions=list(directions),
-            init=init,
+            shared=shared,
             log=log,
         )
     tables = {arch: summarize(out / arch, turns, setting.seed) for arch in arches}
@@ -80,7 +80,7 @@ def run_genuine(
         time.perf_counter() - begin,
         models=list(models),
         directions=list(directions),
-        init=init,
+        start=shared,
         turns=turns,
     )
     return tables

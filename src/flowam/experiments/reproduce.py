@@ -58,7 +58,7 @@ def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[
     def compared(methods: Sequence[str]) -> int:
         """The demo's table: every method from both starts, a preset with its own start
         once more, on the trained and the randomized model."""
-        own = [m for m in methods if load_method(m).init not in STARTS]
+        own = [m for m in methods if load_method(m).start not in STARTS]
         return (2 * rows(methods) + rows(own)) * classes * steps * 2
 
     return {

@@ -88,7 +88,7 @@ def run_sanity(
     *,
     methods: Sequence[str] = ALL_METHODS,
     rates: Sequence[float] = RATES,
-    init: str | None = None,
+    shared: str | None = None,
     eval_per_class: int = 10,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
@@ -97,7 +97,7 @@ def run_sanity(
     begin = time.perf_counter()
     explainer, info, names, methods = setting.prepare(methods, log)
     seed = setting.seed
-    start = {"init": init} if init else {}
+    start = {"start": shared} if shared else {}
     configs = {  # a method with a fixed start (parts, a mesh) keeps its own
         m: explainer.resolve(
             m, **setting.overrides(), **({} if load_method(m).fixed_start else start)
@@ -106,7 +106,7 @@ def run_sanity(
     }
     # the starts, and where latent AM really starts (the decoded start): model-independent
     starts = {
-        Explainer.start_label(c.init, g): explainer.initial(names, c.init, seed=seed, generator=g)
+        Explainer.start_label(c.start, g): explainer.starts(names, c.start, seed=seed, generator=g)
         for c in configs.values()
         for g in dict.fromkeys([None, c.generator])
     }
@@ -188,7 +188,7 @@ def run_sanity(
         seconds,
         methods=list(methods),
         rates=list(rates),
-        init=init,
+        start=shared,
         eval_per_class=eval_per_class,
         layers=layers,
     )
@@ -232,7 +232,7 @@ def _curves(rows: list[dict], labels: list[str], path: Path) -> Path:
         for label in labels:
             for row_i, key in enumerate(("cd_to_trained", "recognised")):
                 values = _series(rows, key, kind, row=label)
-                style = ":" if label.startswith("init") else "o-"
+                style = ":" if label.startswith("start") else "o-"
                 axes[row_i, col].plot(levels, values, style, label=label)
         accuracy = _series(rows, "model_accuracy", kind)
         axes[1, col].plot(levels, accuracy, "k--", label="model accuracy")
@@ -269,7 +269,7 @@ def _markdown(rows, labels, info, names, layers, seconds, setting: Setting) -> s
         f"{setting.scale} scale, seed {setting.seed}, {len(setting.seeds)} damage seed(s); "
         f"{seconds:.0f} s on {setting.subject.device}. Every damaged model is explained with "
         "the same resolved method, start, steps and seed as the trained one, with class "
-        "statistics from the damaged model. Rows `init: ...` are the starting clouds.",
+        "statistics from the damaged model. Rows `start: ...` are the starting clouds.",
         "",
         "## Faithfulness gap",
         "",

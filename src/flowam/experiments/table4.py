@@ -55,7 +55,7 @@ def run_table4(
     lines = [
         "# Table IV: the methods on every architecture",
         "",
-        f"{steps} steps per method, seed {seed}, on {subject.device}. Rows `init: ...` score the "
+        f"{steps} steps per method, seed {seed}, on {subject.device}. Rows `start: ...` score the "
         "starting clouds; the other rows follow the paper's protocol (baselines from "
         "Gaussian noise, Flow AM from the class-mean cloud). Every run is in the folder "
         "named beside its table, with both starts for every method.",
@@ -78,8 +78,8 @@ def run_table4(
         results[spec] = tables
         config = json.loads((folder / "config.json").read_text())
         rows = {
-            "init: gaussian": tables["gaussian"]["init: gaussian"],
-            "init: mean": tables["mean"]["init: mean"],
+            "start: gaussian": tables["gaussian"]["start: gaussian"],
+            "start: mean": tables["mean"]["start: mean"],
             **tables["paper protocol"],
         }
         lines += [

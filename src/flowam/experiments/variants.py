@@ -160,7 +160,7 @@ def run_variants(
     begin = time.perf_counter()
     title, make = VARIANTS[name]
     restarts = restarts or (3 if name == "diversity" else 1)
-    start = load_method(method).init  # an unknown method fails before any work
+    start = load_method(method).start  # an unknown method fails before any work
     explainer, info = setting.load()
     names = setting.names(explainer)
     runs, skipped = {}, []
@@ -181,7 +181,7 @@ def run_variants(
         names,
         restarts=restarts,
         seed=setting.seed,
-        inits=[start],
+        starts=[start],
         pictures=False,
         randomized=explainer.damaged(seed=setting.seed),
         log=log,
