@@ -422,43 +422,65 @@ def eval_model(
     seed: Seed = 0,
 ) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    from flowam.render import render_confusion
-    from flowam.train import evaluate
+    _accuracy(
+        "eval-model",
+        out / "eval.json",
+        model,
+        data,
+        split,
+        format,
+        num_points,
+        sampling,
+        arch,
+        num_classes,
+        device,
+        seed,
+    )
 
-    net, info, dataset = _model_and_data(
+
+def _accuracy(
+    command: str,
+    summary: Path,
+    model: str,
+    data: str,
+    split: str,
+    format: str | None,
+    num_points: int | None,
+    sampling: str,
+    arch: str | None,
+    num_classes: int | None,
+    device: str,
+    seed: int,
+) -> None:
+    """Per-class accuracy of a model on the objects of ``data`` whose classes it has (all
+    of them for data of its classes): the table, ``summary`` (JSON), ``confusion.png``
+    and ``config.json`` beside it. ``eval-model`` and ``experiment realism``."""
+    from flowam.experiments.realism import measure_realism, write_realism
+
+    net, info, real = _model_and_data(
         model, data, split, format, num_points, sampling, arch, num_classes, device, seed
     )
-    points = dataset.num_points
-    if len(dataset.classes) != len(info.classes):
-        raise FlowamError(
-            f"{data}: has {len(dataset.classes)} classes, the model {len(info.classes)}"
+    points = real.num_points
+    result = measure_realism(net, info.classes, real, device=device)
+    table = Table(title=f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)")
+    for col in ("class", "objects", "recognised", "most often taken for"):
+        table.add_column(
+            col, justify="left" if col in ("class", "most often taken for") else "right"
         )
-    result = evaluate(net, dataset, device=device)
-    table = Table(title=f"{info.source} on {data} ({split}, {points} points)")
-    for col in ("class", "objects", "accuracy"):
-        table.add_column(col, justify="right" if col != "class" else "left")
-    counts = dataset.counts()
-    for name, acc in zip(dataset.classes, result.per_class, strict=True):
-        table.add_row(name, str(counts[name]), f"{acc:.3f}")
-    table.add_row("overall", str(len(dataset)), f"{result.overall:.4f}")
-    table.add_row("mean of classes", "", f"{result.mean_class:.4f}")
+    rows = result.to_dict()["per_class"]
+    for name, row in rows.items():
+        table.add_row(
+            name, str(row["objects"]), f"{row['accuracy']:.0%}", row["most_often_taken_for"] or ""
+        )
+    table.add_row("overall", str(int(result.counts.sum())), f"{result.overall:.1%}", "")
+    table.add_row("mean of classes", "", f"{result.mean_class:.1%}", "")
     out_console.print(table)
-    render_confusion(
-        result.confusion,
-        dataset.classes,
-        out / "confusion.png",
-        title=f"{info.architecture}: accuracy {result.overall:.3f}",
-    )
-    summary = {
-        "overall_accuracy": result.overall,
-        "mean_class_accuracy": result.mean_class,
-        "per_class": dict(zip(dataset.classes, result.per_class.tolist(), strict=True)),
-        "confusion": result.confusion.tolist(),
-    }
-    cache.write_json(out / "eval.json", summary)
+    title = f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of its objects"
+    out = summary.parent
+    write_realism(result, out, title, summary.name)
     write_config(
         out,
-        "eval-model",
+        command,
         model=model,
         data=data,
         split=split,
@@ -468,7 +490,7 @@ def eval_model(
         arch=info.architecture,
         seed=seed,
     )
-    console.print(f"wrote {out / 'confusion.png'}")
+    console.print(f"wrote {summary} and {out / 'confusion.png'}")
 
 
 def _items(text: str) -> list[str]:
@@ -879,43 +901,20 @@ def experiment_realism(
     seed: Seed = 0,
 ) -> None:
     """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
-    from flowam.experiments.realism import measure_realism, write_realism
-
-    net, info, real = _model_and_data(
-        model, data, split, format, num_points, sampling, arch, num_classes, device, seed
-    )
-    points = real.num_points
-    result = measure_realism(net, info.classes, real, device=device)
-    table = Table(title=f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)")
-    for col in ("class", "objects", "recognised", "most often taken for"):
-        table.add_column(
-            col, justify="left" if col in ("class", "most often taken for") else "right"
-        )
-    summary = result.to_dict()
-    for name, row in summary["per_class"].items():
-        table.add_row(
-            name, str(row["objects"]), f"{row['accuracy']:.0%}", row["most_often_taken_for"] or ""
-        )
-    table.add_row("overall", str(int(result.counts.sum())), f"{result.overall:.1%}", "")
-    table.add_row("mean of classes", "", f"{result.mean_class:.1%}", "")
-    out_console.print(table)
-    title = (
-        f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of shared-class objects"
-    )
-    write_realism(result, out, title)
-    write_config(
-        out,
+    _accuracy(
         "experiment realism",
-        model=model,
-        data=data,
-        split=split,
-        format=format,
-        num_points=points,
-        sampling=sampling,
-        arch=info.architecture,
-        seed=seed,
+        out / "realism.json",
+        model,
+        data,
+        split,
+        format,
+        num_points,
+        sampling,
+        arch,
+        num_classes,
+        device,
+        seed,
     )
-    console.print(f"wrote {out / 'confusion.png'}")
     _report(out, report)
 
 

@@ -117,9 +117,10 @@ def measure_realism(
     return Realism(shared, list(model_classes), confusion, list(data.names), truth, predicted)
 
 
-def write_realism(result: Realism, out: Path, title: str) -> None:
-    """``realism.json`` and ``confusion.png`` into ``out``."""
-    cache.write_json(out / "realism.json", result.to_dict())
+def write_realism(result: Realism, out: Path, title: str, name: str = "realism.json") -> None:
+    """``name`` (every prediction, per-class accuracy, the confusion) and
+    ``confusion.png`` into ``out``."""
+    cache.write_json(out / name, result.to_dict())
     render_confusion(
         result.confusion,
         result.shared,
