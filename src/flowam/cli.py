@@ -422,43 +422,21 @@ def eval_model(
     seed: Seed = 0,
 ) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    _accuracy(
-        "eval-model",
-        out / "eval.json",
-        model,
-        data,
-        split,
-        format,
-        num_points,
-        sampling,
-        arch,
-        num_classes,
-        device,
-        seed,
-    )
+    _accuracy("eval-model", out / "eval.json", locals())
 
 
-def _accuracy(
-    command: str,
-    summary: Path,
-    model: str,
-    data: str,
-    split: str,
-    format: str | None,
-    num_points: int | None,
-    sampling: str,
-    arch: str | None,
-    num_classes: int | None,
-    device: str,
-    seed: int,
-) -> None:
+def _accuracy(command: str, summary: Path, options: dict[str, Any]) -> None:
     """Per-class accuracy of a model on the objects of ``data`` whose classes it has (all
     of them for data of its classes): the table, ``summary`` (JSON), ``confusion.png``
-    and ``config.json`` beside it. ``eval-model`` and ``experiment realism``."""
+    and ``config.json`` beside it. ``eval-model`` and ``experiment realism`` (``options``:
+    their parameters, by name)."""
     from flowam.experiments.realism import measure_realism, write_realism
 
+    names = ("model", "data", "split", "format", "num_points", "sampling", "arch")
+    model, data, split, format, num_points, sampling, arch = (options[k] for k in names)
+    device, seed = options["device"], options["seed"]
     net, info, real = _model_and_data(
-        model, data, split, format, num_points, sampling, arch, num_classes, device, seed
+        model, data, split, format, num_points, sampling, arch, options["num_classes"], device, seed
     )
     points = real.num_points
     result = measure_realism(net, info.classes, real, device=device)
@@ -901,20 +879,7 @@ def experiment_realism(
     seed: Seed = 0,
 ) -> None:
     """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
-    _accuracy(
-        "experiment realism",
-        out / "realism.json",
-        model,
-        data,
-        split,
-        format,
-        num_points,
-        sampling,
-        arch,
-        num_classes,
-        device,
-        seed,
-    )
+    _accuracy("experiment realism", out / "realism.json", locals())
     _report(out, report)
 
 
