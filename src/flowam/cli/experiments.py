@@ -24,6 +24,7 @@ from flowam.cli.options import (
     Full,
     MethodOption,
     MethodsOption,
+    MethodSteps,
     ModelPoints,
     ModelSpec,
     NumClasses,
@@ -77,9 +78,7 @@ def experiment_table4(
         typer.Option(help="Comma-separated model specs (default: every bundled architecture)."),
     ] = None,
     out: OutDir = Path("runs/table4"),
-    steps: Annotated[
-        int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))
-    ] = DEMO_STEPS,
+    steps: MethodSteps = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
     faithfulness: Faithfulness = True,

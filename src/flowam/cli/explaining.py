@@ -19,6 +19,7 @@ from flowam.cli.options import (
     Device,
     Faithfulness,
     MethodsOption,
+    MethodSteps,
     OutDir,
     Report,
     Seed,
@@ -328,9 +329,7 @@ def report(
 @dataclass_options(Subject)
 def demo(
     out: OutDir = Path("runs/demo"),
-    steps: Annotated[
-        int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))
-    ] = DEMO_STEPS,
+    steps: MethodSteps = DEMO_STEPS,
     classes: ClassesOption = None,
     methods: MethodsOption = DEMO_METHODS,
     faithfulness: Faithfulness = True,

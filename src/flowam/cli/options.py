@@ -251,6 +251,7 @@ def write_page(out: Path, wanted: bool) -> None:
 
 DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
+MethodSteps = Annotated[int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))]
 
 
 Faithfulness = Annotated[
