@@ -148,3 +148,10 @@ def test_explaining_against_data_of_other_classes_is_refused(
     args = ["explain", "--model", str(tiny_model), "--steps", "1", "--data"]
     code, _, err = run_cli([*args, str(tmp_path / "other")], monkeypatch, capsys)
     assert code == 1 and "none of its 2 classes (mug, rock) is one of the model's" in err
+
+
+def test_version_prints_without_a_command(monkeypatch, capsys):
+    from flowam import __version__
+
+    code, out, _ = run_cli(["--version"], monkeypatch, capsys)
+    assert code == 0 and out.strip() == __version__

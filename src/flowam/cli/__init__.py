@@ -22,11 +22,23 @@ from flowam.errors import FlowamError, FlowamWarning
 __all__ = ["app", "check_out_option", "main"]
 
 
-@app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False):
-    if version:
+def _print_version(value: bool) -> None:
+    """``--version``: print it and stop, before any command is looked for."""
+    if value:
         print(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """flowam: global explanations of point cloud classifiers."""
 
 
 def main() -> None:
