@@ -146,6 +146,8 @@ def test_cli_train_and_eval_model(tiny_data, tmp_path, monkeypatch, capsys):
         capsys,
     )
     assert code == 0, err
+    best = json.loads((out / "best.json").read_text())["test_accuracy"]
+    assert f"best test accuracy {best:.4f}" in err  # the run's own figure, not a missing key
     code, text, err = run_cli(
         [
             "eval-model",

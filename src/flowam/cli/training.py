@@ -40,7 +40,7 @@ def train(
     meta = run(TrainConfig(**fields), resume=resume)
     key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
     console.print(
-        f"best {split} accuracy {meta.get(f'{key}measure_accuracy', float('nan')):.4f} "
+        f"best {split} accuracy {meta.get(f'{key}_accuracy', float('nan')):.4f} "
         f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
     )
 
@@ -110,7 +110,7 @@ def export_model(
 
     meta = run(weights, out, half=half, note=note, data=data)
     key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
-    accuracy = meta.get(f"{key}measure_accuracy", float("nan"))
+    accuracy = meta.get(f"{key}_accuracy", float("nan"))
     size = out.stat().st_size / 2**20
     console.print(
         f"wrote {out} ({size:.1f} MiB, {meta['stored_dtype']}); {split} accuracy {accuracy:.4f}"
