@@ -61,3 +61,22 @@ def test_a_bad_section_is_one_line_naming_the_file(tmp_path, text, message):
     with pytest.raises(FlowamError, match=message) as caught:
         load_method(path)
     assert "\n" not in str(caught.value)
+
+
+def test_the_old_name_of_the_start_still_works_with_a_warning(tmp_path):
+    from flowam.errors import FlowamWarning
+    from flowam.methods import coerce
+
+    path = tmp_path / "old.toml"
+    for text in (
+        '[run]\ninit = "sphere"\ninit_noise = 0.1\n',
+        'init = "sphere"\ninit_noise = 0.1\n',
+    ):
+        path.write_text(text)
+        with pytest.warns(FlowamWarning, match="'init' is now called 'start'"):
+            config = load_method(path)
+        assert (config.start, config.start_noise) == ("sphere", 0.1)
+    with pytest.warns(FlowamWarning, match=r"--set: 'init' is now called 'start'"):
+        assert coerce(MethodConfig(), "init=mean") == {"start": "mean"}
+    with pytest.warns(FlowamWarning, match="'init_noise' is now called 'start_noise'"):
+        assert MethodConfig().replace(init_noise="low").start_noise == 0.1

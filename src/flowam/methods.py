@@ -43,7 +43,7 @@ from flowam.objectives import (
 )
 from flowam.param import Latent, Parameterization, Smooth
 from flowam.robustness import Robustness
-from flowam.sections import RENAMED_FIELDS, flatten, renamed, sections
+from flowam.sections import flatten, renamed, renamed_field, sections
 from flowam.stats import START_KINDS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
@@ -337,8 +337,7 @@ def coerce(config: MethodConfig, assignment: str, flag: str = "--set") -> dict[s
         table[key.removeprefix("align.")] = raw
         return {"align": table}
     fields = {f.name: f for f in dataclasses.fields(config)}
-    if key in RENAMED_FIELDS:
-        key = next(iter(renamed({key: raw}, flag)))
+    key = renamed_field(key, flag)
     if key not in fields:
         raise FlowamError(
             f"{flag} {key}: unknown method option; options: {', '.join(sorted(fields))}"

@@ -145,16 +145,23 @@ def sections(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
 
 
 def renamed(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """``values`` with the fields of :data:`RENAMED_FIELDS` under their new names, each old
-    one warned in one line naming ``source``."""
-    for old in [k for k in values if k in RENAMED_FIELDS]:
-        new = RENAMED_FIELDS[old]
-        warnings.warn(
-            f"{source}: {old!r} is now called {new!r}; the old name will stop working",
-            FlowamWarning,
-            stacklevel=3,
-        )
-    return {RENAMED_FIELDS.get(k, k): v for k, v in values.items()}
+    """``values`` with the fields of :data:`RENAMED_FIELDS` under their new names
+    (:func:`renamed_field`)."""
+    return {renamed_field(k, source): v for k, v in values.items()}
+
+
+def renamed_field(name: str, source: str) -> str:
+    """The field's name now: ``name`` itself, or its new name, warned in one line naming
+    ``source`` where it is an old one (:data:`RENAMED_FIELDS`)."""
+    if name not in RENAMED_FIELDS:
+        return name
+    new = RENAMED_FIELDS[name]
+    warnings.warn(
+        f"{source}: {name!r} is now called {new!r}; the old name will stop working",
+        FlowamWarning,
+        stacklevel=4,
+    )
+    return new
 
 
 def _table(value: Any, section: str, source: str) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def experiment_realism(
     seed: Seed = 0,
 ) -> None:
     """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
-    measure_accuracy("experiment realism", out / "realism.json", locals())
+    measure_accuracy("experiment realism", out / "realism.json", **locals())
     write_page(out, report)
 
 

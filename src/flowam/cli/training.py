@@ -139,31 +139,6 @@ def _bind_train_options() -> None:
 _bind_train_options()
 
 
-def _model_and_data(
-    model: str,
-    data: str,
-    splits: str,
-    format: str | None,
-    num_points: int | None,
-    sampling: str,
-    arch: str | None,
-    num_classes: int | None,
-    device: str,
-    seed: int,
-):
-    """A classifier and the comma-separated ``splits`` of a dataset at the model's size,
-    labelled by the model's classes (:func:`flowam.data.load_for_model`)."""
-    from flowam.data import concatenate, load_for_model
-    from flowam.models import load_classifier
-
-    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
-    info.check_convention(data)
-    points = num_points or info.num_points
-    options = {"format": format, "num_points": points, "sampling": sampling, "seed": seed}
-    parts = [load_for_model(info.classes, data, s, **options) for s in comma_list(splits)]
-    return net, info, concatenate(parts)
-
-
 @app.command("eval-model")
 @owns_out("eval-model")
 def eval_model(
@@ -180,23 +155,41 @@ def eval_model(
     seed: Seed = 0,
 ) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    measure_accuracy("eval-model", out / "eval.json", locals())
+    measure_accuracy("eval-model", out / "eval.json", **locals())
 
 
-def measure_accuracy(command: str, summary: Path, options: dict[str, Any]) -> None:
-    """Per-class accuracy of a model on the objects of ``data`` whose classes it has (all
-    of them for data of its classes): the table, ``summary`` (JSON), ``confusion.png``
-    and ``config.json`` beside it. ``eval-model`` and ``experiment realism`` (``options``:
-    their parameters, by name)."""
+def measure_accuracy(
+    command: str,
+    summary: Path,
+    *,
+    model: str,
+    data: str,
+    split: str,
+    format: str | None,
+    num_points: int | None,
+    sampling: str,
+    arch: str | None,
+    num_classes: int | None,
+    device: str,
+    seed: int,
+    **_: Any,
+) -> None:
+    """Per-class accuracy of a model on the objects of the comma-separated ``split`` of
+    ``data`` whose classes it has (all of them for data of its classes, labelled by the
+    model's classes: :func:`flowam.data.load_for_model`): the table, ``summary`` (JSON),
+    ``confusion.png`` and ``config.json`` beside it. ``eval-model`` and ``experiment
+    realism`` (their other parameters are ignored)."""
+    from flowam.data import concatenate, load_for_model
     from flowam.experiments.realism import measure_realism, write_realism
+    from flowam.models import load_classifier
 
-    names = ("model", "data", "split", "format", "num_points", "sampling", "arch")
-    model, data, split, format, num_points, sampling, arch = (options[k] for k in names)
-    device, seed = options["device"], options["seed"]
-    net, info, real = _model_and_data(
-        model, data, split, format, num_points, sampling, arch, options["num_classes"], device, seed
+    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    info.check_convention(data)
+    points = num_points or info.num_points
+    options = dict(format=format, num_points=points, sampling=sampling, seed=seed)
+    real = concatenate(
+        [load_for_model(info.classes, data, s, **options) for s in comma_list(split)]
     )
-    points = real.num_points
     result = measure_realism(net, info.classes, real, device=device)
     table = Table(title=f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)")
     for col in ("class", "objects", "recognised", "most often taken for"):
