@@ -73,8 +73,13 @@ def test_the_old_name_of_the_start_still_works_with_a_warning(tmp_path):
         'init = "sphere"\ninit_noise = 0.1\n',
     ):
         path.write_text(text)
-        with pytest.warns(FlowamWarning, match="'init' is now called 'start'"):
+        with pytest.warns(FlowamWarning) as caught:
             config = load_method(path)
+        said = sorted(str(w.message).split(": ", 1)[1] for w in caught)
+        assert said == [
+            "'init' is now called 'start'; the old name will stop working",
+            "'init_noise' is now called 'start_noise'; the old name will stop working",
+        ]
         assert (config.start, config.start_noise) == ("sphere", 0.1)
     with pytest.warns(FlowamWarning, match=r"--set: 'init' is now called 'start'"):
         assert coerce(MethodConfig(), "init=mean") == {"start": "mean"}
