@@ -457,4 +457,7 @@ def test_option_values(values):
     for option, holds in BOUNDS.items():
         value = params[option[2:].replace("-", "_")]
         assert value is None or (holds(value) and math.isfinite(value)), (option, value)
-    assert params["classes"] is None or params["classes"].replace(",", "").strip()
+    # the parsed values: None (the default), "all" or names; steps, each at least 0
+    classes = params["classes"]
+    assert classes in (None, "all") or (classes and all(c and c == c.strip() for c in classes))
+    assert all(isinstance(k, int) and k >= 0 for k in params["snapshots"])

@@ -21,7 +21,10 @@ def main() -> None:
         sys.exit(stopping.exit_code())
     if stopping.requested() is not None:
         sys.exit(stopping.exit_code())
-    run()
+    try:
+        run()
+    finally:
+        stopping.finished()
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ DEMO_COUNT = 4
 :data:`flowam.subject.DEFAULT_CLASSES`, few enough that every preset and the recommended
 one on all three architectures run within about three minutes on a 2-core CPU (8 classes
 took 264 s, issue 34)."""
+DEMO_STEPS = 100
+"""Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
 START_WORDS = {"gaussian": "from noise", "mean": "from class mean"}

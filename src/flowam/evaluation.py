@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from flowam import cache
 from flowam.engine import method_bound
 from flowam.errors import FlowamError
 from flowam.metrics import Scores
+from flowam.outputs import SCORE_LEGEND, markdown_table
 from flowam.readback import read_arrays, read_cloud, read_json, usable
 from flowam.subject import Subject
 
@@ -82,6 +84,20 @@ def evaluate_folder(
     if not out:
         raise FlowamError(f"{folder}: holds no explanation with finite coordinates to score")
     return out
+
+
+def write_evaluation(
+    folder: Path, device: str = "cpu", seed: int = 0, turns: int | None = None
+) -> dict[str, dict[str, float]]:
+    """Score every run under ``folder`` (:func:`evaluate_folder`) and write
+    ``evaluation.json`` and ``evaluation.md`` there; returns ``{run: summary}``."""
+    results = evaluate_folder(folder, device=device, seed=seed, turns=turns)
+    rows = {run: scores.summary() for run, (scores, _) in results.items()}
+    record = {"command": "evaluate", "device": device, "seed": seed, "turns": turns, "runs": rows}
+    cache.write_json(Path(folder) / "evaluation.json", record)
+    text = f"# Evaluation of `{folder}`\n\n{SCORE_LEGEND}\n\n{markdown_table(rows)}\n"
+    cache.write_text(Path(folder) / "evaluation.md", text)
+    return rows
 
 
 def read_run(

@@ -18,7 +18,7 @@ import json
 import math
 import tomllib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -356,6 +356,34 @@ def coerce(config: MethodConfig, assignment: str, flag: str = "--set") -> dict[s
     except ValueError:
         raise FlowamError(f"{flag} {key}={raw}: expected a {kind.__name__}") from None
     return {key: value}
+
+
+def method_runs(
+    specs: Sequence[str],
+    *,
+    steps: int | None = None,
+    assignments: Sequence[str] = (),
+    snapshots: Sequence[int] = (),
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The runs :func:`flowam.compare.compare` takes, ``{name: (spec, overrides)}``: each
+    method of ``specs`` with ``steps`` (where given) and every ``--set`` assignment. A
+    snapshot step past a method's steps is one line naming it."""
+    common = {"steps": steps} if steps is not None else {}
+    runs = {}
+    for spec in specs:
+        config = load_method(spec).replace(**common)
+        overrides = dict(common)
+        for assignment in assignments:
+            change = coerce(config, assignment)
+            config = config.replace(**change)
+            overrides.update(change)
+        runs[config.name] = (spec, overrides)
+        late = [k for k in snapshots if k > config.steps]
+        if late:
+            raise FlowamError(
+                f"--snapshots {late[0]}: outside method {config.name}'s {config.steps} steps"
+            )
+    return runs
 
 
 def _prefixed(config: MethodConfig, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:

@@ -204,15 +204,8 @@ def with_judges(
 
 
 def summary_table(summaries: Mapping[str, Mapping[str, float]], title: str) -> Table:
-    """A rich table: one row per method (or initialisation), one column per score."""
-    columns = with_judges(summaries)
-    table = Table(title=title)
-    table.add_column("method")
-    for _, header, _ in columns:
-        table.add_column(header, justify="right")
-    for label, s in summaries.items():
-        table.add_row(label, *(cell(s, key, fmt) for key, _, fmt in columns))
-    return table
+    """A rich table: one row per method (or start), one column per score."""
+    return rich_table(title, *summary_rows(summaries))
 
 
 def markdown_table(
@@ -221,11 +214,31 @@ def markdown_table(
 ) -> str:
     """The same table as Markdown (``columns``: ``(key, header, format)`` triples; a
     column is added for every judge found in the summaries)."""
+    return "\n".join(pipe_table(*summary_rows(summaries, columns)))
+
+
+def summary_rows(
+    summaries: Mapping[str, Mapping[str, float]],
+    columns: Sequence[tuple[str, str, str]] = COLUMNS,
+) -> tuple[list[str], list[list[str]]]:
+    """The heads and rows of :func:`summary_table` and :func:`markdown_table`."""
     columns = with_judges(summaries, columns)
     rows = [
         [label, *(cell(s, key, fmt) for key, _, fmt in columns)] for label, s in summaries.items()
     ]
-    return "\n".join(pipe_table(["method", *(h for _, h, _ in columns)], rows))
+    return ["method", *(h for _, h, _ in columns)], rows
+
+
+def rich_table(
+    title: str, heads: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1
+) -> Table:
+    """A rich table of text cells: the first ``left`` columns aligned left, the rest right."""
+    table = Table(title=title)
+    for k, head in enumerate(heads):
+        table.add_column(head, justify="left" if k < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def pipe_table(

@@ -70,6 +70,14 @@ def install() -> None:
         signal.signal(signum, _handle)
 
 
+def finished() -> None:
+    """The command is over (its files written): a signal from now on, while the
+    interpreter shuts down, ends the process at once with its stop status, instead of
+    a KeyboardInterrupt that Python would turn into death by the signal."""
+    for signum in NAMES:
+        signal.signal(signum, lambda received, _frame: os._exit(exit_code(received)))
+
+
 def reset() -> None:
     """Forget a recorded request (tests, and a program that handled its stop)."""
     global _requested

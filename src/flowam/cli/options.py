@@ -1,6 +1,7 @@
-"""What the commands share: the app and its sub-apps, the consoles, option types declared
-once, parse-time checks, the run folder's claim (:func:`owns_out`) and options made from
-dataclasses (:func:`dataclass_options`)."""
+"""What the commands share: the app and its groups, the consoles, every option declared
+once (:data:`OPTIONS`) and :func:`command`, which turns a plain function into a command:
+its parameters' options from the registry, one option per field of a dataclass, and the
+claim of its ``--out`` folder."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import functools
 import inspect
 import math
 import sys
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,205 +36,310 @@ console = Console(stderr=True)
 # tables go to stdout; where it is a file or pipe, keep their columns readable
 out_console = Console(width=None if sys.stdout.isatty() else 160)
 
-Source = Annotated[str, typer.Argument(help="'procedural' or a dataset root folder.")]
-Format = Annotated[str | None, typer.Option(help="Dataset format; detected when omitted.")]
-MIN_POINTS = 32
-"""The fewest points per cloud an option accepts (DGCNN's neighbourhoods need 20)."""
 
-
-def bounded(flag: str, low: float, *, above: bool = False) -> Callable[[Any], Any]:
-    """A parse-time check of a number option: ``low`` or more (``above``: more than
-    ``low``), else one line naming ``flag`` and the value. None passes (the default)."""
+def bounded(flag: str, low: float) -> Callable[[Any], Any]:
+    """A parse-time check of a number option: ``low`` or more, else one line naming
+    ``flag`` and the value. None passes (the default)."""
 
     def check(value: Any) -> Any:
         if value is None:
             return value
         if not math.isfinite(value):
             raise FlowamError(f"{flag} {value}: must be a finite number")
-        if value < low or (above and value == low):
-            bound = f"above {low:g}" if above else f"at least {low:g}"
-            raise FlowamError(f"{flag} {value}: must be {bound}")
+        if value < low:
+            raise FlowamError(f"{flag} {value}: must be at least {low:g}")
         return value
 
     return check
 
 
-def some_classes(value: str | None) -> str | None:
-    """A parse-time check of ``--classes``: None (the default) or at least one name."""
-    if value is not None and not comma_list(value):
-        raise FlowamError(f"--classes {value!r}: name at least one class, or 'all'")
-    return value
+def comma_list(text: str | None) -> list[str] | None:
+    """The non-empty, stripped entries of a comma-separated option (None stays None)."""
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
-Seed = Annotated[
-    int,
-    typer.Option(
-        help="Seed (for procedural data: the dataset seed).", callback=bounded("--seed", 0)
-    ),
-]
-NumPoints = Annotated[
-    int, typer.Option(help="Points per cloud.", callback=bounded("--num-points", MIN_POINTS))
-]
-Sampling = Annotated[str, typer.Option(help="first | random | fps (file datasets).")]
+def comma_numbers(flag: str, kind: type = int) -> Callable[[str], list]:
+    """The parser of a comma-separated option of numbers of ``kind``, each at least 0;
+    one line naming ``flag`` where one is not."""
+    noun = "integers" if kind is int else "numbers"
+
+    def parse(text: str) -> list:
+        try:
+            numbers = [kind(x) for x in comma_list(text)]
+        except ValueError:
+            raise FlowamError(f"{flag} {text!r}: expected comma-separated {noun}") from None
+        if any(x < 0 for x in numbers):
+            raise FlowamError(f"{flag} {min(numbers):g}: must be at least 0")
+        return numbers
+
+    return parse
 
 
-Up = Annotated[
-    str | None,
-    typer.Option(help="The files' up axis, y or z (default: the format's; OFF meshes: z)."),
-]
+def class_names(text: str | None) -> list[str] | str | None:
+    """``--classes``: None (the command's default), "all" or at least one name."""
+    if text is None:
+        return None
+    if text.strip() == "all":
+        return "all"
+    if not comma_list(text):
+        raise FlowamError(f"--classes {text!r}: name at least one class, or 'all'")
+    return comma_list(text)
 
 
 def check_device_option(value: str) -> str:
-    """``--device``, checked while the options are parsed: an unavailable device ends the
-    command in one line before any work."""
+    """``--device``: an unavailable device ends the command in one line before any work."""
     check_device(value)
     return value
 
 
-def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Give a command one ``--option`` per field of dataclass ``cls`` (defaults from it).
-
-    The decorated function receives the parsed values as ``**fields``; a field's help text
-    is its ``metadata["help"]`` where given.
-    """
-
-    def wrap(func: Callable) -> Callable:
-        hints = typing.get_type_hints(func, include_extras=True)
-        params = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
-            for p in inspect.signature(func).parameters.values()
-            if p.kind != p.VAR_KEYWORD
-        ]
-        for f in dataclasses.fields(cls):
-            if f.name in skip or not f.init:
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            checked = {"callback": check_device_option} if f.name == "device" else {}
-            if "min" in f.metadata:
-                checked = {"callback": bounded(f"--{f.name.replace('_', '-')}", f.metadata["min"])}
-            kind = f.type if not isinstance(f.type, str) else eval(f.type)
-            flag = f"--{f.name.replace('_', '-')}"
-            if kind is bool:  # a switch both ways: --x/--no-x
-                flag = f"{flag}/--no-{flag[2:]}"
-            annotation = Annotated[kind, typer.Option(flag, help=f.metadata.get("help"), **checked)]
-            params.append(
-                inspect.Parameter(
-                    f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-                )
-            )
-        func.__signature__ = inspect.Signature(params)
-        return func
-
-    return wrap
-
-
-ModelSpec = Annotated[
-    str, typer.Option("--model", help="'bundled', 'bundled:<arch>' or a weights file.")
-]
-Arch = Annotated[str | None, typer.Option(help="Architecture, where the file cannot tell.")]
-NumClasses = Annotated[
-    int | None, typer.Option(help="Number of classes, where the file cannot tell.")
-]
-Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...", callback=check_device_option)]
-ModelPoints = Annotated[
-    int | None,
-    typer.Option(
-        help="Points per cloud (default: the model's).",
-        callback=bounded("--num-points", MIN_POINTS),
-    ),
-]
-
-
-StepsOverride = Annotated[
-    int | None,
-    typer.Option(help="Override the method's step count.", callback=bounded("--steps", 1)),
-]
-
-
 def check_out_option(value: Path) -> Path:
-    """``--out``, checked while the options are parsed (nothing is created yet): a file,
-    or a folder that cannot be created, ends the command in one line before any work."""
+    """``--out`` (a folder; nothing is created yet): a file, or a folder that cannot be
+    created, ends the command in one line before any work."""
     problem = cache.folder_problem(value)
     if problem:
         raise FlowamError(f"--out {value}: {problem}")
     return value
 
 
-Report = Annotated[
-    bool, typer.Option(help="Write FOLDER/report.html (the interactive page) at the end.")
-]
+def safetensors_file(value: Path) -> Path:
+    """An export's ``--out``: a ``.safetensors`` file."""
+    if value.suffix != ".safetensors":
+        raise FlowamError(f"--out {value}: must end in .safetensors")
+    return value
 
 
-OutDir = Annotated[Path, typer.Option(help="Output folder.", callback=check_out_option)]
-Overwrite = Annotated[
-    bool, typer.Option(help="Replace the earlier run that --out holds (its files are removed).")
-]
+@dataclasses.dataclass(frozen=True)
+class Opt:
+    """One option, declared once: its type, help, least value or ``check`` (which may
+    also parse: the command receives what it returns), and flags (default ``--name``;
+    ``argument``: a positional argument instead)."""
+
+    kind: Any
+    help: str
+    low: float | None = None
+    check: Callable[[Any], Any] | None = None
+    flags: tuple[str, ...] = ()
+    argument: bool = False
+
+    def annotation(self, name: str, help: str | None = None) -> Any:
+        if self.argument:
+            return Annotated[self.kind, typer.Argument(help=help or self.help)]
+        flag = self.flags[0] if self.flags else f"--{name.replace('_', '-')}"
+        check = self.check or (bounded(flag, self.low) if self.low is not None else None)
+        info = typer.Option(*self.flags, help=help or self.help, callback=check)
+        return Annotated[self.kind, info]
+
+
+MIN_POINTS = 32
+"""The fewest points per cloud an option accepts (DGCNN's neighbourhoods need 20)."""
+DEMO_CLASSES = ", ".join(DEFAULT_CLASSES[:DEMO_COUNT])
+DEMO_METHODS = ",".join(METHODS)
+EVERY_METHOD = ",".join(ALL_METHODS)
+FOLDER = "A folder written by explain, demo or an experiment."
+NAMES = "Comma-separated methods"
+OPTIONS: dict[str, Opt] = {
+    # where results go and how they are drawn
+    "out": Opt(Path, "Output folder.", check=check_out_option),
+    "seed": Opt(int, "Seed of every random draw (for procedural data: the dataset seed).", 0),
+    "report": Opt(bool, "Write FOLDER/report.html (the interactive page) at the end."),
+    "folder": Opt(Path, "A folder written by explain, demo or an experiment.", argument=True),
+    "device": Opt(str, "cpu, cuda, cuda:1, ...", check=check_device_option),
+    # what is explained, and how
+    "classes": Opt(str | None, "Comma-separated classes, or 'all' (default).", check=class_names),
+    "method": Opt(str, "The method: a preset or a .toml file."),
+    "explained": Opt(
+        str, f"{NAMES}: presets or .toml files.", check=comma_list, flags=("--method",)
+    ),
+    "methods": Opt(str, f"{NAMES}.", check=comma_list),
+    "steps": Opt(int | None, "Override the method's step count.", 1),
+    "restarts": Opt(int, "Explanations per class.", 1),
+    "set_": Opt(
+        list[str],
+        "Any method field: KEY=VALUE, align.LAYER=W (e.g. lr=0.005, start=sphere, beta=0.3, "
+        "optimizer=sgd; docs/methods.md lists them).",
+        flags=("--set",),
+    ),
+    "snapshots": Opt(
+        str,
+        "Steps to keep clouds at, e.g. 0,50,100 (written to each run's snapshots.npz).",
+        check=comma_numbers("--snapshots"),
+    ),
+    "chunk_size": Opt(int | None, "Clouds optimised together.", 1),
+    "pictures": Opt(bool, "A multi-view PNG per explanation."),
+    "faithfulness": Opt(bool, "Repeat every run on the fully randomized model (the gap)."),
+    "architectures": Opt(bool, "Also run the recommended preset on the other bundled models."),
+    "turns": Opt(
+        int | None,
+        "Scores allow the best of this many turns about the up axis (default: as the run's "
+        "config or the model's metadata says).",
+        1,
+    ),
+    # sweeps
+    "param": Opt(
+        list[str],
+        "NAME=LOW:HIGH, NAME=log:LOW:HIGH, NAME=int:LOW:HIGH or NAME=A|B; NAME is any method "
+        "field or align.LAYER. Repeat for several.",
+    ),
+    "objective": Opt(str, "Comma-separated: logit, recognised, cd, gap (several: Pareto)."),
+    "trials": Opt(int, "Trials in the study, over all workers.", 1),
+    "study": Opt(str | None, "Study name (default: the method's); workers join it."),
+    "storage": Opt(str | None, "SQLAlchemy URL (postgresql://...); default OUT/study.db."),
+    "worker": Opt(int, "This worker's index: parallel workers give different ones.", 0),
+    "heartbeat": Opt(int, "Seconds between a running trial's heartbeats.", 1),
+    "grace": Opt(int, "Seconds without a heartbeat after which a trial has failed.", 1),
+    # the report page
+    "page": Opt(Path | None, "The page to write (default FOLDER/report.html).", flags=("--out",)),
+    "display_points": Opt(int, "Points shown per cloud (a random subset; 0 = all).", 0),
+    "real": Opt(int, "Real objects shown per class.", 0),
+    # models and data
+    "model": Opt(str, "'bundled', 'bundled:<arch>' or a weights file."),
+    "models": Opt(
+        str | None, "Comma-separated model specs (default: every bundled model).", check=comma_list
+    ),
+    "data": Opt(str, "Real objects: 'procedural' or a dataset root."),
+    "source": Opt(str, "'procedural' or a dataset root folder.", argument=True),
+    "format": Opt(str | None, "Dataset format; detected when omitted."),
+    "split": Opt(str, "Comma-separated splits."),
+    "num_points": Opt(int | None, "Points per cloud (default: the model's).", MIN_POINTS),
+    "sampling": Opt(str, "first | random | fps (file datasets)."),
+    "up": Opt(str | None, "The files' up axis, y or z (default: the format's; OFF: z)."),
+    "arch": Opt(str | None, "Architecture, where the weights file cannot tell."),
+    "num_classes": Opt(int | None, "Number of classes, where the weights file cannot tell."),
+    "per_class": Opt(int, "Objects per class.", 1),
+    "picture": Opt(Path, "PNG file to write.", flags=("--out",)),
+    # training and export
+    "resume": Opt(bool, "Continue from OUT/last.pt."),
+    "weights": Opt(Path, "Trained weights (best.safetensors).", argument=True),
+    "export": Opt(
+        Path, "The .safetensors file to write.", check=safetensors_file, flags=("--out",)
+    ),
+    "half": Opt(bool, "Store floating-point weights as float16."),
+    "note": Opt(str, "A remark stored with the training record."),
+    "data_now": Opt(str | None, "Where the run's dataset lies now.", flags=("--data",)),
+    # experiments
+    "full": Opt(bool, "The paper's scale, or minutes on a laptop CPU.", flags=("--full/--quick",)),
+    "start": Opt(str | None, "One start for every method and class (default: each its own)."),
+    "directions": Opt(
+        str, "Comma-separated directions (see flowam.experiments.faithful).", check=comma_list
+    ),
+    "directions_file": Opt(Path | None, "TOML file of directions (a table per label)."),
+    "rates": Opt(
+        str, "Comma-separated parameter dropout rates P_D.", check=comma_numbers("--rates", float)
+    ),
+    "any_facing": Opt(int, "Turns about the up axis of the turn-invariant 1-NN.", 1),
+    "dry_run": Opt(bool, "Print the time estimate and stop."),
+}
+"""Every option of every command, by parameter name. A command's defaults are its own
+(its function's); ``helps`` in :func:`command` gives an option another help there."""
+
+
+def signature(
+    params: list[inspect.Parameter],
+    fields: type | None = None,
+    skip: tuple[str, ...] = (),
+    helps: dict[str, str] | None = None,
+) -> inspect.Signature:
+    """The signature typer reads: ``params`` with their options from :data:`OPTIONS`
+    (``helps``: other help texts) and, with ``fields``, one ``--option`` per field of
+    that dataclass (less ``skip``; help from ``metadata["help"]``, least value from
+    ``metadata["min"]``)."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own = [
+        p.replace(
+            kind=keyword, annotation=OPTIONS[p.name].annotation(p.name, (helps or {}).get(p.name))
+        )
+        for p in params
+    ]
+    for f in dataclasses.fields(fields) if fields else ():
+        if f.name in skip or not f.init:
+            continue
+        check = check_device_option if f.name == "device" else None
+        kind = f.type if not isinstance(f.type, str) else eval(f.type)
+        option = Opt(kind, f.metadata.get("help", ""), f.metadata.get("min"), check)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        own.append(
+            inspect.Parameter(
+                f.name, keyword, default=default, annotation=option.annotation(f.name)
+            )
+        )
+    return inspect.Signature(own)
 
 
 def owns_out(
-    command: str,
+    name: str,
     *,
     shared: bool = False,
-    skip: Callable[[dict], bool] | None = None,
+    unless: Callable[[dict], bool] | None = None,
     check: Callable[[dict], object] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Run the command inside a claim of its ``--out`` folder (:func:`flowam.runfolder.claim`:
     one run per folder, a lock, ``run.json``) and give it ``--overwrite``. A command with
     ``--resume`` continues its own earlier run in place; ``shared`` (sweep) takes no lock;
-    ``skip(options)`` says when the command writes no folder; ``check(options)`` refuses bad
+    ``unless(options)`` says when the command writes no folder; ``check(options)`` refuses bad
     options before the folder is touched."""
 
     def wrap(func: Callable) -> Callable:
         from flowam.runfolder import claim
 
-        signature = inspect.signature(func, eval_str=True)
+        signature = inspect.signature(func)
 
         @functools.wraps(func)
-        def run(*args: Any, overwrite: bool = False, **options: Any) -> None:
-            if skip and skip(options):
-                return func(*args, **options)
+        def run(overwrite: bool = False, **options: Any) -> None:
+            if unless and unless(options):
+                return func(**options)
             if check:
                 check(options)
             resume = bool(options.get("resume"))
             with claim(
-                Path(options["out"]), command, overwrite=overwrite, resume=resume, shared=shared
+                Path(options["out"]), name, overwrite=overwrite, resume=resume, shared=shared
             ):
-                func(*args, **options)
+                func(**options)
 
+        help = "Replace the earlier run that --out holds (its files are removed)."
         flag = inspect.Parameter(
-            "overwrite", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Overwrite
-        )
+            "overwrite", inspect.Parameter.KEYWORD_ONLY, default=False,
+            annotation=Annotated[bool, typer.Option(help=help)],
+        )  # fmt: skip
         run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), flag])
         return run
 
     return wrap
 
 
-def comma_list(text: str) -> list[str]:
-    """The non-empty, stripped entries of a comma-separated option."""
-    return [x.strip() for x in text.split(",") if x.strip()]
+def command(
+    group: typer.Typer = app,
+    name: str | None = None,
+    *,
+    fields: type | None = None,
+    skip: tuple[str, ...] = (),
+    claims: bool = True,
+    helps: dict[str, str] | None = None,
+    **claim: Any,
+) -> Callable[[Callable], Callable]:
+    """Register ``func`` as command ``name`` (default: its name, ``_`` as ``-``) of
+    ``group``. Its parameters are options from :data:`OPTIONS` (``helps``: other help
+    texts here); with ``fields``, a dataclass, its first parameter is that dataclass
+    built from one option per field (less ``skip``). Its ``--out`` is claimed where
+    ``claims`` (:func:`owns_out` with ``claim``). The help is its docstring."""
 
+    def wrap(func: Callable) -> Callable:
+        params = list(inspect.signature(func).parameters.values())
+        names = {f.name for f in dataclasses.fields(fields)} if fields else set()
 
-def comma_ints(text: str, what: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise FlowamError(f"--{what} {text!r}: expected comma-separated integers") from None
+        def run(**options: Any) -> Any:
+            if not fields:
+                return func(**options)
+            given = {k: options.pop(k) for k in list(options) if k in names}
+            return func(fields(**given), **options)
 
+        run.__signature__ = signature(params[1:] if fields else params, fields, skip, helps)
+        run.__doc__ = func.__doc__
+        called = name or func.__name__.replace("_", "-")
+        full = called if group is app else f"experiment {called}"
+        group.command(called)(owns_out(full, **claim)(run) if claims else run)
+        return func
 
-def check_snapshots_option(value: str) -> str:
-    """``--snapshots``, checked while the options are parsed: steps, each at least 0."""
-    negative = [k for k in comma_ints(value, "snapshots") if k < 0]
-    if negative:
-        raise FlowamError(f"--snapshots {negative[0]}: a step is at least 0")
-    return value
-
-
-def print_summary(outcomes, title: str) -> None:
-    from flowam.compare import summaries
-    from flowam.outputs import summary_table
-
-    out_console.print(summary_table(summaries(outcomes), title))
+    return wrap
 
 
 def write_page(out: Path, wanted: bool) -> None:
@@ -249,49 +354,9 @@ def write_page(out: Path, wanted: bool) -> None:
         console.print(f"report not written: {e}", markup=False)
 
 
-DEMO_STEPS = 100
-"""Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
-MethodSteps = Annotated[int, typer.Option(help="Steps per method.", callback=bounded("--steps", 1))]
+def print_summary(outcomes, title: str) -> None:
+    """The summary table of finished runs (:func:`flowam.compare.summaries`)."""
+    from flowam.compare import summaries
+    from flowam.outputs import summary_table
 
-
-Faithfulness = Annotated[
-    bool, typer.Option(help="Repeat every run on the fully randomized model (the gap).")
-]
-ClassesOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Comma-separated classes, or 'all' (default: "
-        f"{', '.join(DEFAULT_CLASSES[:DEMO_COUNT])}: {DEMO_COUNT} families).",
-        callback=some_classes,
-    ),
-]
-MethodsOption = Annotated[str, typer.Option(help="Comma-separated methods.")]
-DEMO_METHODS = ",".join(METHODS)
-EVERY_METHOD = ",".join(ALL_METHODS)
-
-
-def parse_classes(text: str | None) -> list[str] | str | None:
-    """``--classes`` of explain, the demo and table4: None (the default), "all" or names."""
-    if text is None:
-        return None
-    return "all" if text.strip() == "all" else comma_list(text)
-
-
-ExperimentClasses = Annotated[
-    str | None,
-    typer.Option(
-        help="Comma-separated classes, or 'all' (default: 8 at --quick, all at --full).",
-        callback=some_classes,
-    ),
-]
-Steps = Annotated[
-    int | None,
-    typer.Option(
-        help="Steps per method (default: 100 at --quick, each method's own at --full).",
-        callback=bounded("--steps", 1),
-    ),
-]
-Full = Annotated[
-    bool, typer.Option("--full/--quick", help="The paper's scale, or minutes on a laptop CPU.")
-]
-MethodOption = Annotated[str, typer.Option(help="The method to vary (a preset or a .toml file).")]
+    out_console.print(summary_table(summaries(outcomes), title))

@@ -1,106 +1,74 @@
 """Training, exporting and evaluating classifiers and generators: ``flowam train``,
-``train-generator``, ``export-model``, ``export-generator``, ``eval-model``."""
+``train-generator``, ``export-model``, ``export-generator``, ``eval-model``, and
+``experiment realism``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-from rich.table import Table
-
-from flowam.cli.options import (
-    Arch,
-    Device,
-    Format,
-    ModelPoints,
-    ModelSpec,
-    NumClasses,
-    OutDir,
-    Sampling,
-    Seed,
-    app,
-    comma_list,
-    console,
-    dataclass_options,
-    out_console,
-    owns_out,
-)
-from flowam.errors import FlowamError
-from flowam.outputs import write_config
+from flowam.cli.options import command, console, experiment_app, out_console, write_page
+from flowam.generative import GeneratorConfig
+from flowam.outputs import rich_table
+from flowam.train import TrainConfig
 
 
-def train(
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
-) -> None:
+def _accuracy(meta: dict) -> str:
+    """The accuracy a training record states: on the validation carve-out or the test split."""
+    key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
+    return f"{split} accuracy {meta.get(f'{key}_accuracy', float('nan')):.4f}"
+
+
+def _checked(config: type) -> Callable[[dict], None]:
+    """A training command's check of its configuration, before its --out is touched."""
+
+    def check(options: dict) -> None:
+        config(**{k: v for k, v in options.items() if k != "resume"}).check()
+
+    return check
+
+
+@command(fields=TrainConfig, skip=("command",), check=_checked(TrainConfig))
+def train(config: TrainConfig, resume=False) -> None:
     """Train a classifier (defaults: the Pointnet_Pointnet2_pytorch recipe)."""
-    from flowam.train import TrainConfig
     from flowam.train import train as run
 
-    meta = run(TrainConfig(**fields), resume=resume)
-    key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
-    console.print(
-        f"best {split} accuracy {meta.get(f'{key}_accuracy', float('nan')):.4f} "
-        f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
-    )
+    meta = run(config, resume=resume)
+    weights = Path(config.out) / "best.safetensors"
+    console.print(f"best {_accuracy(meta)} (epoch {meta.get('epoch')}); weights in {weights}")
 
 
-def train_generator(
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False, **fields: Any
-) -> None:
+@command(fields=GeneratorConfig, skip=("command",), check=_checked(GeneratorConfig))
+def train_generator(config: GeneratorConfig, resume=False) -> None:
     """Train a generative baseline: an autoencoder (ae), with a discriminator (aed), with
     latent noise too (naed)."""
-    from flowam.generative import GeneratorConfig
     from flowam.generative import train_generator as run
 
-    meta = run(GeneratorConfig(**fields), resume=resume)
+    meta = run(config, resume=resume)
     console.print(
         f"best test reconstruction CD {meta.get('test_chamfer', float('nan')):.4f} "
-        f"(epoch {meta.get('epoch')}); weights in {Path(fields['out']) / 'best.safetensors'}"
+        f"(epoch {meta.get('epoch')}); weights in {Path(config.out) / 'best.safetensors'}"
     )
 
 
-def safetensors_file(value: Path) -> Path:
-    """A parse-time check of an export's ``--out``: a ``.safetensors`` file."""
-    if value.suffix != ".safetensors":
-        raise FlowamError(f"--out {value}: must end in .safetensors")
-    return value
-
-
-ExportOut = Annotated[
-    Path, typer.Option(help="The .safetensors file to write.", callback=safetensors_file)
-]
-Half = Annotated[bool, typer.Option(help="Store floating-point weights as float16.")]
-
-
-@app.command("export-generator")
-def export_generator(
-    weights: Annotated[Path, typer.Argument(help="A trained generator (best.safetensors).")],
-    out: ExportOut,
-    half: Half = True,
-) -> None:
+@command(claims=False)
+def export_generator(weights, export, half=True) -> None:
     """Copy a trained generator (float16 by default) with its reconstruction Chamfer
     distance measured on the copy over the full test split."""
     from flowam.generative.training import export_generator as run
 
-    meta = run(weights, out, half=half)
+    meta = run(weights, export, half=half)
     console.print(
-        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}); "
+        f"wrote {export} ({export.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}); "
         f"test reconstruction CD {meta['test_chamfer']:.4f} on {meta['test_objects']} objects"
     )
 
 
-@app.command("export-model")
-def export_model(
-    weights: Annotated[Path, typer.Argument(help="A trained model (best.safetensors).")],
-    out: ExportOut,
-    half: Half = True,
-    note: Annotated[str, typer.Option(help="A remark stored with the training record.")] = "",
-    data: Annotated[
-        str | None,
-        typer.Option(help="Where the run's dataset lies now (default: the run's --data)."),
-    ] = None,
-) -> None:
+@command(
+    claims=False, helps={"data_now": "Where the run's dataset lies now (default: its --data)."}
+)
+def export_model(weights, export, half=True, note="", data_now=None) -> None:
     """Copy a trained model (float16 by default) with its accuracy measured on the copy.
 
     Deterministic, so it takes no --seed: the test split is the one the model's metadata
@@ -108,115 +76,54 @@ def export_model(
     """
     from flowam.train import export_model as run
 
-    meta = run(weights, out, half=half, note=note, data=data)
-    key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
-    accuracy = meta.get(f"{key}_accuracy", float("nan"))
-    size = out.stat().st_size / 2**20
-    console.print(
-        f"wrote {out} ({size:.1f} MiB, {meta['stored_dtype']}); {split} accuracy {accuracy:.4f}"
-    )
+    meta = run(weights, export, half=half, note=note, data=data_now)
+    size = f"{export.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}"
+    console.print(f"wrote {export} ({size}); {_accuracy(meta)}")
 
 
-def _bind_train_options() -> None:
-    """The training commands: one option per field of their configuration, and --out's
-    claim (``--resume`` continues the run in place)."""
-    from flowam.generative import GeneratorConfig
-    from flowam.train import TrainConfig
+def _accuracy_command(name: str, out: Path, summary: str, **options: Any) -> None:
+    """``eval-model`` and ``experiment realism``: the table, ``summary``, the confusion."""
+    from flowam.experiments.realism import measure_accuracy
 
-    for name, func, config in (
-        ("train", train, TrainConfig),
-        ("train-generator", train_generator, GeneratorConfig),
-    ):
-
-        def check(options: dict, config: type = config) -> None:
-            fields = {k: v for k, v in options.items() if k != "resume"}
-            config(**fields).check()
-
-        options = dataclass_options(config, skip=("command",))(func)
-        app.command(name)(owns_out(name, check=check)(options))
+    report = options.pop("report", False)
+    result, title = measure_accuracy(out, name, summary, **options)
+    out_console.print(rich_table(title, *result.rows()))
+    console.print(f"wrote {out / summary} and {out / 'confusion.png'}")
+    write_page(out, report)
 
 
-_bind_train_options()
-
-
-@app.command("eval-model")
-@owns_out("eval-model")
+@command()
 def eval_model(
-    model: ModelSpec = "bundled",
-    data: Annotated[str, typer.Option(help="'procedural' or a dataset root.")] = "procedural",
-    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
-    format: Format = None,
-    num_points: ModelPoints = None,
-    sampling: Sampling = "first",
-    arch: Arch = None,
-    num_classes: NumClasses = None,
-    out: OutDir = Path("runs/eval"),
-    device: Device = "cpu",
-    seed: Seed = 0,
+    model="bundled",
+    data="procedural",
+    split="test",
+    format=None,
+    num_points=None,
+    sampling="first",
+    arch=None,
+    num_classes=None,
+    out=Path("runs/eval"),
+    device="cpu",
+    seed=0,
 ) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    measure_accuracy("eval-model", out / "eval.json", **locals())
+    _accuracy_command("eval-model", summary="eval.json", **locals())
 
 
-def measure_accuracy(
-    command: str,
-    summary: Path,
-    *,
-    model: str,
-    data: str,
-    split: str,
-    format: str | None,
-    num_points: int | None,
-    sampling: str,
-    arch: str | None,
-    num_classes: int | None,
-    device: str,
-    seed: int,
-    **_: Any,
+@command(experiment_app, "realism", helps={"data": "Root of a real dataset (e.g. ModelNet40)."})
+def experiment_realism(
+    data,
+    model="bundled",
+    split="train,test",
+    format=None,
+    num_points=None,
+    sampling="first",
+    arch=None,
+    num_classes=None,
+    out=Path("runs/realism"),
+    device="cpu",
+    report=True,
+    seed=0,
 ) -> None:
-    """Per-class accuracy of a model on the objects of the comma-separated ``split`` of
-    ``data`` whose classes it has (all of them for data of its classes, labelled by the
-    model's classes: :func:`flowam.data.load_for_model`): the table, ``summary`` (JSON),
-    ``confusion.png`` and ``config.json`` beside it. ``eval-model`` and ``experiment
-    realism`` (their other parameters are ignored)."""
-    from flowam.data import concatenate, load_for_model
-    from flowam.experiments.realism import measure_realism, write_realism
-    from flowam.models import load_classifier
-
-    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
-    info.check_convention(data)
-    points = num_points or info.num_points
-    options = dict(format=format, num_points=points, sampling=sampling, seed=seed)
-    real = concatenate(
-        [load_for_model(info.classes, data, s, **options) for s in comma_list(split)]
-    )
-    result = measure_realism(net, info.classes, real, device=device)
-    table = Table(title=f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)")
-    for col in ("class", "objects", "recognised", "most often taken for"):
-        table.add_column(
-            col, justify="left" if col in ("class", "most often taken for") else "right"
-        )
-    rows = result.to_dict()["per_class"]
-    for name, row in rows.items():
-        table.add_row(
-            name, str(row["objects"]), f"{row['accuracy']:.0%}", row["most_often_taken_for"] or ""
-        )
-    table.add_row("overall", str(int(result.counts.sum())), f"{result.overall:.1%}", "")
-    table.add_row("mean of classes", "", f"{result.mean_class:.1%}", "")
-    out_console.print(table)
-    title = f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of its objects"
-    out = summary.parent
-    write_realism(result, out, title, summary.name)
-    write_config(
-        out,
-        command,
-        model=model,
-        data=data,
-        split=split,
-        format=format,
-        num_points=points,
-        sampling=sampling,
-        arch=info.architecture,
-        seed=seed,
-    )
-    console.print(f"wrote {summary} and {out / 'confusion.png'}")
+    """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
+    _accuracy_command("experiment realism", summary="realism.json", **locals())

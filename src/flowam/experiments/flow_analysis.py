@@ -24,7 +24,6 @@ def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlig
     auto = auto_alignment(explainer, steps=steps, seed=setting.seed)
     plot_flow(auto.analysis, out / "flow.png", auto.weights)
     cache.write_json(out / "flow.json", auto.to_dict())
-    a = auto.analysis
     lines = [
         "# Activation flow (Fig. 2)",
         "",
@@ -33,21 +32,26 @@ def run_flow_analysis(setting: Setting, out: Path, steps: int = 100) -> AutoAlig
         'is the weight `align="auto"` gives the layer.',
         "",
     ]
-    heads = ["layer", "same class", "different classes", "vanilla AM vs real", "aligned weight"]
-    lines += pipe_table(
-        heads,
-        (
-            [
-                name,
-                f"{a.same[i]:.3f}",
-                f"{a.different[i]:.3f}",
-                f"{a.explanations['vanilla'][i]:.3f}",
-                f"{w:g}" if (w := auto.weights.get(name)) else "",
-            ]
-            for i, name in enumerate(a.layers)
-        ),
-    )
+    lines += pipe_table(*flow_rows(auto))
     lines += ["", "![flow](flow.png)", ""]
     cache.write_text(out / "flow-analysis.md", "\n".join(lines))
     write_record(out, "flow-analysis", setting, time.perf_counter() - begin, steps=steps)
     return auto
+
+
+def flow_rows(auto: AutoAlignment) -> tuple[list[str], list[list[str]]]:
+    """The heads and rows of the flow table: per layer the mean cosine similarities and
+    the weight ``align="auto"`` gives it."""
+    a = auto.analysis
+    heads = ["layer", "same class", "different classes", "vanilla AM vs real", "aligned weight"]
+    rows = [
+        [
+            name,
+            f"{a.same[i]:.3f}",
+            f"{a.different[i]:.3f}",
+            f"{a.explanations['vanilla'][i]:.3f}",
+            f"{w:g}" if (w := auto.weights.get(name)) else "",
+        ]
+        for i, name in enumerate(a.layers)
+    ]
+    return heads, rows

@@ -61,6 +61,18 @@ class Realism:
     def mean_class(self) -> float:
         return float(self.per_class.mean())
 
+    def rows(self) -> tuple[list[str], list[list[str]]]:
+        """The heads and rows of its table: per class the objects, the share recognised
+        and what it is most often taken for; then overall and the mean of classes."""
+        heads = ["class", "objects", "recognised", "most often taken for"]
+        rows = [
+            [name, str(row["objects"]), f"{row['accuracy']:.0%}", row["most_often_taken_for"] or ""]
+            for name, row in self.to_dict()["per_class"].items()
+        ]
+        rows.append(["overall", str(int(self.counts.sum())), f"{self.overall:.1%}", ""])
+        rows.append(["mean of classes", "", f"{self.mean_class:.1%}", ""])
+        return heads, rows
+
     def to_dict(self) -> dict:
         pairs = list(zip(self.truth, self.predicted, strict=True))
         taken = {c: _most_common([p for t, p in pairs if t == c and p != c]) for c in self.shared}
@@ -128,3 +140,52 @@ def write_realism(result: Realism, out: Path, title: str, name: str = "realism.j
         title,
         predicted=result.model_classes,
     )
+
+
+def measure_accuracy(
+    out: Path,
+    command: str,
+    summary: str,
+    *,
+    model: str,
+    data: str,
+    split: str,
+    format: str | None = None,
+    num_points: int | None = None,
+    sampling: str = "first",
+    arch: str | None = None,
+    num_classes: int | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+) -> tuple[Realism, str]:
+    """Per-class accuracy of ``model`` on the objects of the comma-separated ``split`` of
+    ``data`` whose classes it has (labelled by the model's classes:
+    :func:`flowam.data.load_for_model`); writes ``summary`` (JSON), ``confusion.png``
+    and ``config.json`` (of ``command``) into ``out``. ``flowam eval-model`` and
+    ``experiment realism``. Returns the result and its title."""
+    from flowam.data import concatenate, load_for_model
+    from flowam.models import load_classifier
+    from flowam.outputs import write_config
+
+    net, info = load_classifier(model, arch=arch, num_classes=num_classes, device=device)
+    info.check_convention(data)
+    points = num_points or info.num_points
+    options = dict(format=format, num_points=points, sampling=sampling, seed=seed)
+    splits = [s.strip() for s in split.split(",") if s.strip()]
+    real = concatenate([load_for_model(info.classes, data, s, **options) for s in splits])
+    result = measure_realism(net, info.classes, real, device=device)
+    title = f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of its objects"
+    write_realism(result, out, title, summary)
+    write_config(
+        out,
+        command,
+        model=model,
+        data=data,
+        split=split,
+        format=format,
+        num_points=points,
+        sampling=sampling,
+        arch=info.architecture,
+        seed=seed,
+    )
+    return result, f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)"
