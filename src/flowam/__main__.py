@@ -23,6 +23,8 @@ def main() -> None:
         sys.exit(stopping.exit_code())
     try:
         run()
+    except KeyboardInterrupt:  # a second signal while the command was ending
+        sys.exit(stopping.exit_code())
     finally:
         stopping.finished()
 

@@ -43,27 +43,34 @@ def experiment(
     from flowam.experiments.common import Setting
 
     def wrap(func: Callable) -> Callable:
-        def run(subject: Subject, *, out: Path, classes, steps, full, report, seed, **own: Any):
+        own = list(inspect.signature(func).parameters.values())[2:]
+
+        def run(
+            subject: Subject,
+            out=Path(f"runs/{name}"),
+            classes=None,
+            steps=None,
+            full=False,
+            report=True,
+            seed=0,
+            **options: Any,
+        ) -> None:
             scale = "full" if full else "quick"
-            wrote = func(Setting(subject, classes, steps, scale, seed), out, **own)
+            wrote = func(Setting(subject, classes, steps, scale, seed), out, **options)
             if wrote is not None:
                 console.print(f"wrote {wrote}")
                 write_page(out, report)
 
-        def options(**defaults: Any) -> list[inspect.Parameter]:
-            return [inspect.Parameter(k, keyword, default=v) for k, v in defaults.items()]
-
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        own = [p.replace(kind=keyword) for p in inspect.signature(func).parameters.values()]
-        first = options(out=Path(f"runs/{name}"), classes=None, steps=None, full=False)
-        subject = inspect.Parameter("subject", keyword)
-        run.__signature__ = inspect.Signature(
-            [subject, *first, *own[2:], *options(report=True, seed=0)]
-        )
         run.__doc__ = func.__doc__
-        unless = None if writes_when is None else (lambda o: not writes_when(o))
-        helped = {**SCALE, **(helps or {})}
-        command(experiment_app, name, fields=Subject, skip=skip, helps=helped, unless=unless)(run)
+        command(
+            experiment_app,
+            name,
+            fields=Subject,
+            skip=skip,
+            more={p.name: p.default for p in own},
+            helps={**SCALE, **(helps or {})},
+            unless=None if writes_when is None else (lambda o: not writes_when(o)),
+        )(run)
         return func
 
     return wrap

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -30,45 +31,42 @@ DEMO = {
 """The help of the options the demo and Table IV read otherwise than ``explain``."""
 
 
-@command(fields=Subject)
+EXPLAIN = dict(restarts=1, snapshots="", chunk_size=None, pictures=True, seed=0)
+"""The options ``explain`` hands to :func:`flowam.compare.compare` as they are."""
+
+
+@command(fields=Subject, more=EXPLAIN)
 def explain(
     subject: Subject,
     classes=None,
     explained="flow",
-    restarts=1,
     out=Path("runs/explain"),
     steps=None,
     set_=(),
-    snapshots="",
-    chunk_size=None,
-    pictures=True,
-    seed=0,
+    **options: Any,
 ) -> None:
     """Generate explanations with one or more methods; write points, pictures and scores."""
     from flowam.compare import compare
     from flowam.methods import method_runs
 
-    explainer, info = subject.load(seed)
+    explainer, info = subject.load(options["seed"])
     names = None if classes == "all" else classes
     explainer.targets(names)  # unknown class names fail here, before any work
-    runs = method_runs(explained, steps=steps, assignments=set_, snapshots=snapshots)
+    runs = method_runs(explained, steps=steps, assignments=set_, snapshots=options["snapshots"])
+    chosen = dict(classes=names, methods=list(runs), restarts=options["restarts"], set=set_)
     overrides = {"steps": steps} if steps is not None else {}
-    values = dict(classes=names, methods=list(runs), restarts=restarts, overrides=overrides)
-    write_config(out, "explain", **dataclasses.asdict(subject), **values, set=set_, seed=seed)
-    outcomes = compare(
-        explainer,
-        runs,
+    write_config(
         out,
-        names,
-        restarts=restarts,
-        seed=seed,
-        snapshots=snapshots,
-        chunk_size=chunk_size,
-        pictures=pictures,
-        log=console.print,
+        "explain",
+        **dataclasses.asdict(subject),
+        **chosen,
+        overrides=overrides,
+        seed=options["seed"],
     )
-    title = f"{info.architecture} ({info.source}), {explainer.real.num_points} points"
-    print_summary(outcomes, title)
+    outcomes = compare(explainer, runs, out, names, log=console.print, **options)
+    print_summary(
+        outcomes, f"{info.architecture} ({info.source}), {explainer.real.num_points} points"
+    )
     console.print(f"results in {out.resolve()}")
     failed = [f"{k}: {o.result.status}" for k, o in outcomes.items() if o.result.stopped_early]
     if failed:
@@ -161,33 +159,19 @@ def report(folder, page=None, display_points=512, real=3, seed=0) -> None:
     console.print(f"wrote {write_report(folder, page, display_points, real, seed)}")
 
 
-@command(fields=Subject, helps=DEMO)
-def demo(
-    subject: Subject,
-    out=Path("runs/demo"),
-    steps=DEMO_STEPS,
-    classes=None,
-    methods=DEMO_METHODS,
-    faithfulness=True,
-    architectures=True,
-    report=True,
-    seed=0,
-) -> None:
+DEMO_OPTIONS = dict(
+    steps=DEMO_STEPS, classes=None, methods=DEMO_METHODS, faithfulness=True, architectures=True
+)
+"""The options ``demo`` hands to :func:`flowam.demo.run_demo` as they are."""
+
+
+@command(fields=Subject, helps=DEMO, more=DEMO_OPTIONS)
+def demo(subject: Subject, out=Path("runs/demo"), report=True, seed=0, **options: Any) -> None:
     """The main job: explain the bundled model's classes with every method, compared fairly."""
     from flowam.demo import run_demo
 
     start = time.perf_counter()
-    tables = run_demo(
-        out,
-        subject,
-        steps=steps,
-        seed=seed,
-        classes=classes,
-        methods=methods,
-        faithfulness=faithfulness,
-        architectures=architectures,
-        log=console.print,
-    )
+    tables = run_demo(out, subject, seed=seed, log=console.print, **options)
     for key, outcomes in tables.items():
         print_summary(outcomes, TITLES[key])
     console.print(

@@ -244,12 +244,10 @@ def signature(
     that dataclass (less ``skip``; help from ``metadata["help"]``, least value from
     ``metadata["min"]``)."""
     keyword = inspect.Parameter.KEYWORD_ONLY
-    own = [
-        p.replace(
-            kind=keyword, annotation=OPTIONS[p.name].annotation(p.name, (helps or {}).get(p.name))
-        )
-        for p in params
-    ]
+    own = []
+    for p in params:
+        option = OPTIONS[p.name].annotation(p.name, (helps or {}).get(p.name))
+        own.append(p.replace(kind=keyword, annotation=option))
     for f in dataclasses.fields(fields) if fields else ():
         if f.name in skip or not f.init:
             continue
@@ -257,11 +255,8 @@ def signature(
         kind = f.type if not isinstance(f.type, str) else eval(f.type)
         option = Opt(kind, f.metadata.get("help", ""), f.metadata.get("min"), check)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        own.append(
-            inspect.Parameter(
-                f.name, keyword, default=default, annotation=option.annotation(f.name)
-            )
-        )
+        annotation = option.annotation(f.name)
+        own.append(inspect.Parameter(f.name, keyword, default=default, annotation=annotation))
     return inspect.Signature(own)
 
 
@@ -312,18 +307,23 @@ def command(
     *,
     fields: type | None = None,
     skip: tuple[str, ...] = (),
+    more: dict[str, Any] | None = None,
     claims: bool = True,
     helps: dict[str, str] | None = None,
     **claim: Any,
 ) -> Callable[[Callable], Callable]:
     """Register ``func`` as command ``name`` (default: its name, ``_`` as ``-``) of
     ``group``. Its parameters are options from :data:`OPTIONS` (``helps``: other help
-    texts here); with ``fields``, a dataclass, its first parameter is that dataclass
+    texts here), and so are the names of ``more`` (name: default), which it takes as
+    ``**options``; with ``fields``, a dataclass, its first parameter is that dataclass
     built from one option per field (less ``skip``). Its ``--out`` is claimed where
     ``claims`` (:func:`owns_out` with ``claim``). The help is its docstring."""
 
     def wrap(func: Callable) -> Callable:
-        params = list(inspect.signature(func).parameters.values())
+        params = list(inspect.signature(func).parameters.values())[1 if fields else 0 :]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        params = [p for p in params if p.kind != p.VAR_KEYWORD]
+        params += [inspect.Parameter(k, keyword, default=v) for k, v in (more or {}).items()]
         names = {f.name for f in dataclasses.fields(fields)} if fields else set()
 
         def run(**options: Any) -> Any:
@@ -332,7 +332,7 @@ def command(
             given = {k: options.pop(k) for k in list(options) if k in names}
             return func(fields(**given), **options)
 
-        run.__signature__ = signature(params[1:] if fields else params, fields, skip, helps)
+        run.__signature__ = signature(params, fields, skip, helps)
         run.__doc__ = func.__doc__
         called = name or func.__name__.replace("_", "-")
         full = called if group is app else f"experiment {called}"

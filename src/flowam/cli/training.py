@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from flowam.outputs import rich_table
 from flowam.train import TrainConfig
 
 
-def _accuracy(meta: dict) -> str:
+def _stated(meta: dict) -> str:
     """The accuracy a training record states: on the validation carve-out or the test split."""
     key, split = ("val", "validation") if "val_accuracy" in meta else ("test", "test")
     return f"{split} accuracy {meta.get(f'{key}_accuracy', float('nan')):.4f}"
@@ -36,7 +37,7 @@ def train(config: TrainConfig, resume=False) -> None:
 
     meta = run(config, resume=resume)
     weights = Path(config.out) / "best.safetensors"
-    console.print(f"best {_accuracy(meta)} (epoch {meta.get('epoch')}); weights in {weights}")
+    console.print(f"best {_stated(meta)} (epoch {meta.get('epoch')}); weights in {weights}")
 
 
 @command(fields=GeneratorConfig, skip=("command",), check=_checked(GeneratorConfig))
@@ -78,22 +79,10 @@ def export_model(weights, export, half=True, note="", data_now=None) -> None:
 
     meta = run(weights, export, half=half, note=note, data=data_now)
     size = f"{export.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}"
-    console.print(f"wrote {export} ({size}); {_accuracy(meta)}")
+    console.print(f"wrote {export} ({size}); {_stated(meta)}")
 
 
-def _accuracy_command(name: str, out: Path, summary: str, **options: Any) -> None:
-    """``eval-model`` and ``experiment realism``: the table, ``summary``, the confusion."""
-    from flowam.experiments.realism import measure_accuracy
-
-    report = options.pop("report", False)
-    result, title = measure_accuracy(out, name, summary, **options)
-    out_console.print(rich_table(title, *result.rows()))
-    console.print(f"wrote {out / summary} and {out / 'confusion.png'}")
-    write_page(out, report)
-
-
-@command()
-def eval_model(
+ACCURACY = dict(
     model="bundled",
     data="procedural",
     split="test",
@@ -102,28 +91,36 @@ def eval_model(
     sampling="first",
     arch=None,
     num_classes=None,
-    out=Path("runs/eval"),
     device="cpu",
     seed=0,
-) -> None:
+)
+"""The options of ``eval-model`` and ``experiment realism``, for
+:func:`flowam.experiments.realism.measure_accuracy`."""
+
+
+def _measured(name: str, out: Path, summary: str, report: bool, **options: Any) -> None:
+    """The table, ``summary``, the confusion and the page."""
+    from flowam.experiments.realism import measure_accuracy
+
+    result, title = measure_accuracy(out, name, summary, **options)
+    out_console.print(rich_table(title, *result.rows()))
+    console.print(f"wrote {out / summary} and {out / 'confusion.png'}")
+    write_page(out, report)
+
+
+@command(more=ACCURACY)
+def eval_model(out=Path("runs/eval"), **options: Any) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    _accuracy_command("eval-model", summary="eval.json", **locals())
+    _measured("eval-model", out, "eval.json", False, **options)
 
 
-@command(experiment_app, "realism", helps={"data": "Root of a real dataset (e.g. ModelNet40)."})
-def experiment_realism(
-    data,
-    model="bundled",
-    split="train,test",
-    format=None,
-    num_points=None,
-    sampling="first",
-    arch=None,
-    num_classes=None,
-    out=Path("runs/realism"),
-    device="cpu",
-    report=True,
-    seed=0,
-) -> None:
+REALISM = {**ACCURACY, "data": inspect.Parameter.empty, "split": "train,test"}
+"""realism's: the data must be named, and both splits are read."""
+
+
+@command(
+    experiment_app, "realism", more=REALISM, helps={"data": "A dataset root (e.g. ModelNet40)."}
+)
+def experiment_realism(out=Path("runs/realism"), report=True, **options: Any) -> None:
     """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
-    _accuracy_command("experiment realism", summary="realism.json", **locals())
+    _measured("experiment realism", out, "realism.json", report, **options)

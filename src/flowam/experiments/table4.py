@@ -15,13 +15,18 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from flowam import cache
 from flowam.compare import Outcome, summaries
-from flowam.demo import METHODS, STARTS, run_demo
+from flowam.demo import STARTS, run_demo
 from flowam.models import bundled_models
 from flowam.outputs import markdown_table
 from flowam.subject import Subject
+
+TABLE4 = {"starts": STARTS, "architectures": False}
+"""How Table IV runs the demo on each model: both starts scored as rows, no other
+architectures (each is a model of its own here)."""
 
 
 def run_table4(
@@ -31,10 +36,8 @@ def run_table4(
     models: Sequence[str] | None = None,
     steps: int,
     seed: int = 0,
-    classes: Sequence[str] | str | None = None,
-    methods: Sequence[str] = METHODS,
-    faithfulness: bool = True,
     log: Callable[[str], None] = print,
+    **demo: Any,
 ) -> dict[str, dict[str, dict[str, Outcome]]]:
     """Run the comparison on each model into ``out/<n>_<arch>/``; write ``out/table4.md``.
 
@@ -42,9 +45,10 @@ def run_table4(
         subject: the real objects and how the models run (its ``model`` is replaced by
             each of ``models``).
         models: model specs (default: ``bundled:<arch>`` for every bundled architecture).
-        steps, seed, classes, methods, faithfulness, log: as for
-            :func:`flowam.demo.run_demo` (a method whose aligned layers another
-            architecture's, the published ``flow``, is skipped on models without them).
+        steps, seed, log, demo: as for :func:`flowam.demo.run_demo` (``demo``: its
+            ``classes``, ``methods``, ``faithfulness``; a method whose aligned layers are
+            another architecture's, the published ``flow``, is skipped on models without
+            them).
 
     Returns:
         ``{model: {table: {row: outcome}}}`` with the demo's tables per model.
@@ -63,18 +67,8 @@ def run_table4(
     ]
     for k, spec in enumerate(models):
         folder = out / f"{k}_{spec.replace(':', '_').replace('/', '_')}"
-        tables = run_demo(
-            folder,
-            dataclasses.replace(subject, model=spec),
-            steps=steps,
-            seed=seed,
-            classes=classes,
-            methods=methods,
-            starts=STARTS,
-            faithfulness=faithfulness,
-            architectures=False,
-            log=log,
-        )
+        model = dataclasses.replace(subject, model=spec)
+        tables = run_demo(folder, model, steps=steps, seed=seed, log=log, **TABLE4, **demo)
         results[spec] = tables
         config = json.loads((folder / "config.json").read_text())
         rows = {
