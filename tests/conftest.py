@@ -119,3 +119,39 @@ def small_real():
     return PointCloudDataset(
         pts, np.repeat([0, 1, 2], 3), SMALL_CLASSES, description={"format": "test-engine"}
     )
+
+
+def trained_like(seed=0):
+    """A PointNet whose parameters (batch norm included) differ from any fresh init."""
+    from flowam.models import get_model
+
+    torch.manual_seed(seed)
+    model = get_model("pointnet", 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def cli_commands() -> dict[tuple[str, ...], object]:
+    """``{words: click command}`` of every command of the CLI, found in the CLI itself."""
+    from typer.main import get_command
+
+    from flowam.cli import app
+
+    found = {}
+
+    def walk(cmd, words):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, (*words, name))
+        else:
+            found[words] = cmd
+
+    walk(get_command(app), ())
+    return found
+
+
+def with_arguments(words: tuple[str, ...], cmd) -> list[str]:
+    """A command's words and a placeholder for each of its positional arguments."""
+    return [*words, *("x" for p in cmd.params if p.param_type_name == "argument")]

@@ -4,11 +4,11 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import cli_commands, run_cli, with_arguments
 from flowam.data import load_dataset
 from flowam.data.io import read_object, read_off, read_text_points
 from flowam.errors import DataError
-from test_formats import write_hdf5, write_resampled, write_shapenet
+from test_data import write_hdf5, write_resampled, write_shapenet
 
 
 def load(root, split="train", **kw):
@@ -227,74 +227,15 @@ def test_new_commands_answer_bad_input_in_one_line(args, message, monkeypatch, c
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
-def commands_with_device() -> list[list[str]]:
-    """Every command (as its words) that takes ``--device``, found in the CLI itself."""
-    from typer.main import get_command
-
-    from flowam.cli import app
-
-    found = []
-
-    def walk(cmd, words):
-        if hasattr(cmd, "commands"):
-            for name, sub in cmd.commands.items():
-                walk(sub, [*words, name])
-        elif any("--device" in p.opts for p in cmd.params):
-            positional = ["x" for p in cmd.params if not p.opts[0].startswith("-")]
-            found.append([*words, *positional])
-
-    walk(get_command(app), [])
-    return found
-
-
-def test_every_command_answers_an_unavailable_device_in_one_line(monkeypatch, capsys):
-    commands = commands_with_device()
-    assert ["explain"] in commands and ["train-generator"] in commands and len(commands) >= 15
-    for words in commands:
-        # cuda:99 exists on no machine: without CUDA, or with fewer GPUs, it fails alike
-        for device, message in (("cuda:99", "--device cuda:99: "), ("gpu", "not a device")):
-            code, out, err = run_cli([*words, "--device", device], monkeypatch, capsys)
-            lines = err.strip().splitlines()
-            assert code == 1 and len(lines) == 1, (words, err)
-            assert lines[0].startswith("error: ") and message in lines[0], (words, lines)
-            assert "Traceback" not in out + err
-
-
-def test_check_device_from_python():
-    import torch
-
-    from flowam.devices import check_device
-    from flowam.errors import FlowamError
-    from flowam.models import load_classifier
-
-    assert check_device("cpu") == torch.device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(FlowamError, match="--device cuda: ") as e:
-            load_classifier(device="cuda")
-        one_line(e)
-
-
 def commands_with_out_folder() -> list[list[str]]:
     """Every command (as its words) whose ``--out`` is an output folder."""
-    from typer.main import get_command
+    from flowam.cli import check_out_option
 
-    from flowam.cli import app, check_out_option
+    def folder(p) -> bool:
+        return "--out" in p.opts and getattr(p.callback, "__wrapped__", None) is check_out_option
 
-    found = []
-
-    def walk(cmd, words):
-        if hasattr(cmd, "commands"):
-            for name, sub in cmd.commands.items():
-                walk(sub, [*words, name])
-        elif any(
-            "--out" in p.opts and getattr(p.callback, "__wrapped__", None) is check_out_option
-            for p in cmd.params
-        ):
-            positional = ["x" for p in cmd.params if not p.opts[0].startswith("-")]
-            found.append([*words, *positional])
-
-    walk(get_command(app), [])
-    return found
+    commands = cli_commands().items()
+    return [with_arguments(w, c) for w, c in commands if any(folder(p) for p in c.params)]
 
 
 def test_every_output_folder_that_is_a_file_or_cannot_be_made_is_one_line(

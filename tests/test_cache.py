@@ -1,3 +1,5 @@
+"""flowam.cache: the cache folder, its keys, and atomic writes."""
+
 import numpy as np
 import pytest
 

@@ -15,7 +15,7 @@ from flowam.data import class_names, load_dataset, load_for_model, split_names
 from flowam.errors import DataError, FlowamError
 from flowam.explain import Explainer
 from flowam.subject import Subject
-from test_formats import off_text
+from test_data import off_text
 
 
 def chair_y_up() -> trimesh.Trimesh:

@@ -8,7 +8,6 @@ from torch import nn
 
 from flowam.engine import optimize
 from flowam.errors import FlowamError
-from flowam.explain import Explainer
 from flowam.models import get_model
 from flowam.objectives import ClassLogit, Continuity, Objective
 from flowam.transforms import Transform
@@ -52,16 +51,6 @@ def test_batched_run_equals_per_cloud_runs(model):
         )
         assert np.allclose(alone.points[0], together.points[i], atol=1e-4)
         assert np.allclose(alone.history["logit"][:, 0], together.history["logit"][:, i], atol=1e-3)
-
-
-def test_explainer_batches_classes_and_restarts(model, real):
-    ex = Explainer(model, real)
-    both = ex.explain(["a", "c"], "vanilla", restarts=2, steps=5, seed=1, progress=False)
-    assert both.points.shape == (4, 48, 3)
-    assert both.targets.tolist() == [0, 0, 2, 2] and both.restarts.tolist() == [0, 1, 0, 1]
-    assert not np.allclose(both.points[0], both.points[1])  # restarts draw their own noise
-    single = ex.explain(["c"], "vanilla", restarts=2, steps=5, seed=1, progress=False)
-    assert np.allclose(single.points, both.points[2:], atol=1e-5)
 
 
 def test_history_snapshots_and_improvement(model):
@@ -242,26 +231,6 @@ def test_model_with_wrong_output_shape_is_refused():
         optimize(wrong, ClassLogit(), init(1), [0], CLASSES, RUN, progress=False)
 
 
-def test_unknown_classes_and_layers_are_refused(model, real):
-    ex = Explainer(model, real)
-    with pytest.raises(FlowamError, match="unknown class 'd'; valid classes: a, b, c"):
-        ex.explain(["a", "d"], "vanilla", progress=False)
-    with pytest.raises(FlowamError, match="unknown layer 'fc9' in PointNet; did you mean"):
-        ex.explain(["a"], "vanilla", align={"fc9": 1.0}, steps=2, progress=False)
-
-
-def test_initialisation_noise_makes_restarts_differ(model, real):
-    ex = Explainer(model, real)
-    same = ex.explain(["b"], "vanilla", start="sphere", restarts=2, steps=2, progress=False)
-    assert np.allclose(same.start[0], same.start[1])
-    noisy = ex.explain(
-        ["b"], "vanilla", start="sphere", start_noise="low", restarts=2, steps=2, progress=False
-    )
-    assert not np.allclose(noisy.start[0], noisy.start[1])
-    spread = np.linalg.norm(noisy.start[0] - same.start[0], axis=1).mean()
-    assert 0.01 < spread < 0.2  # low amplitude: 0.1 of the cloud's coordinate spread
-
-
 def test_a_group_is_never_split_across_chunks(model):
     out = optimize(
         model,
@@ -283,33 +252,6 @@ def test_a_group_is_never_split_across_chunks(model):
     )
     with pytest.raises(FlowamError, match="group=0 must be at least 1"):
         optimize(model, ClassLogit(), init(1), [0], CLASSES, RUN, group=0, progress=False)
-
-
-def test_the_diversity_term_makes_restarts_differ_in_the_global_feature(model, real):
-    from flowam.stats import record
-
-    ex = Explainer(model, real)
-    config = ex.resolve("vanilla", diversity=1.0)
-    assert config.diversity_layer == "fc1:input"  # PointNet's global feature
-    assert ex.misfit(config.replace(diversity_layer="fc9")).startswith(
-        "its diversity_layer 'fc9' is not a layer of this PointNet"
-    )
-
-    def similarity(weight):
-        r = ex.explain(
-            ["b"],
-            "vanilla",
-            start="gaussian",
-            restarts=2,
-            steps=15,
-            lr=0.02,
-            diversity=weight,
-            progress=False,
-        )
-        g = record(model, r.points, ["fc1:input"])["fc1:input"]
-        return torch.nn.functional.cosine_similarity(g[0], g[1], dim=0).item()
-
-    assert similarity(20.0) < similarity(0.0) - 0.01
 
 
 def test_method_bound_is_read_from_a_config_in_one_place():

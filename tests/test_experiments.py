@@ -1,4 +1,4 @@
-"""The experiments at small scale: the variants (Table I, ablation, beta, diversity), the
+"""flowam.experiments at small scale: the variants (Table I, ablation, beta, diversity), the
 faithfulness directions, the sanity checks, the activation flow and reproduce, the scales."""
 
 import csv

@@ -1,11 +1,9 @@
 """Damaged models (parameter dropout, cascading randomization) and the faithfulness gap."""
 
-import numpy as np
 import pytest
 import torch
+from tests.conftest import trained_like
 
-from flowam.compare import compare
-from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.explain import Explainer
 from flowam.faithfulness import (
@@ -14,17 +12,6 @@ from flowam.faithfulness import (
     parameter_dropout,
     randomization_order,
 )
-from flowam.models import get_model
-
-
-def trained_like(seed=0):
-    """A PointNet whose parameters (batch norm included) differ from any fresh init."""
-    torch.manual_seed(seed)
-    model = get_model("pointnet", 3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-    return model.eval()
 
 
 def test_parameter_dropout_zeroes_the_given_share_and_leaves_the_original():
@@ -74,54 +61,6 @@ def test_cascading_randomization_goes_top_down_one_layer_more_each_stage():
     )
 
 
-def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tmp_path):
-    rng = np.random.default_rng(0)
-    real = PointCloudDataset(
-        rng.normal(size=(12, 64, 3)).astype(np.float32) * 0.3,
-        np.repeat([0, 1, 2], 4),
-        ["a", "b", "c"],
-        description={"format": "test"},
-    )
-    explainer = Explainer(trained_like(), real)
-    twin = explainer.damaged()
-    runs = {"vanilla": ("vanilla", {"steps": 3, "start": "mean"})}
-    outcomes = compare(
-        explainer,
-        runs,
-        tmp_path,
-        ["a", "c"],
-        starts=["mean"],
-        pictures=False,
-        progress=False,
-        randomized=twin,
-        log=lambda _: None,
-    )
-    start = outcomes["start: mean"].summary()
-    assert start["faithfulness_gap"] == 0.0  # a start does not depend on the model
-    row = outcomes["vanilla"].summary()
-    config = explainer.resolve("vanilla", steps=3, start="mean")
-    again = twin.explain(["a", "c"], config, progress=False)
-    expected = explainer.evaluator(0).references.recognise(again.points, again.targets).rate
-    assert row["recognised_randomized"] == pytest.approx(expected)
-    assert row["faithfulness_gap"] == pytest.approx(row["recognised_rate"] - expected)
-    assert outcomes["vanilla"].flagged == (expected >= 0.25)
-    # a "randomized" model that is the trained one draws the same clouds: no gap at all, and
-    # the run is flagged exactly when it is recognised at all (independent of the code above)
-    same = compare(
-        explainer,
-        runs,
-        tmp_path / "same",
-        ["a", "c"],
-        pictures=False,
-        progress=False,
-        randomized=explainer,
-        log=lambda _: None,
-    )["vanilla"]
-    assert same.summary()["faithfulness_gap"] == 0.0
-    assert same.summary()["recognised_randomized"] == row["recognised_rate"]
-    assert same.flagged == (row["recognised_rate"] >= 0.25)
-
-
 def test_one_gap_with_its_two_variants():
     from flowam.faithfulness import FLAG_RATE, faithfulness_gap, flagged
 
@@ -133,7 +72,6 @@ def test_one_gap_with_its_two_variants():
 
 
 def test_every_damaged_model_comes_from_one_factory(small_model, small_real):
-    from flowam.explain import Explainer
     from flowam.faithfulness import damaged, fully_randomized, parameter_dropout
 
     explainer = Explainer(small_model, small_real)

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.errors import FlowamError
-from test_formats import write_folder, write_hdf5, write_off_meshes, write_resampled, write_shapenet
+from test_data import write_folder, write_hdf5, write_off_meshes, write_resampled, write_shapenet
 
 # an overflow or invalid value on the way is a silent wrong result waiting to happen
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")

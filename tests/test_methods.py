@@ -1,6 +1,12 @@
+"""flowam.methods: method configurations, the presets, and what they build."""
+
+import numpy as np
 import pytest
+import torch
 
 from flowam.errors import FlowamError, FlowamWarning
+from flowam.explain import Explainer
+from flowam.faithfulness import fully_randomized
 from flowam.methods import (
     RENAMED,
     MethodConfig,
@@ -10,6 +16,7 @@ from flowam.methods import (
     parse_weight,
     preset_names,
 )
+from flowam.metrics.chamfer import chamfer_distance
 from flowam.objectives import Continuity, LatentAlignment, Legality
 from flowam.transforms import GaussianBlur, LegalProjection
 
@@ -197,3 +204,27 @@ def test_every_term_is_weighted_by_an_objective_field_and_a_new_one_is_one_line(
         (0.01, "l2"),
         (0.5, "spread"),
     ]
+
+
+@pytest.mark.parametrize("preset", ["parts", "parts-bent", "parts-boxes", "mesh", "membrane"])
+def test_faithful_presets_are_deterministic_and_depend_on_the_model(
+    small_model, small_real, preset
+):
+    config = load_method(preset)
+    assert config.robust_copies > 0 and (config.assembly or config.smooth > 0)
+    assert config.start == (config.drawn or "sphere")
+    explainer = Explainer(small_model, small_real)
+    first = explainer.explain(None, preset, steps=15, progress=False)
+    again = Explainer(small_model, small_real).explain(None, preset, steps=15, progress=False)
+    assert np.array_equal(first.points, again.points)
+    assert np.array_equal(first.start[0], first.start[1])  # one shared start for every class
+    assert (first.history["logit"][-1] > first.history["logit"][0]).all()
+    assert np.abs(first.points).max() <= config.bound
+    randomized = Explainer(
+        fully_randomized(small_model, torch.from_numpy(small_real.points[:2])), small_real
+    )
+    other = randomized.explain(None, preset, steps=15, progress=False)
+    # parts' and meshes' points are drawn anew at every step: compare the clouds as sets
+    apart = chamfer_distance(other.points, first.points, single_directional=False)
+    moved = chamfer_distance(first.points, first.start, single_directional=False)
+    assert apart.mean() > 0.05 * moved.mean()

@@ -1,5 +1,6 @@
 """The tutorial notebook (docs/tutorial.ipynb) runs top to bottom in a real kernel, and the
-explanations it displays inline work in a real browser; ``flowam.show`` from Python."""
+explanations it displays inline (flowam.notebook) work in a real browser; ``flowam.show``
+from Python."""
 
 from __future__ import annotations
 

@@ -360,16 +360,3 @@ def test_the_cache_is_optional(explain, tmp_path, monkeypatch, capsys):
     warned = [line for line in err.splitlines() if line.startswith("warning: the cache")]
     assert len(warned) == 1 and "FLOWAM_CACHE_DIR" in warned[0]  # once, naming the way out
     assert (out / "vanilla" / "box_0.npy").is_file()
-
-
-@pytest.mark.parametrize(("value", "off"), [("1", True), ("true", True), ("0", False), ("", False)])
-def test_progress_bars_honour_tqdm_disable(value, off, monkeypatch):
-    from flowam.progress import LOG_INTERVAL, bar
-
-    monkeypatch.setenv("TQDM_DISABLE", value)
-    progress = bar(range(3))
-    assert progress.disable is off
-    if not off:  # pytest's stderr is no terminal: a line every few seconds at most
-        assert progress.mininterval == LOG_INTERVAL
-    progress.close()
-    assert bar(range(3), progress=False).disable

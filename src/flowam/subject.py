@@ -55,7 +55,7 @@ class Subject:
     num_classes: int | None = dataclasses.field(
         default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
     )
-    device: str = dataclasses.field(default="cpu", metadata={"help": "cpu, cuda, cuda:1, ..."})
+    device: str = "cpu"
     precision: str = dataclasses.field(
         default="fp32",
         metadata={"help": "The model's forward pass: fp32, or bf16 (faster on AMX CPUs, GPUs)."},
@@ -72,17 +72,9 @@ class Subject:
             "faster; needs --fold-batch-norm)."
         },
     )
-    split_grouped_conv: bool = dataclasses.field(
-        default=True,
-        metadata={
-            "help": "Compute the first layer over grouped points (DGCNN, PointNet++) once "
-            "per point (same function, faster)."
-        },
-    )
-    fast_sampling: bool = dataclasses.field(
-        default=True,
-        metadata={"help": "Farthest-point sampling over coordinate planes (same centers)."},
-    )
+    # as in flowam.speed.Speed; their command-line help is the registry's (cli.options)
+    split_grouped_conv: bool = True
+    fast_sampling: bool = True
 
     turns: int | None = dataclasses.field(
         default=None,

@@ -39,6 +39,7 @@ from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.devices import check_device
 from flowam.errors import FlowamError
+from flowam.fields import described
 from flowam.hooks import LayerRecorder
 from flowam.models import get_model
 from flowam.models.checkpoint import save_model
@@ -72,7 +73,7 @@ def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tupl
 class TrainConfig:
     """Everything that determines a training run (defaults: the reference recipe)."""
 
-    model: str = "pointnet"
+    model: str = described("pointnet", "Architecture: pointnet, pointnet2 or dgcnn.")
     data: str = "procedural"
     format: str | None = None
     up: str | None = field(
@@ -81,23 +82,33 @@ class TrainConfig:
     )
     num_points: int = 1024
     sampling: str = "first"
-    train_per_class: int | None = None
-    test_per_class: int | None = None
-    init_weights: str | None = None
-    epochs: int = 200
-    batch_size: int = 24
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    step_size: int = 20
-    gamma: float = 0.7
-    feature_transform_weight: float = 0.001
-    point_dropout: float = 0.875
-    scale_low: float = 0.8
-    scale_high: float = 1.25
-    shift: float = 0.1
-    yaw: float = 0.0
-    stretch: float = 0.0
-    drop_part: float = 0.0
+    train_per_class: int | None = described(None, "Training objects per class (default: all).")
+    test_per_class: int | None = described(None, "Test objects per class (default: all).")
+    init_weights: str | None = described(
+        None, "A weights file of the same architecture and classes to start from."
+    )
+    epochs: int = described(200, "Epochs.")
+    batch_size: int = described(24, "Clouds per batch.")
+    lr: float = described(1e-3, "Adam's learning rate.")
+    weight_decay: float = described(1e-4, "Adam's weight decay.")
+    step_size: int = described(20, "Epochs between learning-rate decays.")
+    gamma: float = described(0.7, "Factor of each learning-rate decay.")
+    feature_transform_weight: float = described(
+        0.001, "Weight of PointNet's feature-transform regularizer."
+    )
+    point_dropout: float = described(
+        0.875, "Largest share of a training cloud's points replaced by its first."
+    )
+    scale_low: float = described(0.8, "Least random scale of a training cloud.")
+    scale_high: float = described(1.25, "Largest random scale of a training cloud.")
+    shift: float = described(0.1, "Largest random shift of a training cloud.")
+    yaw: float = described(
+        0.0, "Largest random turn about the up axis, in degrees (180: any facing)."
+    )
+    stretch: float = described(0.0, "Each axis scaled by U(1 - s, 1 + s) (0: off).")
+    drop_part: float = described(
+        0.0, "Chance that a training cloud loses 15-35 % of its points about one."
+    )
     validation: float = field(
         default=0.0,
         metadata={
@@ -108,7 +119,7 @@ class TrainConfig:
     validation_seed: int = field(
         default=0, metadata={"help": "Seed of the validation carve-out (not --seed)."}
     )
-    eval_batch_size: int = 16
+    eval_batch_size: int = described(16, "Clouds per batch when evaluating.")
     seed: int = 0
     device: str = "cpu"
     split_grouped_conv: bool = True

@@ -92,10 +92,10 @@ def check_device_option(value: str) -> str:
     return value
 
 
-def check_out_option(value: Path) -> Path:
+def check_out_option(value: Path | str) -> Path | str:
     """``--out`` (a folder; nothing is created yet): a file, or a folder that cannot be
     created, ends the command in one line before any work."""
-    problem = cache.folder_problem(value)
+    problem = cache.folder_problem(Path(value))  # a training config's --out is text
     if problem:
         raise FlowamError(f"--out {value}: {problem}")
     return value
@@ -206,6 +206,12 @@ OPTIONS: dict[str, Opt] = {
     "arch": Opt(str | None, "Architecture, where the weights file cannot tell."),
     "num_classes": Opt(int | None, "Number of classes, where the weights file cannot tell."),
     "per_class": Opt(int, "Objects per class.", 1),
+    "split_grouped_conv": Opt(
+        bool,
+        "Compute the first layer over grouped points (DGCNN, PointNet++) once per point "
+        "(same function, faster).",
+    ),
+    "fast_sampling": Opt(bool, "Farthest-point sampling over coordinate planes (same centres)."),
     "picture": Opt(Path, "PNG file to write.", flags=("--out",)),
     # training and export
     "resume": Opt(bool, "Continue from OUT/last.pt."),
@@ -241,8 +247,9 @@ def signature(
 ) -> inspect.Signature:
     """The signature typer reads: ``params`` with their options from :data:`OPTIONS`
     (``helps``: other help texts) and, with ``fields``, one ``--option`` per field of
-    that dataclass (less ``skip``; help from ``metadata["help"]``, least value from
-    ``metadata["min"]``)."""
+    that dataclass (less ``skip``): help from ``metadata["help"]`` and least value from
+    ``metadata["min"]`` (:func:`flowam.fields.described`), else the registry's option of
+    that name."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     own = []
     for p in params:
@@ -251,9 +258,11 @@ def signature(
     for f in dataclasses.fields(fields) if fields else ():
         if f.name in skip or not f.init:
             continue
-        check = check_device_option if f.name == "device" else None
         kind = f.type if not isinstance(f.type, str) else eval(f.type)
-        option = Opt(kind, f.metadata.get("help", ""), f.metadata.get("min"), check)
+        if "help" in f.metadata:
+            option = Opt(kind, f.metadata["help"], f.metadata.get("min"))
+        else:  # a field of a name the registry knows (data, seed, out...): its option
+            option = dataclasses.replace(OPTIONS[f.name], kind=kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         annotation = option.annotation(f.name)
         own.append(inspect.Parameter(f.name, keyword, default=default, annotation=annotation))

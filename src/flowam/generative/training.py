@@ -39,6 +39,7 @@ from torch import Tensor
 from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.errors import FlowamError
+from flowam.fields import described
 from flowam.generative.networks import KINDS, Generator
 from flowam.metrics.chamfer import chamfer_distance
 from flowam.models.checkpoint import (
@@ -64,18 +65,20 @@ from flowam.train import (
 class GeneratorConfig:
     """Everything that determines a generator's training run."""
 
-    kind: str = "ae"
+    kind: str = described(
+        "ae", "ae (an autoencoder), aed (with a discriminator) or naed (latent noise too)."
+    )
     data: str = "procedural"
     format: str | None = None
     num_points: int = 512
-    latent: int = 128
-    epochs: int = 60
-    batch_size: int = 32
-    lr: float = 5e-4
-    adversarial: float = 0.01
-    latent_noise: float = 0.1
-    train_per_class: int | None = None
-    test_per_class: int | None = None
+    latent: int = described(128, "Size of the latent code.")
+    epochs: int = described(60, "Epochs.")
+    batch_size: int = described(32, "Clouds per batch (at least 2: batch norm).")
+    lr: float = described(5e-4, "Adam's learning rate.")
+    adversarial: float = described(0.01, "Weight of the discriminator's loss (aed, naed).")
+    latent_noise: float = described(0.1, "Scale of the noise added to latent codes (naed).")
+    train_per_class: int | None = described(None, "Training objects per class (default: all).")
+    test_per_class: int | None = described(None, "Test objects per class (default: all).")
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/generator"

@@ -1,4 +1,5 @@
-"""`flowam explain` and `flowam analyze` end to end on a tiny model and dataset."""
+"""flowam.cli: the command line's machinery (one registry of options), and `flowam explain` and
+`flowam analyze` end to end on a tiny model and dataset."""
 
 import json
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from conftest import run_cli
+from conftest import cli_commands, run_cli, with_arguments
 
 
 def explain(tiny_model, tiny_data, out, *extra):
@@ -155,3 +156,68 @@ def test_version_prints_without_a_command(monkeypatch, capsys):
 
     code, out, _ = run_cli(["--version"], monkeypatch, capsys)
     assert code == 0 and out.strip() == __version__
+
+
+# --- the registry of options -------------------------------------------------------------
+
+
+def test_every_registered_option_is_used_and_every_command_has_help():
+    """The registry holds no dead entry; each command states what it does and each of its
+    options what it means (an option the registry lacks fails at import)."""
+    from flowam.cli.options import OPTIONS
+
+    commands = cli_commands()
+    assert len(commands) >= 20
+    used = {p.name for cmd in commands.values() for p in cmd.params}
+    assert set(OPTIONS) <= used, set(OPTIONS) - used
+    for words, cmd in commands.items():
+        assert cmd.help and cmd.help.strip(), words
+        for p in cmd.params:
+            assert getattr(p, "help", None) or p.param_type_name == "argument", (words, p.name)
+
+
+def test_an_option_declared_once_reads_alike_in_cli_commands():
+    """--seed: the same check in every command that takes it (the registry's), so a bad
+    value is the same line wherever it is given."""
+    commands = cli_commands()
+    seeded = [words for words, cmd in commands.items() if any(p.name == "seed" for p in cmd.params)]
+    assert len(seeded) >= 15
+    for words in seeded:
+        cmd = commands[words]
+        with pytest.raises(Exception, match="--seed -1: must be at least 0"):
+            cmd.make_context(" ".join(words), [*with_arguments((), cmd), "--seed", "-1"])
+
+
+def test_commands_receive_parsed_values_and_their_dataclass():
+    """A command function gets lists for comma-separated options and its dataclass built
+    from the options of its fields."""
+    import typer
+
+    from flowam.cli.options import command
+    from flowam.subject import Subject
+
+    group = typer.Typer()
+    seen = {}
+
+    @command(group, "probe", fields=Subject, claims=False, more={"rates": "0.5"})
+    def probe(subject, classes=None, methods="a", snapshots="", **options):
+        seen.update(subject=subject, classes=classes, methods=methods, snapshots=snapshots)
+        seen.update(options)
+
+    @command(group, "other", claims=False)
+    def other(seed=0):  # a group of one command would make it the group itself
+        pass
+
+    args = ["probe", "--classes", " chair, ,lamp", "--methods", "vanilla,parts"]
+    args += ["--snapshots", "0,5", "--rates", "0,0.25", "--model", "m.safetensors"]
+    typer.main.get_command(group).main(args, standalone_mode=False)
+    assert seen["classes"] == ["chair", "lamp"] and seen["methods"] == ["vanilla", "parts"]
+    assert seen["snapshots"] == [0, 5] and seen["rates"] == [0.0, 0.25]
+    assert seen["subject"] == Subject(model="m.safetensors")
+    for bad, message in (
+        (["--classes", " , "], "--classes ' , ': name at least one class"),
+        (["--snapshots", "1,x"], "--snapshots '1,x': expected comma-separated integers"),
+        (["--rates", "0,-0.5"], "--rates -0.5: must be at least 0"),
+    ):
+        with pytest.raises(Exception, match=message):
+            typer.main.get_command(group).main(["probe", *bad], standalone_mode=False)

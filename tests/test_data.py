@@ -1,4 +1,4 @@
-"""Every real dataset format, on small files the tests write themselves."""
+"""flowam.data: every real dataset format, on small files the tests write themselves."""
 
 import json
 
