@@ -176,16 +176,6 @@ def measure_accuracy(
     result = measure_realism(net, info.classes, real, device=device)
     title = f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of its objects"
     write_realism(result, out, title, summary)
-    write_config(
-        out,
-        command,
-        model=model,
-        data=data,
-        split=split,
-        format=format,
-        num_points=points,
-        sampling=sampling,
-        arch=info.architecture,
-        seed=seed,
-    )
+    record = dict(model=model, data=data, split=split, format=format, sampling=sampling, seed=seed)
+    write_config(out, command, **record, num_points=points, arch=info.architecture)
     return result, f"{info.source} ({info.architecture}) on {data} ({split}, {points} points)"
