@@ -73,14 +73,16 @@ def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tupl
 class TrainConfig:
     """Everything that determines a training run (defaults: the reference recipe)."""
 
-    model: str = described("pointnet", "Architecture: pointnet, pointnet2 or dgcnn.")
-    data: str = "procedural"
+    model: str = described(
+        "pointnet", "Architecture: pointnet, pointnet2_ssg, pointnet2_msg or dgcnn."
+    )
+    data: str = described("procedural", "Training data: 'procedural' or a dataset root.")
     format: str | None = None
     up: str | None = field(
         default=None,
         metadata={"help": "The files' up axis, y or z (default: the format's; OFF meshes: z)."},
     )
-    num_points: int = 1024
+    num_points: int = described(1024, "Points per cloud.", min=32)
     sampling: str = "first"
     train_per_class: int | None = described(None, "Training objects per class (default: all).")
     test_per_class: int | None = described(None, "Test objects per class (default: all).")

@@ -68,9 +68,9 @@ class GeneratorConfig:
     kind: str = described(
         "ae", "ae (an autoencoder), aed (with a discriminator) or naed (latent noise too)."
     )
-    data: str = "procedural"
+    data: str = described("procedural", "Training data: 'procedural' or a dataset root.")
     format: str | None = None
-    num_points: int = 512
+    num_points: int = described(512, "Points per cloud.", min=32)
     latent: int = described(128, "Size of the latent code.")
     epochs: int = described(60, "Epochs.")
     batch_size: int = described(32, "Clouds per batch (at least 2: batch norm).")
