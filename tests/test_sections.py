@@ -31,6 +31,7 @@ def test_every_preset_is_written_in_sections_and_round_trips(preset, tmp_path):
     config = load_method(preset)
     again = flatten(config.sections(), "again")  # the sections of the loaded method
     assert MethodConfig().replace(**again) == config
+    assert MethodConfig.from_sections(config.sections()) == config  # the same from Python
     flat = tmp_path / f"{preset}.toml"  # the same method as flat fields, as files were
     plain = [f"{k} = {toml(v)}" for k, v in again.items() if not isinstance(v, dict)]
     table = again.get("align") if isinstance(again.get("align"), dict) else {}
@@ -85,3 +86,18 @@ def test_the_old_name_of_the_start_still_works_with_a_warning(tmp_path):
         assert coerce(MethodConfig(), "init=mean") == {"start": "mean"}
     with pytest.warns(FlowamWarning, match="'init_noise' is now called 'start_noise'"):
         assert MethodConfig().replace(init_noise="low").start_noise == 0.1
+
+
+def test_python_builds_a_method_from_sections_with_one_line_errors():
+    config = MethodConfig.from_sections(
+        {"run": {"steps": 40, "lr": 0.02}, "robustness": {"copies": 3, "yaw": 10.0}}
+    )
+    assert (config.steps, config.lr, config.robust_copies, config.robust_yaw) == (40, 0.02, 3, 10)
+    assert config.robust_scale == MethodConfig().robust_scale  # left out: the default
+    parts = MethodConfig.from_sections(
+        {"run": {"start": "assembly"}, "parameterization": {"kind": "parts", "bend": True}}
+    )
+    assert parts.assembly and parts.part_bend
+    with pytest.raises(FlowamError, match="the sections given") as e:
+        MethodConfig.from_sections({"robustness": {"copies": 3, "yw": 10.0}})
+    assert "\n" not in str(e.value)

@@ -230,6 +230,12 @@ class MethodConfig:
         and every field that differs from the default, each in its section."""
         return sections(self.to_dict(), MethodConfig().to_dict())
 
+    @classmethod
+    def from_sections(cls, values: dict[str, Any]) -> MethodConfig:
+        """The method that ``values``, a method in sections (as in a file, or as
+        :meth:`sections` gives it), describes; the default for what it leaves out."""
+        return cls().replace(**flatten(values, "the sections given"))
+
 
 def _typed(name: str, value: Any, declared: str) -> Any:
     """``value`` as field ``name`` of declared type ``declared`` takes it (an integer for
