@@ -1,6 +1,6 @@
 """The documents: every relative link in README, RESULTS, BENCHMARKS and the guide in
 ``docs/`` points to a file that exists and, with ``#anchor``, to a heading in it; the
-README stays a manual (≤ 350 lines)."""
+README stays a manual (≤ 350 lines); every command line they show parses."""
 
 from __future__ import annotations
 
@@ -73,3 +73,41 @@ def test_every_method_field_is_documented():
         )
     )
     assert {f.name for f in dataclasses.fields(MethodConfig)} == listed
+
+
+def command_lines(path: Path) -> list[str]:
+    """The ``flowam ...`` lines of the code blocks of ``path`` (continuations joined,
+    comments dropped)."""
+    lines, fenced, pending = [], False, ""
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced:
+            continue
+        line = pending + line.split(" #")[0].strip()
+        pending = line[:-1] + " " if line.endswith("\\") else ""
+        if not pending and line.startswith("flowam ") and line.split()[1] != "--version":
+            lines.append(line)
+    return lines
+
+
+def test_every_command_line_in_the_documents_parses():
+    """Each ``flowam ...`` line shown in the documents names a command and options it has
+    with values its checks take (CUDA is asked for as the CPU: no GPU here)."""
+    import shlex
+
+    from conftest import cli_commands
+
+    commands = cli_commands()
+    shown = [(p.name, line) for p in DOCUMENTS for line in command_lines(p)]
+    assert len(shown) >= 20
+    for name, line in shown:
+        words = shlex.split(line.replace("--device cuda", "--device cpu"))[1:]
+        found = [k for k in commands if tuple(words[: len(k)]) == k]
+        assert found, f"{name}: {line}: no such command"
+        key = max(found, key=len)
+        try:
+            commands[key].make_context(" ".join(key), words[len(key) :])
+        except Exception as e:  # click's usage errors and flowam's one-line checks
+            pytest.fail(f"{name}: {line}: {e}")
