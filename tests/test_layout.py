@@ -12,7 +12,6 @@ EXEMPT = {
     "__init__.py": "the package's version and its lazy flowam.show",
     "__main__.py": "the entry point: run in subprocesses by test_stopping.py, test_runfolder.py",
     "errors.py": "the exception and warning classes, nothing else",
-    "fields.py": "one field helper, read through every training option's help (test_cli.py)",
 }
 """Modules without a test file of their own, and why."""
 

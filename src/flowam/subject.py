@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flowam.errors import FlowamError
+from flowam.fields import MIN_POINTS
 
 VALIDATION = "validation"
 """The split name of the objects a model was evaluated on in training: the share of the
@@ -47,7 +48,8 @@ class Subject:
         },
     )
     num_points: int | None = dataclasses.field(
-        default=None, metadata={"help": "Points per cloud (default: the model's).", "min": 32}
+        default=None,
+        metadata={"help": "Points per cloud (default: the model's).", "min": MIN_POINTS},
     )
     arch: str | None = dataclasses.field(
         default=None, metadata={"help": "Architecture, where the weights file cannot tell."}

@@ -34,6 +34,7 @@ import numpy as np
 
 from flowam import cache
 from flowam.errors import FlowamError
+from flowam.fields import comma_list
 from flowam.methods import MethodConfig, coerce
 from flowam.outputs import pipe_table
 
@@ -104,7 +105,7 @@ def apply(config: MethodConfig, values: dict[str, Any]) -> MethodConfig:
 
 def parse_objectives(text: str) -> list[str]:
     """Comma-separated objective names, checked."""
-    names = [s.strip() for s in text.split(",") if s.strip()]
+    names = comma_list(text)
     unknown = [n for n in names if n not in OBJECTIVES]
     if not names or unknown:
         raise FlowamError(

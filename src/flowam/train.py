@@ -39,7 +39,7 @@ from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.devices import check_device
 from flowam.errors import FlowamError
-from flowam.fields import described
+from flowam.fields import MIN_POINTS, described
 from flowam.hooks import LayerRecorder
 from flowam.models import get_model
 from flowam.models.checkpoint import save_model
@@ -82,7 +82,7 @@ class TrainConfig:
         default=None,
         metadata={"help": "The files' up axis, y or z (default: the format's; OFF meshes: z)."},
     )
-    num_points: int = described(1024, "Points per cloud.", min=32)
+    num_points: int = described(1024, "Points per cloud.", min=MIN_POINTS)
     sampling: str = "first"
     train_per_class: int | None = described(None, "Training objects per class (default: all).")
     test_per_class: int | None = described(None, "Test objects per class (default: all).")

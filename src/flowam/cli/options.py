@@ -21,6 +21,7 @@ from flowam import cache
 from flowam.demo import ALL_METHODS, DEMO_COUNT, METHODS
 from flowam.devices import check_device
 from flowam.errors import FlowamError
+from flowam.fields import MIN_POINTS, comma_list
 from flowam.subject import DEFAULT_CLASSES
 
 app = typer.Typer(
@@ -51,11 +52,6 @@ def bounded(flag: str, low: float) -> Callable[[Any], Any]:
         return value
 
     return check
-
-
-def comma_list(text: str | None) -> list[str] | None:
-    """The non-empty, stripped entries of a comma-separated option (None stays None)."""
-    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
 def comma_numbers(flag: str, kind: type = int) -> Callable[[str], list]:
@@ -130,8 +126,6 @@ class Opt:
         return Annotated[self.kind, info]
 
 
-MIN_POINTS = 32
-"""The fewest points per cloud an option accepts (DGCNN's neighbourhoods need 20)."""
 DEMO_CLASSES = ", ".join(DEFAULT_CLASSES[:DEMO_COUNT])
 DEMO_METHODS = ",".join(METHODS)
 EVERY_METHOD = ",".join(ALL_METHODS)

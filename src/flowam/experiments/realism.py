@@ -19,6 +19,7 @@ from torch import nn
 from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
+from flowam.fields import comma_list
 from flowam.render import render_confusion
 from flowam.train import predict
 
@@ -171,8 +172,9 @@ def measure_accuracy(
     info.check_convention(data)
     points = num_points or info.num_points
     options = dict(format=format, num_points=points, sampling=sampling, seed=seed)
-    splits = [s.strip() for s in split.split(",") if s.strip()]
-    real = concatenate([load_for_model(info.classes, data, s, **options) for s in splits])
+    real = concatenate(
+        [load_for_model(info.classes, data, s, **options) for s in comma_list(split)]
+    )
     result = measure_realism(net, info.classes, real, device=device)
     title = f"{info.architecture} on {Path(data).name}: {result.overall:.0%} of its objects"
     write_realism(result, out, title, summary)

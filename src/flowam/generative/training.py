@@ -39,7 +39,7 @@ from torch import Tensor
 from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.errors import FlowamError
-from flowam.fields import described
+from flowam.fields import MIN_POINTS, described
 from flowam.generative.networks import KINDS, Generator
 from flowam.metrics.chamfer import chamfer_distance
 from flowam.models.checkpoint import (
@@ -70,7 +70,7 @@ class GeneratorConfig:
     )
     data: str = described("procedural", "Training data: 'procedural' or a dataset root.")
     format: str | None = None
-    num_points: int = described(512, "Points per cloud.", min=32)
+    num_points: int = described(512, "Points per cloud.", min=MIN_POINTS)
     latent: int = described(128, "Size of the latent code.")
     epochs: int = described(60, "Epochs.")
     batch_size: int = described(32, "Clouds per batch (at least 2: batch norm).")

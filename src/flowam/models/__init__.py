@@ -31,6 +31,7 @@ from torch import nn
 from flowam.data.modelnet import MODELNET40_CLASSES
 from flowam.devices import check_device
 from flowam.errors import FlowamError, FlowamWarning
+from flowam.fields import comma_list
 from flowam.models import dgcnn, pointnet2  # noqa: F401  (register their architectures)
 from flowam.models.checkpoint import CheckpointError, load_state, read_metadata, read_state_dict
 from flowam.models.pointnet import PointNet
@@ -199,7 +200,7 @@ def load_judges(spec: str, info: ModelInfo, device: str = "cpu") -> dict[str, nn
         specs = [f"{BUNDLED}:{a}" for a in bundled_models()]
         specs = [s for s in specs if resolve_spec(s) != resolve_spec(info.source)]
     else:
-        specs = [s.strip() for s in spec.split(",") if s.strip()]
+        specs = comma_list(spec)
     judges: dict[str, nn.Module] = {}
     for s in specs:
         model, judged = load_classifier(s, device=device)
