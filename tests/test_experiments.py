@@ -187,3 +187,12 @@ def test_full_scale_takes_every_class_and_three_damage_seeds(
     config = json.loads((out / "config.json").read_text())
     assert config["scale"] == "full" and config["classes"] is None
     assert "box, cone" in (out / "sanity.md").read_text()  # every class of the model
+
+
+def test_one_step_count_per_scale_where_every_method_shares_it():
+    from flowam.experiments.common import QUICK_STEPS, Setting
+    from flowam.methods import load_method
+
+    assert Setting().step_count == QUICK_STEPS
+    assert Setting(scale="full").step_count == load_method("parts").steps == 300
+    assert Setting(steps=7, scale="full").step_count == 7

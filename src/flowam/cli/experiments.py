@@ -137,7 +137,10 @@ def experiment_faithful(
     return out / "faithful.md"
 
 
-GENUINE = "Comma-separated models, each judged by the others (default: the three trained on genuine ModelNet10, models/modelnet10 of a checkout)."  # noqa: E501
+GENUINE = (
+    "Comma-separated models, each judged by the others (default: the three trained on "
+    "genuine ModelNet10, models/modelnet10 of a checkout)."
+)
 
 
 @experiment("genuine", skip=("model", "judges"), helps={**SHARED, "models": GENUINE})
@@ -172,13 +175,12 @@ def experiment_table4(
     from flowam.experiments.table4 import run_table4
 
     classes = setting.classes or ("all" if setting.scale == "full" else None)
-    steps = setting.overrides().get("steps", 300)
     write_config(out, "experiment table4", **setting.to_dict(), models=models, methods=methods)
     run_table4(
         out,
         setting.subject,
         models=models,
-        steps=steps,
+        steps=setting.step_count,
         seed=setting.seed,
         classes=classes,
         methods=methods,

@@ -28,7 +28,7 @@ DEMO = {
     "steps": "Steps per method.",
     "classes": f"Comma-separated classes, or 'all' (default: {DEMO_CLASSES}).",
 }
-"""The help of the options the demo and Table IV read otherwise than ``explain``."""
+"""The help of the demo's options that mean otherwise than ``explain``'s."""
 
 
 EXPLAIN = dict(restarts=1, snapshots="", chunk_size=None, pictures=True, seed=0)

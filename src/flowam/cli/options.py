@@ -77,9 +77,10 @@ def class_names(text: str | None) -> list[str] | str | None:
         return None
     if text.strip() == "all":
         return "all"
-    if not comma_list(text):
+    names = comma_list(text)
+    if not names:
         raise FlowamError(f"--classes {text!r}: name at least one class, or 'all'")
-    return comma_list(text)
+    return names
 
 
 def check_device_option(value: str) -> str:
@@ -129,7 +130,6 @@ class Opt:
 DEMO_CLASSES = ", ".join(DEFAULT_CLASSES[:DEMO_COUNT])
 DEMO_METHODS = ",".join(METHODS)
 EVERY_METHOD = ",".join(ALL_METHODS)
-FOLDER = "A folder written by explain, demo or an experiment."
 NAMES = "Comma-separated methods"
 OPTIONS: dict[str, Opt] = {
     # where results go and how they are drawn
@@ -294,10 +294,9 @@ def owns_out(
                 func(**options)
 
         help = "Replace the earlier run that --out holds (its files are removed)."
-        flag = inspect.Parameter(
-            "overwrite", inspect.Parameter.KEYWORD_ONLY, default=False,
-            annotation=Annotated[bool, typer.Option(help=help)],
-        )  # fmt: skip
+        option = Annotated[bool, typer.Option(help=help)]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        flag = inspect.Parameter("overwrite", keyword, default=False, annotation=option)
         run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), flag])
         return run
 

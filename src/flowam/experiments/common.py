@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flowam.explain import Explainer
-from flowam.methods import load_method
+from flowam.methods import MethodConfig, load_method
 from flowam.outputs import write_config
 from flowam.subject import Subject, choose_classes
 
@@ -75,6 +75,12 @@ class Setting:
         if self.steps is not None:
             return {"steps": self.steps}
         return {} if self.scale == "full" else {"steps": QUICK_STEPS}
+
+    @property
+    def step_count(self) -> int:
+        """Steps per method where one number serves every method (Table IV, the time
+        estimate): the scale's, or at ``full`` the presets' own (MethodConfig's default)."""
+        return self.overrides().get("steps", MethodConfig.steps)
 
     @property
     def seeds(self) -> list[int]:

@@ -50,7 +50,7 @@ def rows(methods: Sequence[str | tuple[str, dict]]) -> int:
 
 def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:
     """Cloud-steps each experiment runs on the setting's model (Table IV: per model)."""
-    steps = setting.overrides().get("steps", 300)
+    steps = setting.step_count
     damaged = (len(RATES) - 1) * len(setting.seeds) + len(
         cascade_stages(layers, 2 if setting.scale == "full" else 4)
     )
@@ -112,7 +112,7 @@ def run_reproduce(
     run_table4(
         out / "table4",
         setting.subject,
-        steps=setting.overrides().get("steps", 300),
+        steps=setting.step_count,
         seed=setting.seed,
         classes=names,
         log=log,
