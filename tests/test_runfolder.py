@@ -137,13 +137,27 @@ def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
 def test_bad_options_are_one_line_and_leave_nothing_behind(
     explain, extra, message, tmp_path, monkeypatch, capsys
 ):
-    out = tmp_path / "never"
+    out = tmp_path / "runs" / "never"
     code, _, err = run_cli(
         [*explain, "--method", "vanilla", *extra, "--out", str(out)], monkeypatch, capsys
     )
     assert code == 1, err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    assert not out.exists() and not out.parent.exists()  # nor the parent it would have made
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_refused_run_removes_every_folder_its_claim_made_and_no_other(tmp_path, shared):
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "runs" / "a" / "b", tmp_path / "kept" / "c"):
+        with (
+            pytest.raises(FlowamError, match="refused"),
+            runfolder.claim(out, "sweep" if shared else "explain", shared=shared),
+        ):
+            assert out.is_dir()
+            raise FlowamError("refused")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    assert not any((tmp_path / "kept").iterdir())
 
 
 def test_snapshots_are_written_at_the_steps_asked(explain, tmp_path, monkeypatch, capsys):

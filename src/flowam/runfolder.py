@@ -182,6 +182,26 @@ def _say_stopped(path: Path) -> None:
     print(f"stopped: what was finished is in {path} (run.json says so)", file=sys.stderr)
 
 
+def _missing(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first: what a
+    claim creates."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: a refused run leaves none
+    of the folders its claim made."""
+    for folder in folders:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
+
+
 @contextmanager
 def claim(
     path: Path,
@@ -193,15 +213,16 @@ def claim(
 ) -> Iterator[Path]:
     """Hold ``path`` for one run of ``command`` while the block runs (rules above)."""
     path = Path(path)
-    fresh = not path.exists()
+    made = _missing(path)
     if shared:
         check(path, command, overwrite=overwrite, resume=True)
         cache.make_folder(path)
         try:
             yield path
         except FlowamError:
-            if fresh and {p.name for p in contents(path)} <= set(MARKERS):
+            if made and {p.name for p in contents(path)} <= set(MARKERS):
                 shutil.rmtree(path)  # refused before any result: as if never begun
+                _remove_empty(made[1:])
             raise
         return
     started = time.time()
@@ -242,5 +263,4 @@ def claim(
                 write_record(path, command, "complete", started)
     finally:
         (path / LOCK).unlink(missing_ok=True)
-        if fresh and path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        _remove_empty(made)
