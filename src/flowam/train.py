@@ -69,6 +69,15 @@ def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tupl
             raise FlowamError(f"--{name.replace('_', '-')} must not be negative")
 
 
+SHARED_HELP = {
+    "data": "Training data: 'procedural' or a dataset root.",
+    "num_points": "Points per cloud.",
+    "train_per_class": "Training objects per class (default: all).",
+    "test_per_class": "Test objects per class (default: all).",
+}
+"""The help of the options every training command shares (classifiers and generators)."""
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (defaults: the reference recipe)."""
@@ -76,16 +85,16 @@ class TrainConfig:
     model: str = described(
         "pointnet", "Architecture: pointnet, pointnet2_ssg, pointnet2_msg or dgcnn."
     )
-    data: str = described("procedural", "Training data: 'procedural' or a dataset root.")
+    data: str = described("procedural", SHARED_HELP["data"])
     format: str | None = None
     up: str | None = field(
         default=None,
         metadata={"help": "The files' up axis, y or z (default: the format's; OFF meshes: z)."},
     )
-    num_points: int = described(1024, "Points per cloud.", min=MIN_POINTS)
+    num_points: int = described(1024, SHARED_HELP["num_points"], min=MIN_POINTS)
     sampling: str = "first"
-    train_per_class: int | None = described(None, "Training objects per class (default: all).")
-    test_per_class: int | None = described(None, "Test objects per class (default: all).")
+    train_per_class: int | None = described(None, SHARED_HELP["train_per_class"])
+    test_per_class: int | None = described(None, SHARED_HELP["test_per_class"])
     init_weights: str | None = described(
         None, "A weights file of the same architecture and classes to start from."
     )

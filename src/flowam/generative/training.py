@@ -50,6 +50,7 @@ from flowam.models.checkpoint import (
     save_model,
 )
 from flowam.train import (
+    SHARED_HELP,
     check_options,
     epoch_bar,
     epoch_batches,
@@ -68,17 +69,17 @@ class GeneratorConfig:
     kind: str = described(
         "ae", "ae (an autoencoder), aed (with a discriminator) or naed (latent noise too)."
     )
-    data: str = described("procedural", "Training data: 'procedural' or a dataset root.")
+    data: str = described("procedural", SHARED_HELP["data"])
     format: str | None = None
-    num_points: int = described(512, "Points per cloud.", min=MIN_POINTS)
+    num_points: int = described(512, SHARED_HELP["num_points"], min=MIN_POINTS)
     latent: int = described(128, "Size of the latent code.")
     epochs: int = described(60, "Epochs.")
     batch_size: int = described(32, "Clouds per batch (at least 2: batch norm).")
     lr: float = described(5e-4, "Adam's learning rate.")
     adversarial: float = described(0.01, "Weight of the discriminator's loss (aed, naed).")
     latent_noise: float = described(0.1, "Scale of the noise added to latent codes (naed).")
-    train_per_class: int | None = described(None, "Training objects per class (default: all).")
-    test_per_class: int | None = described(None, "Test objects per class (default: all).")
+    train_per_class: int | None = described(None, SHARED_HELP["train_per_class"])
+    test_per_class: int | None = described(None, SHARED_HELP["test_per_class"])
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/generator"
