@@ -223,3 +223,45 @@ def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     assert isinstance(param, Assembly) and param.normalize
     assert param.bend == bent
     assert config.part_bend_after == after
+
+
+@pytest.mark.parametrize("bend", [False, True])
+def test_a_union_draws_only_the_surface_outside_the_other_parts(bend):
+    """Points of a part inside another part's box are dropped; what is left covers the
+    union's surface, in random order, and gradients still reach every part."""
+    from flowam.assembly import outer_surface
+
+    b, n = 2, 256
+    torch.manual_seed(0)
+    param = Assembly(bend=bend).start[None].repeat(b, 1, 1)
+    param[:, :, :PARAMS] += 0.3 * torch.randn(b, len(SLOTS), PARAMS)  # parts that overlap
+    offsets = param[..., PARAMS:].reshape(b, len(SLOTS), CONTROLS, 3) if bend else None
+    centres, half = boxes(param[..., :PARAMS], 0.02, offsets)
+    points, part = sample_surface(centres, half, 4 * n, generators(b), elements=True)
+    kept = outer_surface(points, part, centres, half, n, generators(b))
+    assert kept.shape == (b, n, 3)
+    for c in range(b):
+        match = (kept[c][:, None] == points[c][None]).all(-1)  # every kept point was drawn ...
+        assert match.any(1).all()
+        owner = part[c][match.float().argmax(1)]
+        local = (kept[c][:, None] - centres[c][None]) / half[c][None]
+        inside = (local.abs() < 1 - 1e-4).all(-1)
+        inside[torch.arange(n), owner] = False
+        assert not inside.any()  # ... and lies in no other part's box
+    dropped = (points[0][:, None] - centres[0][None]).div(half[0][None]).abs().lt(0.99).all(-1)
+    assert dropped.sum(1).gt(0).any()  # the parts did overlap: there was something to drop
+    chart = Assembly(bend=bend, union=True, normalize=True).chart(torch.zeros(b, n, 3), [0, 1])
+    (chart.cloud() ** 2).sum().backward()
+    assert (chart.param.grad[..., :PARAMS].abs().sum((0, 2)) > 0).all()
+    assert load_method("parts").replace(part_union=True).part_union
+
+
+def test_start_noise_sets_each_cloud_apart_from_its_own_seed():
+    base = Assembly().chart(torch.zeros(2, 64, 3), [3, 4]).param
+    noisy = Assembly(start_noise=0.5).chart(torch.zeros(2, 64, 3), [3, 4]).param
+    again = Assembly(start_noise=0.5).chart(torch.zeros(1, 64, 3), [4]).param
+    assert torch.equal(base[0], base[1]) and not torch.equal(noisy[0], noisy[1])
+    assert torch.equal(again[0], noisy[1])  # a cloud's start is its own seed's
+    assert 0.3 < (noisy - base).std() < 0.7
+    with pytest.raises(FlowamError, match="part_start_noise"):
+        Assembly(start_noise=-1.0)

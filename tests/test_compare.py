@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tests.conftest import trained_like
 
-from flowam.compare import compare, real_examples
+from flowam.compare import compare, natural_exemplars, real_examples
 from flowam.data import PointCloudDataset
 from flowam.explain import Explainer
 from flowam.metrics.chamfer import reference_indices
@@ -32,6 +32,25 @@ def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw(tmp_path)
     assert json.loads((tmp_path / "real" / "b_0.json").read_text())["steps_run"] == 0
     small = PointCloudDataset(real.points[:40], labels[:40], ["a", "b"])  # 17 of class b
     assert real_examples(Explainer(explainer.model, small), ["a", "b"], seed=3) is None
+
+
+def test_natural_exemplars_are_the_unseen_objects_the_model_rates_highest():
+    from flowam.train import predict
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 24)
+    real = PointCloudDataset(rng.normal(size=(48, 16, 3)).astype(np.float32), labels, ["a", "b"])
+    explainer = Explainer(get_model("pointnet", 2).eval(), real)
+    rows = natural_exemplars(explainer, ["b", "a"], seed=3)
+    assert rows.targets.tolist() == [1, 0] and rows.status == "natural exemplars"
+    logits = predict(explainer.model, real.points).numpy()
+    gallery = reference_indices(labels, [0, 1], 20, 3)
+    paired = reference_indices(labels, [0, 1], 1, 3)
+    for cloud, c in zip(rows.points, (1, 0), strict=True):
+        taken = {*gallery[c].tolist(), *paired[c].tolist()}
+        pool = [i for i in np.flatnonzero(labels == c) if i not in taken]
+        best = max(pool, key=lambda i: logits[i, c])
+        assert np.array_equal(cloud, real.points[best])
 
 
 def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tmp_path):

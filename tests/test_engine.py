@@ -263,3 +263,59 @@ def test_method_bound_is_read_from_a_config_in_one_place():
     for bad in ("2", True, 0, -1.5, None):
         with pytest.raises(FlowamError, match=r"^run/x.json: config.method.bound=.* positive"):
             method_bound({"method": {"bound": bad}}, "run/x.json")
+
+
+def test_a_batchwide_term_keeps_the_whole_batch_in_one_chunk(model):
+    from flowam.objectives import BatchStatistics, batch_norms
+
+    norms = batch_norms(model, init(2))
+    out = optimize(
+        model,
+        ClassLogit() + 0.01 * BatchStatistics(norms),
+        init(5),
+        [0, 1, 2, 0, 1],
+        CLASSES,
+        {**RUN, "steps": 2},
+        chunk_size=2,
+        progress=False,
+    )
+    assert out.config["chunk_size"] == 5
+    values = out.history["bn_stats"]
+    assert np.allclose(values, values[:, :1])  # one value for the batch, at every step
+
+
+def test_a_soft_backward_moves_every_point_and_leaves_the_values_as_they_are(model):
+    from flowam.engine import SoftPool
+
+    def run(soft):
+        config = {**RUN, "steps": 1}
+        return optimize(
+            model,
+            ClassLogit(),
+            init(2, 512),
+            [0, 1],
+            CLASSES,
+            config,
+            soft_pool=soft,
+            progress=False,
+        )
+
+    hard, soft = run(None), run(SoftPool(1.0, 1.0))
+    assert np.allclose(soft.history["logit"][0], hard.history["logit"][0])  # the model's values
+    moved = [(np.abs(r.points - r.start).sum(-1) > 0).mean() for r in (hard, soft)]
+    assert moved[0] < 0.9 and moved[1] == 1.0  # the hard max reaches the critical points only
+    with pytest.raises(FlowamError, match="soft_pool"):
+        SoftPool(0.0)
+
+
+def test_a_cosine_decay_shrinks_the_last_steps(model):
+    def run(decay):
+        config = {**RUN, "steps": 6, "lr": 0.05, "lr_decay": decay}
+        return optimize(
+            model, ClassLogit(), init(1), [0], CLASSES, config, snapshots=[5], progress=False
+        )
+
+    plain, cosine = run("none"), run("cosine")
+    moved = [np.abs(r.points - r.snapshots[5]).max() for r in (plain, cosine)]
+    assert moved[1] < 0.1 * moved[0]  # the last step at lr · (1 + cos(5π/6)) / 2 ≈ 0.07 lr
+    assert np.allclose(plain.history["logit"][:2], cosine.history["logit"][:2])  # the first full

@@ -4,11 +4,13 @@ faithfulness directions, the sanity checks, the activation flow and reproduce, t
 import csv
 import io
 import json
+import shutil
 
 import pytest
 from matplotlib.image import imread
 
 from conftest import run_cli
+from flowam.explain import Explainer
 
 
 def tiny_args(tiny_model, tiny_data, out):
@@ -106,6 +108,61 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
         [*args, "--overwrite", "--directions-file", str(bad)], monkeypatch, capsys
     )
     assert code != 0 and "bad.toml: direction 'x'" in err and "Traceback" not in err
+
+
+def test_faithful_resumes_from_the_clouds_an_interrupted_run_left(
+    tiny_model, tiny_data, tmp_path, monkeypatch, capsys
+):
+    out, directions = tmp_path / "faithful", tmp_path / "directions.toml"
+    directions.write_text("[plain]\n[l2]\nl2 = 0.1\n")
+    args = [
+        "experiment",
+        "faithful",
+        *tiny_args(tiny_model, tiny_data, out),
+        "--directions-file",
+        str(directions),
+        "--no-report",
+    ]
+    code, _text, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    first = {r["direction"]: r for r in json.loads((out / "faithful.json").read_text())}
+    # interrupted: no table written, one model's clouds of one direction missing
+    (out / "faithful.json").unlink()
+    shutil.rmtree(out / "clouds" / "dropout" / "l2")
+    run = []  # the methods optimised again
+    explain = Explainer.explain
+
+    def counted(self, names, method, *a, **k):
+        run.append(method if isinstance(method, str) else method.l2)
+        return explain(self, names, method, *a, **k)
+
+    monkeypatch.setattr(Explainer, "explain", counted)
+    code, _text, err = run_cli([*args, "--resume"], monkeypatch, capsys)
+    assert code == 0, err
+    assert run == ["vanilla", 0.1, 0.1, 0.1]  # the reference and l2 on all three models
+    again = {r["direction"]: r for r in json.loads((out / "faithful.json").read_text())}
+    assert again["plain"]["seconds"] is None and again["l2"]["seconds"] > 0
+    for key in ("recognised_trained", "recognised_randomized", "recognised_dropout", "mmd"):
+        assert again["plain"][key] == first["plain"][key], key
+    assert "| plain | " in (out / "faithful.md").read_text()
+    # a direction changed under the same label is run again, not read back
+    directions.write_text("[plain]\nl2 = 0.3\n[l2]\nl2 = 0.1\n")
+    run.clear()
+    code, _text, err = run_cli([*args, "--resume"], monkeypatch, capsys)
+    assert code == 0, err
+    assert run == ["vanilla", 0.3, 0.3, 0.3]
+    # a screening pass explains the trained model alone
+    run.clear()
+    screen = tmp_path / "screen"
+    args[args.index(str(out))] = str(screen)
+    code, _text, err = run_cli([*args, "--no-damaged"], monkeypatch, capsys)
+    assert code == 0, err
+    assert run == ["vanilla", 0.3, 0.1]
+    rows = json.loads((screen / "faithful.json").read_text())
+    assert all("recognised_randomized" not in r and r["gap"] is None for r in rows)
+    assert not any(r["meets_targets"] for r in rows)
+    assert not (screen / "clouds" / "randomized").exists()
+    assert "| plain | " in (screen / "faithful.md").read_text()
 
 
 def test_sanity_writes_table_s1_the_randomization_test_and_pictures(

@@ -55,3 +55,16 @@ def test_detached_recording_and_missing_activation():
     assert not rec["fc1"].requires_grad
     with LayerRecorder(model, ["fc2"]) as rec, pytest.raises(KeyError, match="was not recorded"):
         rec["fc2"]
+
+
+def test_batch_norm_calls_are_in_forward_order_with_their_output_dimensions():
+    from flowam.hooks import batch_norm_calls
+    from flowam.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model("dgcnn", 3)
+    model.train()
+    calls = batch_norm_calls(model, torch.rand(2, 64, 3))
+    assert list(calls) == ["bn1", "bn2", "bn3", "bn4", "bn5", "bn6", "bn7"]
+    assert [calls[n] for n in ("bn1", "bn5", "bn6")] == [4, 3, 2]
+    assert model.training  # the probe ran in eval mode and put the mode back

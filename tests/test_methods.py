@@ -120,6 +120,15 @@ def test_overrides_from_python_and_command_line():
         ({"align": {}, "latent_noise": 0.1}, "latent_noise needs latent alignment"),
         ({"method": "parts", "start_noise": 0.1}, "start_noise cannot act on an assembly"),
         ({"method": "mesh", "start_noise": 0.1}, "start_noise cannot act on a mesh"),
+        ({"bn_stats": -0.1}, "weight bn_stats=-0.1 must not be negative"),
+        ({"bn_stats_layers": -1}, "bn_stats_layers=-1 must not be negative"),
+        ({"robust_sampling": True}, "robust_sampling re-samples the copies"),
+        ({"soft_pool": 1.5}, "soft_pool=1.5 must be a share of the steps"),
+        ({"soft_pool_temperature": 0.0}, "soft_pool_temperature=0.0 must be above 0"),
+        ({"select_from": 0}, "select_from=0 must be at least 1"),
+        ({"lr_decay": "step"}, "unknown lr_decay 'step'"),
+        ({"quantile_count": 0}, "quantile_count=0 must be at least 1"),
+        ({"part_union": True}, "part_union shapes an assembly of parts"),
     ],
 )
 def test_bad_method_values_give_one_line(overrides, message):
@@ -228,3 +237,18 @@ def test_faithful_presets_are_deterministic_and_depend_on_the_model(
     apart = chamfer_distance(other.points, first.points, single_directional=False)
     moved = chamfer_distance(first.points, first.start, single_directional=False)
     assert apart.mean() > 0.05 * moved.mean()
+
+
+def test_bn_stats_matches_every_batch_norm_or_the_first_few():
+    from flowam.models import get_model
+    from flowam.objectives import batch_norms
+
+    torch.manual_seed(0)
+    model = get_model("dgcnn", 3).eval()
+    norms = batch_norms(model, torch.rand(2, 64, 3))
+    every, _ = build(load_method("parts").replace(bn_stats=0.01), norms=norms)
+    first, _ = build(load_method("parts").replace(bn_stats=0.01, bn_stats_layers=2), norms=norms)
+    assert every.terms()[-1][1].layers == ("bn1", "bn2", "bn3", "bn4", "bn5", "bn6", "bn7")
+    assert first.terms()[-1][1].layers == ("bn1", "bn2")
+    with pytest.raises(FlowamError, match="needs the model's batch norms"):
+        build(load_method("parts").replace(bn_stats=0.01))

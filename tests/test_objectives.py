@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from flowam.errors import FlowamError
 from flowam.objectives import (
     Batch,
+    BatchStatistics,
     ClassLogit,
     Context,
     Continuity,
@@ -14,9 +16,13 @@ from flowam.objectives import (
     LatentAlignment,
     Legality,
     LogProbability,
+    LogSpacing,
+    NormAffine,
+    QuantileAlignment,
     TotalVariation,
+    batch_norms,
 )
-from flowam.stats import ClassStatistics
+from flowam.stats import ClassStatistics, quantile_key, quantiles
 
 
 def context(points, logits=None, acts=None, targets=(0, 1), stats=None):
@@ -140,6 +146,7 @@ GEOMETRIC = [
     (Legality(), 1.5),
     (L2Penalty(), 0.5),
     (TotalVariation(k=4), 0.5),
+    (LogSpacing(k=3), 0.5),
 ]
 
 
@@ -156,15 +163,23 @@ def test_a_few_steps_improve_each_geometric_term(term, scale):
     assert term(context(pts)).sum().item() > first
 
 
-@pytest.mark.parametrize("kind", ["logit", "log_prob", "align", "diversity"])
+@pytest.mark.parametrize("kind", ["logit", "log_prob", "align", "diversity", "bn", "quantile"])
 def test_a_few_steps_improve_model_terms(kind):
     from flowam.hooks import LayerRecorder
     from flowam.models import get_model
 
     torch.manual_seed(0)
     model = get_model("pointnet", 3).eval().requires_grad_(False)
-    stats = ClassStatistics(["a", "b", "c"], {"fc2": torch.randn(3, 256)}, np.ones(3))
-    terms = {"logit": ClassLogit(), "log_prob": LogProbability(), "align": LatentAlignment("fc2")}
+    quantile = quantile_key("feat.bn3", 8)
+    means = {"fc2": torch.randn(3, 256), quantile: torch.randn(3, 1024 * 8)}
+    stats = ClassStatistics(["a", "b", "c"], means, np.ones(3))
+    terms = {
+        "logit": ClassLogit(),
+        "log_prob": LogProbability(),
+        "align": LatentAlignment("fc2"),
+        "bn": BatchStatistics(batch_norms(model, torch.randn(2, 64, 3))),
+        "quantile": QuantileAlignment("feat.bn3", 8),
+    }
     term = terms.get(kind) or Diversity("fc2")
     batch = Batch(torch.tensor([0, 0] if kind == "diversity" else [0, 2]), [1, 2], stats)
     term.setup(batch)
@@ -182,3 +197,84 @@ def test_a_few_steps_improve_model_terms(kind):
         (-value()).backward()
         opt.step()
     assert value().item() > first
+
+
+def test_batch_statistics_match_deepinversion_over_the_whole_batch():
+    """Zero where the batch's standardised statistics are 0 and 1 on every channel; the
+    norm of the mean and of the variance's gap otherwise, the first layer weighted."""
+    norms = {
+        "a": NormAffine(torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])),
+        "b": NormAffine(torch.tensor([1.0, 1e-6]), torch.tensor([0.0, 0.0])),
+    }
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(4, 2, 30, generator=g)
+    z = (z - z.mean((0, 2), keepdim=True)) / z.std((0, 2), keepdim=True, unbiased=False)
+    a = z * norms["a"].weight[:, None] + norms["a"].bias[:, None]  # standardised: mean 0, var 1
+    b = torch.randn(4, 2, generator=g) * 3 + 1  # a head layer (B, C); channel 1 has γ ≈ 0
+    ctx = context(torch.zeros(4, 5, 3), torch.zeros(4, 3), {"a": a, "b": b}, targets=(0, 1, 0, 1))
+    values = BatchStatistics(norms, first=10.0).value(ctx)
+    assert values.shape == (4,) and torch.equal(values, values[0].expand(4))
+    var, mean = torch.var_mean(b[:, 0], correction=0)
+    expected = 10 * 0.0 + (mean.abs() + (var - 1).abs())  # layer a: nothing to match
+    assert torch.allclose(-values[0], expected, atol=1e-5)
+    shifted = dict(ctx.activations, a=a + norms["a"].weight[:, None])  # mean off by 1 per channel
+    ctx2 = context(ctx.points, ctx.logits, shifted, targets=(0, 1, 0, 1))
+    gap = -BatchStatistics(norms, first=10.0).value(ctx2)[0] - expected
+    assert torch.allclose(gap, torch.tensor(10 * 2**0.5), atol=1e-4)
+    assert BatchStatistics.batchwide
+    with pytest.raises(FlowamError, match="batch norms"):
+        BatchStatistics({})
+
+
+def test_batch_norms_come_in_forward_order_with_their_affine_maps():
+    from flowam.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model("pointnet2_ssg", 3).eval()
+    norms = batch_norms(model, torch.rand(2, 512, 3))
+    assert next(iter(norms)) == "sa1.mlp_bns.0"  # registered after the head, called first
+    assert list(norms)[-2:] == ["bn1", "bn2"]
+    assert torch.equal(norms["bn1"].weight, model.bn1.weight)
+
+
+def test_log_spacing_is_zero_for_even_spacing_and_grows_without_bound_in_a_clump():
+    grid = torch.stack(torch.meshgrid(*[torch.arange(4.0)] * 3, indexing="ij"), -1).view(1, 64, 3)
+    even = LogSpacing(k=3).value(context(grid.expand(2, -1, -1), targets=(0, 1)))
+    assert torch.allclose(even, torch.zeros(2), atol=1e-6)
+    clumps = []
+    for gap in (1e-1, 1e-3):
+        pts = grid.clone()
+        pts[0, 1] = pts[0, 0] + gap  # one point moved next to another
+        clumps.append(-LogSpacing(k=1).value(context(pts.expand(2, -1, -1), targets=(0, 1)))[0])
+    assert 0 < clumps[0] < clumps[1]
+    d2 = torch.cdist(grid[0], grid[0]).fill_diagonal_(1e9).topk(1, largest=False).values ** 2
+    assert torch.allclose(d2.squeeze(), torch.ones(64))
+
+
+def test_quantiles_and_quantile_alignment_match_naive_versions():
+    g = torch.Generator().manual_seed(3)
+    act = torch.randn(2, 3, 10, 4, generator=g)
+    q = quantiles(act, 5)
+    flat = act.flatten(2).numpy()
+    for b in range(2):
+        for c in range(3):
+            ordered = np.sort(flat[b, c])
+            assert np.allclose(q[b, c].numpy(), ordered[[4, 12, 20, 28, 36]])
+    with pytest.raises(FlowamError, match="per-point layer"):
+        quantiles(torch.randn(2, 3), 4)
+    target = torch.randn(3, 15, generator=g)
+    stats = ClassStatistics(["a", "b", "c"], {quantile_key("x", 5): target}, np.ones(3))
+    term = QuantileAlignment("x", 5)
+    term.setup(Batch(torch.tensor([2, 0]), [1, 2], stats))
+    ctx = context(torch.zeros(2, 4, 3), acts={"x": act}, targets=(2, 0), stats=stats)
+    expected = [
+        -((q[i].flatten() - target[t]) ** 2).sum() / (target[t] ** 2).sum()
+        for i, t in enumerate((2, 0))
+    ]
+    assert torch.allclose(term.value(ctx), torch.stack(expected))
+    matching = target[2].view(3, 5)[None, :, :].repeat(2, 1, 1)  # sorted already: 0
+    term.setup(Batch(torch.tensor([2, 2]), [1, 2], stats))
+    ctx = context(torch.zeros(2, 4, 3), acts={"x": matching.sort(-1).values}, targets=(2, 2))
+    stats.means[quantile_key("x", 5)][2] = matching[0].sort(-1).values.flatten()
+    term.setup(Batch(torch.tensor([2, 2]), [1, 2], stats))
+    assert torch.allclose(term.value(ctx), torch.zeros(2), atol=1e-6)

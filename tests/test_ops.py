@@ -6,11 +6,14 @@ from flowam.ops import (
     ball_query,
     conv_max,
     farthest_point_sample,
+    first_point_starts,
     gather_max,
     gather_points,
     grouped_mlp_max,
     knn,
     max_last,
+    max_pool,
+    soft_max_backward,
     square_distance,
 )
 
@@ -215,3 +218,40 @@ def test_max_last_gives_max_values_and_first_indices(n):
         (values, indices), want = max_last(data), data.max(dim=-1)
         assert torch.equal(indices, want.indices)
         torch.testing.assert_close(values, want.values, equal_nan=True)
+
+
+def test_max_pool_is_max_and_its_soft_backward_weights_by_softmax():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 40, generator=g, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(2, 5, generator=g, dtype=torch.float64)
+    (hard,) = torch.autograd.grad((max_pool(x, 2) * up).sum(), x)
+    assert torch.equal(max_pool(x, 2), x.max(dim=2).values)
+    assert torch.equal(hard, torch.autograd.grad((x.max(dim=2).values * up).sum(), x)[0])
+    with soft_max_backward(0.5):
+        value = max_pool(x, 2)
+        (soft,) = torch.autograd.grad((value * up).sum(), x)
+    assert torch.equal(value, x.max(dim=2).values)  # the forward pass is the model's
+    spread = x.detach().std(dim=2, keepdim=True) * 0.5
+    naive = torch.softmax(x.detach() / spread, dim=2) * up[..., None]
+    assert torch.allclose(soft, naive)
+    assert torch.allclose(soft.sum(2), up)  # as much gradient as the hard max passes
+    assert (soft != 0).all() and (hard != 0).sum() == 10
+    with soft_max_backward(1e-3):  # a cold softmax is the hard max
+        (cold,) = torch.autograd.grad((max_pool(x, 2) * up).sum(), x)
+    assert torch.allclose(cold, hard)
+    with pytest.raises(ValueError, match="temperature"), soft_max_backward(0.0):
+        pass
+
+
+def test_first_point_starts_start_the_marked_sets_at_their_first_point():
+    g = torch.Generator().manual_seed(1)
+    pts = torch.rand(3, 64, 3, generator=g)
+    default = farthest_point_sample(pts, 8)
+    with first_point_starts(torch.tensor([True, False, True])):
+        marked = farthest_point_sample(pts, 8)
+        other_size = farthest_point_sample(pts[:2], 8)  # another batch size: unchanged
+    assert marked[0].tolist() == naive_fps(pts[0].numpy(), 8, 0)
+    assert marked[2].tolist() == naive_fps(pts[2].numpy(), 8, 0)
+    assert torch.equal(marked[1], default[1]) and default[0, 0] != 0
+    assert torch.equal(other_size, default[:2])
+    assert torch.equal(farthest_point_sample(pts, 8), default)  # the block ended

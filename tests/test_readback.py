@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flowam.errors import FlowamError, FlowamWarning
-from flowam.readback import read_arrays, read_cloud, read_json, usable
+from flowam.readback import read_arrays, read_cloud, read_json, read_result, usable
 
 
 def refused(call, path, why):
@@ -72,3 +72,39 @@ def test_clouds_with_unusable_coordinates_are_left_out_with_a_warning(bad):
     cloud[2, 1] = bad
     with pytest.warns(FlowamWarning, match=r"c\.npy: .*left out"):
         assert not usable("c.npy", cloud)
+
+
+def test_a_result_is_read_back_only_when_finished_by_the_same_method(tmp_path):
+    from flowam.engine import Explanations
+    from flowam.outputs import write_clouds
+
+    classes = ["box", "cone", "cup"]
+    points = np.random.default_rng(0).normal(size=(2, 16, 3)).astype(np.float32)
+    method = {"name": "m", "l2": 0.1, "newer": 0.0}
+
+    def written(status="finished", made=None):
+        folder = tmp_path / status / str(made)
+        result = Explanations(
+            points=points,
+            targets=np.array([2, 0]),
+            restarts=np.zeros(2, dtype=np.int64),
+            classes=classes,
+            start=points * 2,
+            history={"logit": np.zeros((3, 2))},
+            weights={},
+            steps_run=np.array([2, 2]),
+            config={"method": made or method},
+            status=status,
+        )
+        write_clouds(result, folder, [{}, {}])
+        return folder
+
+    back = read_result(written(), classes, [2, 0], method, {"newer": 0.0})
+    assert back is not None and np.array_equal(back.points, points)
+    assert np.array_equal(back.start, points * 2) and back.target_names == ["cup", "box"]
+    older = {"name": "m", "l2": 0.1}  # written before the field "newer" existed
+    assert read_result(written(made=older), classes, [2, 0], method, {"newer": 0.0})
+    assert read_result(written(made=older), classes, [2, 0], method, {"newer": 1.0}) is None
+    assert read_result(written(made={**method, "l2": 0.2}), classes, [2, 0], method, {}) is None
+    assert read_result(written("stopped"), classes, [2, 0], method, {}) is None
+    assert read_result(written(), classes, [1], method, {}) is None  # another class

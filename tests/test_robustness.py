@@ -79,3 +79,27 @@ def test_the_engine_records_the_clouds_own_logit_and_averages_the_copies(small_m
     assert np.allclose(result.history["logit"][0], first.numpy(), atol=1e-4)
     # the objective is the mean over the cloud and its copies, not the cloud alone
     assert not np.allclose(result.history["objective"][0], result.history["logit"][0])
+
+
+def test_sampling_redraws_each_copy_from_the_cloud_and_starts_sampling_at_random():
+    aug = Robustness(copies=3, yaw=0, scale=0, shift=0, jitter=0, sampling=True)
+    x = cloud(2, n=50)
+    out = aug(x, 4, [5, 6]).view(2, 4, 50, 3)
+    assert torch.equal(out[:, 0], x)  # the clouds themselves, as they are
+    for b in range(2):
+        for copy in out[b, 1:]:  # every point of a copy is a point of its cloud ...
+            match = (copy[:, None] == x[b][None]).all(-1)
+            assert match.any(1).all()
+            assert match.any(0).sum() < 45  # ... drawn with replacement: some go, some repeat
+    assert not torch.equal(out[0, 1], out[0, 2])
+    assert torch.equal(aug(x, 4, [5, 6]).view(2, 4, 50, 3), out)  # same seed and step
+    plain = Robustness(copies=3, yaw=0, scale=0, shift=0, jitter=0)
+    assert torch.equal(plain(x, 4, [5, 6]), plain(x, 4, [5, 6]))
+    with aug.sampling_context(2):
+        from flowam.ops import farthest_point_sample
+
+        starts = farthest_point_sample(out.reshape(8, 50, 3), 4)[:, 0]
+    assert (starts.view(2, 4)[:, 1:] == 0).all()  # the copies start at their first point
+    assert (starts.view(2, 4)[:, 0] != 0).all()  # the clouds where the model starts
+    with pytest.raises(FlowamError, match="robust_sampling"):
+        load_method("vanilla").replace(robust_sampling=True)

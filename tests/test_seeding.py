@@ -15,6 +15,8 @@ FORMER = {
     "latent_noise": lambda s, step: s + 7919,
     "step_noise": lambda s, step: s * 100_003 + step,
     "robustness": lambda s, step: (s * 7_919 + step * 104_729 + 3) % (2**63 - 1),
+    # streams added after flowam.seeding: the formula they were introduced with
+    "sampling": lambda s, step: (s * 7_907 + step * 104_723 + 13) % (2**63 - 1),
 }
 
 

@@ -5,7 +5,16 @@ import torch
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
 from flowam.models import get_model
-from flowam.stats import barycenter, class_means, fibonacci_sphere, medoid, record, start_clouds
+from flowam.stats import (
+    barycenter,
+    class_means,
+    fibonacci_sphere,
+    medoid,
+    quantile_key,
+    quantiles,
+    record,
+    start_clouds,
+)
 
 
 def dataset(n_per_class=3, n_points=32, seed=0):
@@ -93,3 +102,18 @@ def test_bad_init_requests():
         start_clouds("cube", 32, data, [0])
     with pytest.raises(FlowamError, match="the data have 32 points per cloud, not 64"):
         start_clouds("mean", 64, data, [0])
+
+
+def test_class_means_of_quantiles_average_each_objects_sorted_activations(fresh_cache):
+    torch.manual_seed(0)
+    model = get_model("pointnet", 2).eval()
+    data = dataset()
+    key = quantile_key("feat.bn2", 4)
+    stats = class_means(model, data, [key, "fc2"])
+    from flowam.hooks import LayerRecorder
+
+    with torch.no_grad(), LayerRecorder(model, ["feat.bn2"]) as rec:
+        model(torch.from_numpy(data.points[3:]))
+    naive = quantiles(rec["feat.bn2"], 4).flatten(1).mean(0)
+    assert stats.means[key].shape == (2, 128 * 4)
+    assert torch.allclose(stats.means[key][1], naive, atol=1e-5)

@@ -25,12 +25,17 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
   the anchor. The surface is the cube's triangle mesh (:func:`flowam.deform.cube_surface`)
   moved by ``D_k``, and the points are drawn on its triangles by area
   (:func:`flowam.mesh.sample_triangles`);
+- with ``union``, only the surface of the parts' union is drawn: twice the points are
+  drawn and those inside another part's box dropped (:func:`outer_surface`), so parts
+  piled into a block look like one solid, as a real object's surface does, not like a
+  volume filled with the faces buried inside it;
 - the points are clamped into ``[-C, C]`` (legal by construction).
 
 The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
 :data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
 on it in the order of :data:`SLOTS` (four legs under its corners first, then its
-faces), the same for every class; ``start = "assembly"`` is that start as a cloud of cubes
+faces, inside the root; with ``union`` on them, outside), the same for every class;
+``start = "assembly"`` is that start as a cloud of cubes
 (in the unit sphere, as ``part_normalize`` sees it).
 
 Parts that turn (a rotation per part), parts mirrored across ``x = 0`` and parts rounded
@@ -74,14 +79,19 @@ SLOTS: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]],
 )
 """The tree of parts: ``parts = K`` uses the first ``K`` slots."""
 PARAMS = 9  # per part: anchor (3), offset (3), size (3)
+UNION_DRAWS = 2
+"""With ``union``, points drawn per point kept (those buried inside other parts go)."""
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def start_parameters(parts: int, min_half: float) -> Tensor:
-    """``(parts, PARAMS)`` the class-agnostic start (see the module docstring)."""
+def start_parameters(parts: int, min_half: float, outward: bool = False) -> Tensor:
+    """``(parts, PARAMS)`` the class-agnostic start (see the module docstring). The parts
+    on the root's faces start inside it, their centres offset towards the root's centre;
+    ``outward`` offsets them away from it instead, so every part shows (a union draws
+    nothing of a part buried inside another, and a buried part would get no gradient)."""
     if not 1 <= parts <= len(SLOTS):
         raise FlowamError(f"parts={parts} must be between 1 and {len(SLOTS)}")
     if not 0 < min_half < PART_HALF:
@@ -91,6 +101,8 @@ def start_parameters(parts: int, min_half: float) -> Tensor:
         half = ROOT_HALF if k == 0 else PART_HALF
         size = _logit((half - min_half) / (MAX_HALF - min_half))
         a = [math.atanh(TANH_EDGE * v) for v in anchor] if k else [0.0, 0.0, 0.0]
+        if outward and any(x * y < 0 for x, y in zip(anchor, offset, strict=True)):
+            offset = anchor  # a part offset back into its parent: offset it out instead
         b = [math.atanh(TANH_EDGE * v) for v in offset]
         rows.append([*a, *b, size, size, size])
     return torch.tensor(rows, dtype=torch.float32)
@@ -128,14 +140,19 @@ def face_areas(half: Tensor) -> Tensor:
 
 
 def sample_surface(
-    centres: Tensor, half: Tensor, n: int, generators: Sequence[torch.Generator]
-) -> Tensor:
+    centres: Tensor,
+    half: Tensor,
+    n: int,
+    generators: Sequence[torch.Generator],
+    elements: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud.
 
     Faces are picked by stratified sampling of their areas
     (:func:`flowam.surface.stratified_pick`), the point uniform on its face;
     differentiable in ``centres`` and ``half``, not in the choice of faces.
-    ``generators``: one per cloud (CPU).
+    ``generators``: one per cloud (CPU). With ``elements``, also ``(B, n)`` the part each
+    point lies on.
     """
     b, k, _ = centres.shape
     u = uniforms(generators, n, 3, centres)
@@ -147,7 +164,33 @@ def sample_surface(
     order = torch.stack([(axis + 1) % 3, (axis + 2) % 3, axis], -1)
     local = torch.zeros_like(local).scatter(-1, order, local)
     pick = part[..., None].expand(b, n, 3)
-    return torch.gather(centres, 1, pick) + torch.gather(half, 1, pick) * local
+    points = torch.gather(centres, 1, pick) + torch.gather(half, 1, pick) * local
+    return (points, part) if elements else points
+
+
+def outer_surface(
+    points: Tensor, part: Tensor, centres: Tensor, half: Tensor, n: int, gens
+) -> Tensor:
+    """``(B, n, 3)`` of ``(B, M, 3)`` surface points (``part`` ``(B, M)`` the part each
+    lies on): those outside every other part's box, ``n`` of them in random order (kept
+    ones repeated where fewer than ``n`` are left) — the surface of the parts' union, as
+    a solid object's is, without the faces buried inside other parts.
+
+    A point is inside part ``j`` when its offset from ``c_j`` is within ``h_j`` on every
+    axis (the part's box; a bent part is tested by its box, undeformed). The choice is
+    not differentiated; the kept points are, in their own part's parameters.
+    """
+    b, m, _ = points.shape
+    with torch.no_grad():
+        local = (points.detach()[:, :, None] - centres.detach()[:, None]) / half.detach()[:, None]
+        inside = (local.abs() < 1 - 1e-4).all(-1)  # (B, M, K)
+        own = torch.nn.functional.one_hot(part, centres.shape[1]).bool()
+        kept = ~(inside & ~own).any(-1)  # (B, M)
+        noise = uniforms(gens, m, 1, points)[..., 0]
+        order = torch.argsort(kept.to(noise) + noise * 0.5, dim=1, descending=True)
+        count = kept.sum(1, keepdim=True).clamp_min(1)
+        chosen = order.gather(1, torch.arange(n, device=points.device)[None] % count)
+    return torch.gather(points, 1, chosen[..., None].expand(b, n, 3))
 
 
 class AssemblyChart(Chart):
@@ -161,24 +204,32 @@ class AssemblyChart(Chart):
 
     def cloud(self) -> Tensor:
         a = self.assembly
+        drawn = self.n * UNION_DRAWS if a.union else self.n
         if a.bend:
-            points = self._bent()
+            points, part, centres, half = self._bent(drawn)
         else:
-            points = sample_surface(*boxes(self.param, a.min_half), self.n, self.generators)
+            centres, half = boxes(self.param, a.min_half)
+            points, part = sample_surface(centres, half, drawn, self.generators, elements=True)
+        if a.union:
+            points = outer_surface(points, part, centres, half, self.n, self.generators)
         if a.normalize:  # into the unit sphere, as the data are
             return into_unit_sphere(points, a.bound)
         return points.clamp(-a.bound, a.bound)
 
-    def _bent(self) -> Tensor:
-        """``(B, n, 3)`` points uniform by area on the deformed parts: each part's cube
-        surface mesh moved by its deformation, sized and placed."""
+    def _bent(self, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(B, n, 3)`` points uniform by area on the deformed parts (each part's cube
+        surface mesh moved by its deformation, sized and placed), ``(B, n)`` the part each
+        lies on, and the parts' centres and half-sizes ``(B, K, 3)``."""
         a, b, k = self.assembly, *self.param.shape[:2]
         offsets = self.param[..., PARAMS:].reshape(b, k, CONTROLS, 3)
         centres, half = boxes(self.param[..., :PARAMS], a.min_half, offsets)
         cube, w = a.cube.to(centres), a.cube_weights.to(centres)
         verts = centres[:, :, None] + half[:, :, None] * (cube + w @ offsets)  # (B, K, V, 3)
         faces = a.cube_faces.to(centres.device)
-        return sample_triangles(verts.reshape(b, -1, 3), faces, self.n, self.generators)
+        points, tri = sample_triangles(
+            verts.reshape(b, -1, 3), faces, n, self.generators, elements=True
+        )
+        return points, tri // (len(faces) // k), centres, half
 
     def held(self, step: int, steps: int) -> Tensor | None:
         """The deformation offsets, for the first ``bend_after`` share of the steps: the
@@ -200,7 +251,11 @@ class Assembly(Parameterization):
     ``bend`` each bent by a free-form deformation of its own (:mod:`flowam.deform`) from
     the ``bend_after`` share of the steps on, with ``normalize`` centred on their centroid
     and scaled so the farthest point lies on the unit sphere (as every real object is: a
-    part cannot shrink the whole), their points clamped into ``[-bound, bound]``."""
+    part cannot shrink the whole), with ``union`` drawn on the surface of their union
+    only, their points clamped into ``[-bound, bound]``; ``start_noise`` adds Gaussian
+    noise of that standard deviation to each cloud's start parameters (anchors, offsets
+    and sizes, before their tanh and sigmoid), drawn from the cloud's seed: restarts that
+    begin apart, from a start that still carries no class."""
 
     transformable = False
 
@@ -212,6 +267,8 @@ class Assembly(Parameterization):
         normalize: bool = False,
         bend: bool = False,
         bend_after: float = 0.0,
+        union: bool = False,
+        start_noise: float = 0.0,
     ) -> None:
         if bend_after and not bend:
             raise FlowamError(f"part_bend_after={bend_after} needs part_bend=true")
@@ -219,7 +276,7 @@ class Assembly(Parameterization):
             raise FlowamError(
                 f"part_bend_after={bend_after} must be a share of the steps in [0, 1)"
             )
-        self.start = start_parameters(parts, min_half)
+        self.start = start_parameters(parts, min_half, outward=union)
         if bend:  # the deformations start as the identity
             self.start = torch.cat([self.start, torch.zeros(parts, CONTROLS * 3)], 1)
             self.cube, faces = cube_surface()
@@ -228,11 +285,21 @@ class Assembly(Parameterization):
             self.cube_faces = torch.cat([faces + k * len(self.cube) for k in range(parts)])
         self.min_half, self.bound = min_half, bound
         self.normalize, self.bend, self.bend_after = normalize, bend, bend_after
+        self.union = union
+        if start_noise < 0:
+            raise FlowamError(f"part_start_noise={start_noise} must not be negative")
+        self.start_noise = start_noise
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         b, n, _ = start.shape
         seeds = list(seeds) if seeds is not None else list(range(b))
         param = self.start.to(start)[None].repeat(b, 1, 1)
+        if self.start_noise:  # each cloud's own draw of the start's anchors, offsets and sizes
+            noise = [
+                torch.randn(self.start[:, :PARAMS].shape, generator=generator(s, "start"))
+                for s in seeds
+            ]
+            param[..., :PARAMS] += self.start_noise * torch.stack(noise).to(param)
         return AssemblyChart(n, param, seeds, self)
 
 

@@ -14,7 +14,8 @@ rate for the trained model minus that for the randomized one; see
 recognised at :data:`flowam.faithfulness.FLAG_RATE` or more are flagged.
 
 :func:`real_examples` gives the row every table keeps beside the starts: one real test
-object per class, scored as if it were an explanation.
+object per class, scored as if it were an explanation; :func:`natural_exemplars` the
+real object of each class the model rates highest.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from flowam.faithfulness import faithfulness_gap, flagged
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.outputs import folder_name, write_clouds, write_explanations, write_grid
+from flowam.train import predict
 
 
 @dataclass
@@ -201,23 +203,22 @@ def score_result(explainer: Explainer, result: Explanations, seed: int) -> Score
     )
 
 
-def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
-    """One real test object per class, outside the 1-NN gallery and the one-per-class draw
-    of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
-    when a class has no such object (a small dataset)."""
+def _unseen(explainer: Explainer, targets: Sequence[int], seed: int) -> list[np.ndarray] | None:
+    """Per target, the indices of its real objects outside the 1-NN gallery and the
+    one-per-class draw of 1-NNA (what a table may score as if it were an explanation);
+    None when a class has none left."""
     real = explainer.real
-    targets = explainer.targets(names)
     paired = reference_indices(real.labels, targets, 1, seed)
     taken = {*explainer.evaluator(seed).references.index.tolist()}
     taken.update(int(i) for idx in paired.values() for i in idx)
-    rng = np.random.default_rng([seed, 1])
-    chosen = []
-    for t in targets:
-        pool = [i for i in np.flatnonzero(real.labels == t) if i not in taken]
-        if not pool:
-            return None
-        chosen.append(int(rng.choice(pool)))
-    points = np.asarray(real.points[chosen], dtype=np.float32)
+    pools = [
+        np.array([i for i in np.flatnonzero(real.labels == t) if i not in taken]) for t in targets
+    ]
+    return None if any(len(pool) == 0 for pool in pools) else pools
+
+
+def _as_explanations(explainer: Explainer, targets, chosen, status: str) -> Explanations:
+    points = np.asarray(explainer.real.points[chosen], dtype=np.float32)
     return Explanations(
         points=points,
         targets=np.asarray(targets),
@@ -227,6 +228,35 @@ def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Expl
         history={},
         weights={},
         steps_run=np.zeros(len(targets), dtype=np.int64),
-        config={"real_objects": real.description},
-        status="real objects",
+        config={"real_objects": explainer.real.description},
+        status=status,
     )
+
+
+def real_examples(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
+    """One real test object per class, outside the 1-NN gallery and the one-per-class draw
+    of 1-NNA (scored as explanations: the row a perfect explanation would reach); None
+    when a class has no such object (a small dataset)."""
+    targets = explainer.targets(names)
+    pools = _unseen(explainer, targets, seed)
+    if pools is None:
+        return None
+    rng = np.random.default_rng([seed, 1])
+    chosen = [int(rng.choice(pool)) for pool in pools]
+    return _as_explanations(explainer, targets, chosen, "real objects")
+
+
+def natural_exemplars(explainer: Explainer, names: Sequence[str], seed: int) -> Explanations | None:
+    """Per class the real object the model rates highest: of the class's test objects
+    outside the 1-NN gallery and the 1-NNA draw (as :func:`real_examples`), the one of
+    highest target logit — the reference a person compares a synthetic explanation with
+    (Olah et al.'s dataset examples). None when a class has no such object."""
+    targets = explainer.targets(names)
+    pools = _unseen(explainer, targets, seed)
+    if pools is None:
+        return None
+    chosen = []
+    for t, pool in zip(targets, pools, strict=True):
+        logits = predict(explainer.model, np.asarray(explainer.real.points[pool], np.float32))
+        chosen.append(int(pool[int(logits[:, t].argmax())]))
+    return _as_explanations(explainer, targets, chosen, "natural exemplars")

@@ -40,6 +40,7 @@ from flowam import stopping
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.objectives import Batch, Context, Objective
+from flowam.ops import soft_max_backward
 from flowam.param import Parameterization
 from flowam.progress import bar as progress_bar
 from flowam.robustness import Robustness
@@ -112,6 +113,20 @@ class Explanations:
         """The legality bound ``C`` of the method that made them (:func:`method_bound`)."""
         return method_bound(self.config)
 
+    def subset(self, index: np.ndarray) -> Explanations:
+        """The explanations at ``index`` ``(K,)``, in that order (their histories,
+        snapshots and steps too)."""
+        return dataclasses.replace(
+            self,
+            points=self.points[index],
+            targets=self.targets[index],
+            restarts=self.restarts[index],
+            start=self.start[index],
+            history={k: v[:, index] for k, v in self.history.items()},
+            snapshots={k: v[index] for k, v in self.snapshots.items()},
+            steps_run=self.steps_run[index],
+        )
+
 
 def method_bound(config: Any, where: str = "config") -> float:
     """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"bound": C}}``,
@@ -150,16 +165,36 @@ def log_rest(logits: Tensor, targets: Tensor) -> Tensor:
     return torch.logsumexp(others, 1) - torch.logsumexp(logits, 1)
 
 
+@dataclass(frozen=True)
+class SoftPool:
+    """A soft backward pass through every max pooling for the first ``share`` of the
+    steps (:func:`flowam.ops.soft_max_backward` at ``temperature``); the forward pass,
+    and so every value the objective reads, is the model's own."""
+
+    share: float
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise FlowamError(f"soft_pool={self.share} must be a share of the steps in (0, 1]")
+        if not self.temperature > 0:
+            raise FlowamError(f"soft_pool_temperature={self.temperature} must be above 0")
+
+    def holds(self, step: int, steps: int) -> bool:
+        return step < self.share * steps
+
+
 @dataclass
 class _Shaping:
     """How the clouds are seen and moved: transformation robustness, the
-    parameterization, whether each cloud's best step is kept, and the precision of the
-    model's forward pass (:mod:`flowam.speed`)."""
+    parameterization, whether each cloud's best step is kept, the precision of the
+    model's forward pass (:mod:`flowam.speed`) and a soft backward through max pooling."""
 
     augment: Robustness | None = None
     param: Parameterization | None = None
     keep_best: bool = False
     precision: str = "fp32"
+    soft_pool: SoftPool | None = None
 
 
 def _forward(model, points, layers, batch, num_classes, shaping: _Shaping, step: int) -> Context:
@@ -167,7 +202,12 @@ def _forward(model, points, layers, batch, num_classes, shaping: _Shaping, step:
     robustness), in the shaping's precision; logits and activations come back in float32."""
     augment = shaping.augment
     seen = augment(points, step, batch.seeds) if augment else points
-    with LayerRecorder(model, layers) as rec, autocast(points.device, shaping.precision):
+    sampling = augment.sampling_context(len(points)) if augment else contextlib.nullcontext()
+    with (
+        LayerRecorder(model, layers) as rec,
+        autocast(points.device, shaping.precision),
+        sampling,
+    ):
         logits = model(seen)
     if not isinstance(logits, Tensor) or logits.shape != (seen.shape[0], num_classes):
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
@@ -220,9 +260,12 @@ class _Chunk:
 
 
 def _run_chunk(
-    model, objective, transforms, shaping, start, batch, config, num_classes, snap_steps, bar
+    models, objective, transforms, shaping, start, batch, config, num_classes, snap_steps, bar
 ) -> _Chunk:
     """Optimise one chunk of clouds.
+
+    ``models``: the prepared model, and its unfused copy for the steps of a soft backward
+    through max pooling (``shaping.soft_pool``; else None).
 
     The history always has ``steps + 1`` rows: a cloud that stopped (stopping rule,
     convergence, non-finite value or gradient) repeats its last row, and when every cloud
@@ -242,6 +285,7 @@ def _run_chunk(
 
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
     optimizer = opt_cls([param], lr=config["lr"])
+    decay = config.get("lr_decay", "none")
     objective.setup(batch)
     active = torch.ones(len(start), dtype=torch.bool, device=device)
     failed_at = torch.full((len(start),), -1, dtype=torch.long, device=device)
@@ -269,7 +313,14 @@ def _run_chunk(
         points = chart.cloud()
         if step in snap_steps:
             snapshots[step] = kept.cpu().clone()
-        ctx = _forward(model, points, objective.layers, batch, num_classes, shaping, step)
+        soft = shaping.soft_pool
+        if soft is not None and soft.holds(step, steps):
+            with soft_max_backward(soft.temperature):
+                ctx = _forward(
+                    models[1], points, objective.layers, batch, num_classes, shaping, step
+                )
+        else:
+            ctx = _forward(models[0], points, objective.layers, batch, num_classes, shaping, step)
         total, values, finite = _evaluate(objective, ctx)
         fail(active & ~finite)
         target, logits = batch.targets[:, None], ctx.own_logits
@@ -304,6 +355,10 @@ def _run_chunk(
             if step == steps or (step % check_every == 0 and not active.any()):
                 break
             optimizer.zero_grad()
+            if decay == "cosine":  # from lr at the first step towards 0 at the last
+                optimizer.param_groups[0]["lr"] = (
+                    config["lr"] * 0.5 * (1 + np.cos(np.pi * step / steps))
+                )
             (-total.sum()).backward()
             grad = param.grad
             fail(active & ~torch.isfinite(grad).flatten(1).all(1))
@@ -329,7 +384,8 @@ def _run_chunk(
         status = f"stopped at step {step}"
     failed = failed_at[failed_at >= 0]
     if len(failed):
-        status = _culprit(model, kept, objective, batch, num_classes, shaping, int(failed.min()))
+        step = int(failed.min())
+        status = _culprit(models[0], kept, objective, batch, num_classes, shaping, step)
     final = (best if shaping.keep_best else kept).cpu().clone()
     if not status.startswith("stopped"):  # the clouds stopped early stay where they are
         for s in snap_steps:
@@ -353,6 +409,7 @@ def optimize(
     augment: Robustness | None = None,
     param: Parameterization | None = None,
     keep_best: bool = False,
+    soft_pool: SoftPool | None = None,
     stats: ClassStatistics | None = None,
     restarts: Sequence[int] | None = None,
     group: int = 1,
@@ -370,7 +427,8 @@ def optimize(
         start: ``(B, N, 3)`` starting clouds (``config["start_noise"]`` is added per cloud).
         targets: ``B`` target class indices.
         classes: all class names of the model.
-        config: ``steps``, ``lr``, ``optimizer`` and optional ``start_noise``,
+        config: ``steps``, ``lr``, ``optimizer`` and optional ``lr_decay`` (``none``, or
+            ``cosine``: the step size falls from ``lr`` to 0 over the steps), ``start_noise``,
             ``stop_log_prob``, ``converge_steps``, ``converge_tol``; stored in the result.
         transforms: operations after each step (blur, iteration noise).
         augment: transformation robustness: the model-reading terms are averaged over
@@ -379,13 +437,16 @@ def optimize(
             version of them, a generator's latent code: :mod:`flowam.param`).
         keep_best: return each cloud at the step of its highest target logit instead of
             the last.
+        soft_pool: a soft backward pass through max pooling for a share of the first
+            steps (:class:`SoftPool`); the model then runs without fused max pooling.
         stats: class statistics for latent alignment.
         restarts: restart index of each cloud (default all 0); with ``targets`` and
             ``seed`` it fixes each cloud's seed.
         group: consecutive clouds that are optimised in the same chunk, never split (a
             class's restarts, for terms that compare them:
             :class:`~flowam.objectives.Diversity`); a chunk holds a whole number of
-            groups, at least one.
+            groups, at least one. An objective with a term over the whole batch
+            (``batchwide``: batch-norm statistics) keeps every cloud in one chunk.
         seed: run seed.
         snapshots: steps at which to keep a copy of the clouds (each within 0..steps).
         chunk_size: clouds optimised together (default by device, :data:`DEFAULT_CHUNK`).
@@ -415,6 +476,8 @@ def optimize(
         raise FlowamError(
             f"snapshot step {outside[0]} is outside the run's steps 0..{config['steps']}"
         )
+    if any(term.batchwide for _, term in objective.terms()):
+        group = b  # a term over the whole batch sees the whole batch
     chunk = max(chunk // group, 1) * group
     targets_t = torch.as_tensor(list(targets), dtype=torch.long)
     parts, status = [], "finished"
@@ -427,14 +490,16 @@ def optimize(
     )
     with frozen(model):
         run = prepare(model, objective.layers, speed)
+        unfused = dataclasses.replace(speed, fuse_max_pool=False)
+        models = (run, prepare(model, objective.layers, unfused) if soft_pool else None)
         for lo in range(0, b, chunk):
             hi = min(lo + chunk, b)
             batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)
             out = _run_chunk(
-                run,
+                models,
                 objective,
                 transforms,
-                _Shaping(augment, param, keep_best, speed.precision),
+                _Shaping(augment, param, keep_best, speed.precision, soft_pool),
                 clouds[lo:hi].to(device),
                 batch,
                 config,

@@ -23,11 +23,11 @@ from torch import nn
 from flowam import cache
 from flowam import notebook as _notebook  # noqa: F401  (results display themselves in IPython)
 from flowam.data import PointCloudDataset
-from flowam.engine import Explanations, optimize
+from flowam.engine import Explanations, frozen, optimize
 from flowam.errors import FlowamError
 from flowam.faithfulness import damaged
 from flowam.generative import Generator, generator_name, load_generator, resolve_generator
-from flowam.hooks import INPUT_SUFFIX
+from flowam.hooks import INPUT_SUFFIX, batch_norm_calls
 from flowam.methods import (
     AUTO,
     MethodConfig,
@@ -35,13 +35,16 @@ from flowam.methods import (
     load_method,
     parameterization,
     robustness,
+    soft_pool,
 )
 from flowam.metrics import Evaluator
 from flowam.metrics.frechet import feature_layers
+from flowam.objectives import batch_norms
 from flowam.param import Latent
 from flowam.seeding import cloud_seed
+from flowam.selection import best_of, stability
 from flowam.speed import DEFAULT, Speed
-from flowam.stats import class_means, start_clouds
+from flowam.stats import class_means, quantile_key, start_clouds
 
 
 class Explainer:
@@ -87,8 +90,11 @@ class Explainer:
         """The :meth:`twin` of a damaged copy of this model
         (:func:`flowam.faithfulness.damaged`: ``randomized``, ``dropout`` at ``P_D =
         level``, ``cascade`` of the top ``level`` layers)."""
-        example = torch.from_numpy(self.real.points[:2])
-        return self.twin(damaged(self.model, damage, example, level, seed))
+        return self.twin(damaged(self.model, damage, self._example(), level, seed))
+
+    def _example(self) -> torch.Tensor:
+        """``(2, N, 3)`` two real objects: a forward pass to probe the model with."""
+        return torch.from_numpy(self.real.points[:2])
 
     def evaluator(self, seed: int = 0) -> Evaluator:
         """The :class:`~flowam.metrics.Evaluator` of this model and these real objects.
@@ -155,9 +161,10 @@ class Explainer:
     def resolve(
         self, method: str | MethodConfig, *, progress: bool = True, **overrides: Any
     ) -> MethodConfig:
-        """The method's config with overrides applied, ``align="auto"`` and
-        ``diversity_layer="auto"`` (the model's global feature) resolved (``progress``:
-        show the bar of the layer analysis' raw AM, where ``auto`` runs it)."""
+        """The method's config with overrides applied, ``align="auto"``,
+        ``diversity_layer="auto"`` (the model's global feature) and
+        ``quantile_layer="auto"`` (its last per-point batch norm) resolved
+        (``progress``: show the bar of the layer analysis' raw AM, where ``auto`` runs it)."""
         config = load_method(method) if isinstance(method, str) else method
         config = config.replace(**overrides) if overrides else config.check()
         if config.align == AUTO:
@@ -166,6 +173,15 @@ class Explainer:
             config = config.replace(align=auto_alignment(self, progress=progress).weights)
         if config.diversity and config.diversity_layer == AUTO:
             config = config.replace(diversity_layer=feature_layers(self.model)["global"])
+        if config.quantile and config.quantile_layer == AUTO:
+            calls = batch_norm_calls(self.model, self._example())
+            norms = [name for name, dims in calls.items() if dims >= 3]
+            if not norms:
+                raise FlowamError(
+                    f"quantile_layer='auto': this {type(self.model).__name__} has no batch "
+                    "norm over points; name a per-point layer"
+                )
+            config = config.replace(quantile_layer=norms[-1])
         return config
 
     def misfit(self, method: str | MethodConfig) -> str | None:
@@ -282,11 +298,15 @@ class Explainer:
         targets = self.targets(classes)
         config = self.resolve(method, progress=progress, **overrides)
         layers = list(config.align)  # a table of layer weights once resolved
+        if config.quantile:
+            layers.append(quantile_key(config.quantile_layer, config.quantile_count))
         stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
         generator = self.generator(config.generator) if config.generator else None
-        objective, transforms = build(config, sizes, generator)
-        batch_targets, batch_restarts, seeds = self._batch(targets, restarts, seed)
+        norms = batch_norms(self.model, self._example()) if config.bn_stats else None
+        objective, transforms = build(config, sizes, generator, norms)
+        runs = restarts * config.select_from  # candidates, select_from per explanation
+        batch_targets, batch_restarts, seeds = self._batch(targets, runs, seed)
         start = torch.from_numpy(
             start_clouds(config.start, self.real.num_points, self.real, batch_targets, seeds)
         )
@@ -306,6 +326,7 @@ class Explainer:
         run = {
             "steps": config.steps,
             "lr": config.lr,
+            "lr_decay": config.lr_decay,
             "optimizer": config.optimizer,
             "start_noise": config.start_noise,
             "stop_log_prob": config.stop_log_prob,
@@ -323,15 +344,28 @@ class Explainer:
             augment=robustness(config),
             param=parameterization(config, generator),
             keep_best=config.keep_best,
+            soft_pool=soft_pool(config),
             stats=stats,
             restarts=batch_restarts,
-            group=restarts if config.diversity else 1,
+            group=runs if config.diversity else 1,
             seed=seed,
             snapshots=snapshots,
             chunk_size=chunk_size,
             speed=self.speed,
             progress=progress,
         )
+        if config.select_from > 1 and result.finished:
+            with frozen(self.model):
+                scores = stability(
+                    self.model,
+                    result.points,
+                    result.targets,
+                    seeds,
+                    robustness(config),
+                    config.steps + 1,
+                )
+            result = result.subset(best_of(scores, config.select_from))
+            result.restarts = result.restarts // config.select_from
         result.config = {
             **result.config,
             "method": config.to_dict(),

@@ -107,3 +107,20 @@ class LayerRecorder:
 
     def __contains__(self, name: str) -> bool:
         return name in self.activations
+
+
+@torch.no_grad()
+def batch_norm_calls(model: nn.Module, example: Tensor) -> dict[str, int]:
+    """``{name: dimensions of its output}`` of every batch norm of ``model``, in the order
+    the forward pass of ``example`` ``(B, N, 3)`` first reaches them (a norm the pass does
+    not reach is left out). Outputs of 3 or more dimensions keep a point axis (``(B, C, N,
+    ...)``: shared point MLPs, EdgeConvs, ball MLPs); the head's are ``(B, C)``."""
+    norms = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    was_training = model.training
+    model.eval()
+    try:
+        with LayerRecorder(model, norms, detach=True) as rec:
+            model(example.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+    return {name: act.dim() for name, act in rec.activations.items()}  # in call order

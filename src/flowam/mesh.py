@@ -74,11 +74,16 @@ def triangle_areas(verts: Tensor, faces: Tensor) -> Tensor:
 
 
 def sample_triangles(
-    verts: Tensor, faces: Tensor, n: int, generators: Sequence[torch.Generator]
-) -> Tensor:
+    verts: Tensor,
+    faces: Tensor,
+    n: int,
+    generators: Sequence[torch.Generator],
+    elements: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """``(B, n, 3)`` points uniform by area on the meshes of vertices ``(B, V, 3)`` and
     triangles ``(F, 3)``; differentiable in ``verts``, not in the choice of triangles.
-    ``generators``: one per cloud (CPU)."""
+    ``generators``: one per cloud (CPU). With ``elements``, also ``(B, n)`` the triangle
+    each point lies on."""
     u = uniforms(generators, n, 3, verts)
     tri = stratified_pick(triangle_areas(verts.detach(), faces), u[..., 0])  # (B, n)
     root, t = u[..., 1].sqrt(), u[..., 2]
@@ -86,7 +91,8 @@ def sample_triangles(
     b = verts.shape[0]
     index = faces[tri].reshape(b, n * 3, 1).expand(b, n * 3, 3)  # each point's corners
     corners = torch.gather(verts, 1, index).reshape(b, n, 3, 3)
-    return (weights[..., None] * corners).sum(2)
+    points = (weights[..., None] * corners).sum(2)
+    return (points, tri) if elements else points
 
 
 class MeshChart(Chart):

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from flowam.assembly import Assembly
+from flowam.engine import SoftPool
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.generative.networks import Generator
 from flowam.mesh import Mesh, check_subdivisions
 from flowam.objectives import (
+    BatchStatistics,
     ClassLogit,
     Continuity,
     Diversity,
@@ -36,7 +38,10 @@ from flowam.objectives import (
     LatentAlignment,
     Legality,
     LogProbability,
+    LogSpacing,
+    NormAffine,
     Objective,
+    QuantileAlignment,
     Realness,
     Sum,
     TotalVariation,
@@ -48,6 +53,7 @@ from flowam.stats import START_KINDS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
 OPTIMIZERS = ("adam", "sgd")
+LR_DECAYS = ("none", "cosine")
 NOISES = ("start_noise", "latent_noise", "step_noise")
 NOISE_LEVELS = {"low": 0.1, "high": 1.0}
 """Supplement S1-D's low and high noise amplitudes, relative to the noised tensor's std."""
@@ -69,6 +75,7 @@ class MethodConfig:
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01
+    lr_decay: str = "none"  # none | cosine: the step size falls from lr to 0 over the steps
     logit: float = 1.0  # weight of the target logit (Eq. 2)
     log_prob: float = 0.0  # weight of the target log-softmax
     align: dict[str, Any] | str = field(default_factory=dict)  # layer -> α_l, or "auto"
@@ -85,12 +92,21 @@ class MethodConfig:
     tv_k: int = 8
     diversity: float = 0.0  # restarts of a class pushed apart in diversity_layer (Diversity)
     diversity_layer: str = "auto"  # a layer name; auto: the model's global feature
+    bn_stats: float = 0.0  # DeepInversion's batch-norm statistics over the batch (BatchStatistics)
+    bn_stats_first: float = 10.0  # the first batch norm's weight relative to the others
+    bn_stats_layers: int = 0  # the first that many batch norms (nearest the input); 0: all
+    spacing_log: float = 0.0  # clumps and gaps by the log of the kNN spacing (LogSpacing)
+    spacing_k: int = 3
+    quantile: float = 0.0  # VITAL's sort matching of a per-point layer (QuantileAlignment)
+    quantile_layer: str = "auto"  # a layer name; auto: the last per-point batch norm
+    quantile_count: int = 32
     robust_copies: int = 0  # transformation robustness: copies per cloud and step; 0 = off
     robust_yaw: float = 15.0  # degrees about the up axis
     robust_scale: float = 0.15  # factor in [1 - s, 1 + s]
     robust_shift: float = 0.1
     robust_jitter: float = 0.01
     robust_dropout: float = 0.0  # share of points dropped in each copy
+    robust_sampling: bool = False  # copies re-sampled, the model's sampling started at random
     smooth: float = 0.0  # λ of the Laplacian-smoothed parameterization (flowam.param); 0 = off
     # (over the start's k-NN graph; over the mesh's edges with mesh = true)
     smooth_k: int = 8
@@ -99,11 +115,16 @@ class MethodConfig:
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
     part_bend: bool = False  # each part bent by a free-form deformation (flowam.deform)
     part_bend_after: float = 0.0  # share of the steps the parts stay boxes (coarse to fine)
+    part_union: bool = False  # draw only the surface of the parts' union (none buried inside)
+    part_start_noise: float = 0.0  # noise on each cloud's start parameters (restarts apart)
     mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.mesh)
     mesh_subdivisions: int = 3  # the icosphere's: 642 vertices at 3
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
     realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
     keep_best: bool = False  # return each cloud at its step of highest target logit
+    select_from: int = 1  # each explanation the most stable of that many runs (flowam.selection)
+    soft_pool: float = 0.0  # share of the first steps with a soft backward through max pooling
+    soft_pool_temperature: float = 1.0  # in units of the pooled values' spread
     blur_every: int = 0  # blur every that many steps; 0 = no blur
     blur_k: int = 8
     blur_sigma: float = 1.0
@@ -119,7 +140,8 @@ class MethodConfig:
         if self.beta is not None and not 0.0 <= self.beta <= 1.0:
             raise FlowamError(f"beta={self.beta} must be in [0, 1]")
         weights = ("logit", "log_prob", "continuity", "legality", "l2", "tv")
-        weights += ("realness", "diversity")
+        weights += ("realness", "diversity", "bn_stats", "bn_stats_first", "spacing_log")
+        weights += ("quantile",)
         for name in weights:
             if getattr(self, name) < 0:
                 raise FlowamError(f"weight {name}={getattr(self, name)} must not be negative")
@@ -140,6 +162,17 @@ class MethodConfig:
             )
         if self.robust_copies < 0:
             raise FlowamError(f"robust_copies={self.robust_copies} must not be negative")
+        if self.robust_sampling and not self.robust_copies:
+            raise FlowamError("robust_sampling re-samples the copies: it needs robust_copies >= 1")
+        if self.bn_stats_layers < 0:
+            raise FlowamError(f"bn_stats_layers={self.bn_stats_layers} must not be negative")
+        for name in ("spacing_k", "quantile_count", "select_from"):
+            if getattr(self, name) < 1:
+                raise FlowamError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.soft_pool:
+            SoftPool(self.soft_pool, self.soft_pool_temperature)
+        elif not self.soft_pool_temperature > 0:
+            raise FlowamError(f"soft_pool_temperature={self.soft_pool_temperature} must be above 0")
         robustness(self)  # checks the ranges
         Smooth(self.smooth, self.smooth_k)
         moved = [n for n in ("project", "blur_every", "step_noise", "smooth") if getattr(self, n)]
@@ -185,6 +218,10 @@ class MethodConfig:
         if self.start not in START_KINDS:
             raise FlowamError(
                 f"unknown start {self.start!r}; choose one of {', '.join(START_KINDS)}"
+            )
+        if self.lr_decay not in LR_DECAYS:
+            raise FlowamError(
+                f"unknown lr_decay {self.lr_decay!r}; choose one of {', '.join(LR_DECAYS)}"
             )
         if self.optimizer not in OPTIMIZERS:
             raise FlowamError(
@@ -401,13 +438,18 @@ def robustness(config: MethodConfig) -> Robustness | None:
     """The method's transformation robustness, or None when ``robust_copies`` is 0."""
     if not config.robust_copies:
         return None
-    names = ("copies", "yaw", "scale", "shift", "jitter", "dropout")
+    names = ("copies", "yaw", "scale", "shift", "jitter", "dropout", "sampling")
     return Robustness(**_prefixed(config, "robust_", names))
+
+
+def soft_pool(config: MethodConfig) -> SoftPool | None:
+    """The method's soft backward through max pooling, or None when ``soft_pool`` is 0."""
+    return SoftPool(config.soft_pool, config.soft_pool_temperature) if config.soft_pool else None
 
 
 def part_assembly(config: MethodConfig) -> Assembly:
     """The assembly of parts the ``part_*`` options describe."""
-    names = ("normalize", "bend", "bend_after")
+    names = ("normalize", "bend", "bend_after", "union", "start_noise")
     return Assembly(
         min_half=config.part_min, bound=config.bound, **_prefixed(config, "part_", names)
     )
@@ -436,6 +478,7 @@ class Built:
 
     sizes: dict[str, int]  # activations of each aligned layer (for ``c*N`` weights)
     generator: Generator | None  # the loaded generator (``realness``: its discriminator)
+    norms: dict[str, NormAffine] | None = None  # the model's batch norms (``bn_stats``)
 
 
 Terms = list[tuple[float, Objective]]
@@ -470,6 +513,19 @@ def _realness(c: MethodConfig, built: Built) -> Terms:
     return _one(c.realness, lambda: Realness(built.generator.discriminator))
 
 
+def _bn_stats(c: MethodConfig, built: Built) -> Terms:
+    if c.bn_stats and built.norms is None:
+        raise FlowamError("bn_stats needs the model's batch norms (build(..., norms=...))")
+    norms = dict(list(built.norms.items())[: c.bn_stats_layers or None]) if c.bn_stats else {}
+    return _one(c.bn_stats, lambda: BatchStatistics(norms, c.bn_stats_first))
+
+
+def _quantile(c: MethodConfig, built: Built) -> Terms:
+    if c.quantile and c.quantile_layer == AUTO:
+        raise FlowamError("quantile_layer='auto' must be resolved to a layer before building")
+    return _one(c.quantile, lambda: QuantileAlignment(c.quantile_layer, c.quantile_count))
+
+
 TERMS: dict[str, Callable[[MethodConfig, Built], Terms]] = {
     "logit": lambda c, _: _one(c.logit, ClassLogit),
     "log_prob": lambda c, _: _one(c.log_prob, LogProbability),
@@ -483,6 +539,9 @@ TERMS: dict[str, Callable[[MethodConfig, Built], Terms]] = {
     "tv": lambda c, _: _one(c.tv, lambda: TotalVariation(c.tv_k, c.reduce)),
     "diversity": _diversity,
     "realness": _realness,
+    "bn_stats": _bn_stats,
+    "spacing_log": lambda c, _: _one(c.spacing_log, lambda: LogSpacing(c.spacing_k)),
+    "quantile": _quantile,
 }
 """The objective's terms, in the order they are summed, each by its weight field and how
 its term is made from the method. Adding a term is its class (:mod:`flowam.objectives`),
@@ -493,6 +552,7 @@ def build(
     config: MethodConfig,
     sizes: dict[str, int] | None = None,
     generator: Generator | None = None,
+    norms: dict[str, NormAffine] | None = None,
 ) -> tuple[Objective, list[Transform]]:
     """The objective and step transforms of a method.
 
@@ -500,11 +560,13 @@ def build(
         config: the method (``align`` must be a table here, not ``"auto"``).
         sizes: number of activations of each aligned layer (for ``c*N`` weights).
         generator: the loaded generator (for ``realness``: its discriminator).
+        norms: the model's batch norms (for ``bn_stats``:
+            :func:`flowam.objectives.batch_norms`).
     """
     config.check()
     if not isinstance(config.align, dict):
         raise FlowamError("align='auto' must be resolved to layer weights before building")
-    built = Built(sizes or {}, generator)
+    built = Built(sizes or {}, generator, norms)
     parts = [term for make in TERMS.values() for term in make(config, built)]
     if not parts:
         raise FlowamError(f"method {config.name!r} has no objective term with a positive weight")

@@ -28,6 +28,24 @@ The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud)
 - :class:`TotalVariation` (S1-A): ``Σ_i mean_{j∈kNN(i)} ‖p_i - p_j‖₁``, penalised. Image TV
   sums absolute differences between neighbouring pixels; a point set has no grid, so the
   neighbours of a point are its k nearest neighbours, recomputed every step.
+- :class:`BatchStatistics` (DeepInversion, Yin et al. 2020): every batch norm's input,
+  standardised by its running statistics, should have mean 0 and variance 1 per channel
+  over the **whole batch** (every cloud, copy and point: ``z = (y - β) / γ`` from its
+  output ``y``), penalised as ``Σ_l w_l (‖mean z_l‖₂ + ‖var z_l - 1‖₂)`` with the first
+  layer's ``w`` ``first`` times the others'. The model alone is the prior: the first
+  layers of DGCNN and PointNet++ see edge vectors and ball offsets, so their statistics
+  are those of real local geometry. A batch term: it is one number for the batch, shared
+  by every cloud of it (``batchwide``).
+- :class:`LogSpacing`: ``mean_i |log(d²_i / median_j d²_j)|`` with ``d²_i`` the mean squared
+  distance of point ``i`` to its ``k`` nearest neighbours, penalised: a point in a clump
+  (``d² → 0``) costs without bound, where :class:`Continuity`'s linear gap costs at most
+  the spacing. The median is the cloud's own, so the term asks for an even density, not
+  for a size.
+- :class:`QuantileAlignment` (VITAL's sort matching, Görgün et al. 2025): each channel's
+  activations of a per-point layer, sorted over the points and read at ``q`` evenly spaced
+  quantiles, against the class's mean sorted activations of real objects; ``-‖s - t‖² /
+  ‖t‖²``, the squared distance relative to the target's size. Eq. 3 aligns a layer's
+  pooled vector; this aligns the distribution of every channel over the points.
 
 Gaussian blur (S1-A) is not a score but an operation on the cloud after each step; it
 lives in :mod:`flowam.transforms` with the other step operations (iteration noise).
@@ -47,9 +65,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from flowam.errors import FlowamError
+from flowam.hooks import batch_norm_calls
 from flowam.ops import gather_points, knn, square_distance
 from flowam.seeding import generator
-from flowam.stats import ClassStatistics
+from flowam.stats import ClassStatistics, quantile_key, quantiles
 
 REDUCTIONS = ("sum", "mean")
 
@@ -137,6 +156,7 @@ class Objective:
     name: str = "objective"
     layers: tuple[str, ...] = ()
     reads_model: bool = True  # scores the model's rows (False: the points themselves)
+    batchwide: bool = False  # one value for the whole batch (the engine keeps it in one chunk)
 
     def value(self, ctx: Context) -> Tensor:
         """One score per model row (``reads_model``) or per cloud (``(B,)``)."""
@@ -386,3 +406,123 @@ class TotalVariation(Objective):
             idx = knn(pts.transpose(1, 2), self.k + 1)[:, :, 1:]
         tv = (pts[:, :, None] - gather_points(pts, idx)).abs().sum(-1).mean(-1)
         return -_reduce(tv, self.reduce)
+
+
+@dataclass(frozen=True)
+class NormAffine:
+    """A batch norm's affine map: ``weight`` γ and ``bias`` β, ``(C,)`` each."""
+
+    weight: Tensor
+    bias: Tensor
+
+
+def batch_norms(model: torch.nn.Module, example: Tensor) -> dict[str, NormAffine]:
+    """Every batch norm of ``model`` by name with its ``γ`` and ``β``, in the order the
+    forward pass of ``example`` ``(B, N, 3)`` reaches them
+    (:func:`flowam.hooks.batch_norm_calls`), so the first is the one nearest the input.
+
+    The running statistics need not be kept: a batch norm's input ``x`` and output ``y``
+    satisfy ``(x - μ) / σ = (y - β) / γ``, so the standardised input is read from the
+    output, which a folded model (:mod:`flowam.speed`) still records under the norm's name.
+    """
+    modules = dict(model.named_modules())
+    out = {}
+    for name in batch_norm_calls(model, example):
+        norm, c = modules[name], modules[name].num_features
+        weight = norm.weight if norm.weight is not None else torch.ones(c)
+        bias = norm.bias if norm.bias is not None else torch.zeros(c)
+        out[name] = NormAffine(weight.detach().clone(), bias.detach().clone())
+    return out
+
+
+class BatchStatistics(Objective):
+    """DeepInversion's batch-norm statistics prior over the whole batch, penalised (see the
+    module docstring).
+
+    Args:
+        norms: the batch norms to match (:func:`batch_norms`), in forward order.
+        first: weight of the first of them relative to the others.
+    """
+
+    name = "bn_stats"
+    batchwide = True
+
+    def __init__(self, norms: dict[str, NormAffine], first: float = 10.0) -> None:
+        if not norms:
+            raise FlowamError("bn_stats needs a model with batch norms; this one has none")
+        if first < 0:
+            raise FlowamError(f"bn_stats_first={first} must not be negative")
+        self.norms = norms
+        self.layers = tuple(norms)
+        self.first = first
+
+    def value(self, ctx: Context) -> Tensor:
+        total = ctx.logits.new_zeros(())
+        for i, (layer, norm) in enumerate(self.norms.items()):
+            y = ctx.activations[layer]
+            gamma, beta = norm.weight.to(y), norm.bias.to(y)
+            live = gamma.abs() > 1e-4  # a channel with γ ≈ 0 carries nothing to match
+            shape = (1, -1) + (1,) * (y.dim() - 2)
+            z = (y - beta.view(shape)) / torch.where(live, gamma, 1.0).view(shape)
+            z = z.transpose(0, 1).flatten(1)[live]  # (C, everything else)
+            var, mean = torch.var_mean(z, dim=1, correction=0)
+            loss = mean.norm() + (var - 1).norm()
+            total = total + (self.first if i == 0 else 1.0) * loss
+        return -total.expand(len(ctx.logits))
+
+
+class LogSpacing(Objective):
+    """Clumps and gaps by the log of the neighbour spacing, penalised (see the module
+    docstring).
+
+    Args:
+        k: nearest neighbours whose squared distances are averaged (3).
+    """
+
+    name = "spacing_log"
+    reads_model = False
+
+    def __init__(self, k: int = 3) -> None:
+        if k < 1:
+            raise FlowamError(f"spacing_log needs k >= 1 neighbours, got {k}")
+        self.k = k
+
+    def value(self, ctx: Context) -> Tensor:
+        pts = ctx.points
+        with torch.no_grad():
+            idx = knn(pts.transpose(1, 2), self.k + 1)[:, :, 1:]
+        d2 = ((pts[:, :, None] - gather_points(pts, idx)) ** 2).sum(-1).mean(-1) + 1e-12
+        typical = d2.detach().median(dim=1, keepdim=True).values
+        return -(d2 / typical).log().abs().mean(-1)
+
+
+class QuantileAlignment(Objective):
+    """VITAL's sort matching of a per-point layer against its class's mean sorted
+    activations of real objects (see the module docstring); the statistics are
+    :class:`~flowam.stats.ClassStatistics` means of :func:`quantiles`, under the name
+    ``quantile_key(layer, count)``.
+
+    Args:
+        layer: a per-point layer (see :mod:`flowam.hooks`).
+        count: quantiles per channel.
+    """
+
+    def __init__(self, layer: str, count: int = 32) -> None:
+        if count < 1:
+            raise FlowamError(f"quantile_count={count} must be at least 1")
+        self.layer, self.count = layer, count
+        self.layers = (layer,)
+        self.name = f"quantile:{layer}"
+        self._targets: Tensor | None = None
+
+    def setup(self, batch: Batch) -> None:
+        key = quantile_key(self.layer, self.count)
+        if batch.stats is None or key not in batch.stats.means:
+            raise FlowamError(f"quantile alignment on {self.layer!r} needs its class quantiles")
+        self._targets = batch.stats.target(key, batch.targets)
+
+    def value(self, ctx: Context) -> Tensor:
+        sorted_ = quantiles(ctx.activations[self.layer], self.count).flatten(1)
+        targets = self._targets.to(sorted_).repeat_interleave(ctx.copies, 0)
+        gap = ((sorted_ - targets) ** 2).sum(1)
+        return -gap / (targets**2).sum(1).clamp_min(1e-12)

@@ -7,8 +7,15 @@ in ``tests/test_ops.py``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
+
+_SOFT_MAX = contextvars.ContextVar[float | None]("soft_max_backward", default=None)
+_FIRST_STARTS = contextvars.ContextVar[Tensor | None]("first_point_starts", default=None)
 
 
 def yaw_matrix(angle: Tensor) -> Tensor:
@@ -68,7 +75,8 @@ def farthest_point_sample(
             same order, so the indices are identical.
 
     Returns:
-        ``(B, k)`` long indices; the first is ``start``.
+        ``(B, k)`` long indices; the first is ``start``. Inside :func:`first_point_starts`
+        the sets it marks start at their first point instead of the default.
     """
     b, n, c = points.shape
     if not 1 <= k <= n:
@@ -77,6 +85,9 @@ def farthest_point_sample(
     if start is None:
         centroid = points.mean(dim=1, keepdim=True)
         start = ((points - centroid) ** 2).sum(-1).argmax(dim=1)
+        first = _FIRST_STARTS.get()
+        if first is not None and len(first) == b:  # see first_point_starts
+            start = torch.where(first.to(start.device), 0, start)
     idx = torch.empty(k, b, dtype=torch.long, device=points.device)
     nearest = torch.full((b, n), float("inf"), dtype=points.dtype, device=points.device)
     current = start
@@ -101,6 +112,23 @@ def farthest_point_sample(
         torch.minimum(nearest, d, out=nearest)
         current = nearest.argmax(dim=1)
     return idx.t().contiguous()
+
+
+@contextlib.contextmanager
+def first_point_starts(rows: Tensor | None) -> Iterator[None]:
+    """Inside the block, :func:`farthest_point_sample` starts the sets that ``rows`` marks
+    (a ``(B,)`` boolean mask, for every call on ``B`` sets) at their first point instead
+    of the point farthest from the centroid; None changes nothing.
+
+    A model's sampling made random from outside the model (:mod:`flowam.robustness`'s
+    ``sampling``): with the points of a set in random order, its first point is a random
+    start, as the reference PointNet++ draws at every pass.
+    """
+    token = _FIRST_STARTS.set(rows)
+    try:
+        yield
+    finally:
+        _FIRST_STARTS.reset(token)
 
 
 def gather_points(points: Tensor, idx: Tensor) -> Tensor:
@@ -159,6 +187,58 @@ def knn(features: Tensor, k: int) -> Tensor:
     """
     x = features.detach().transpose(1, 2)
     return square_distance(x, x).topk(k, dim=-1, largest=False).indices
+
+
+class _SoftBackwardMax(torch.autograd.Function):
+    """``max`` forward, a softmax-weighted backward; see :func:`max_pool`."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int, temperature: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.dim, ctx.temperature = dim, temperature
+        return x.amax(dim=dim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        (x,) = ctx.saved_tensors
+        dim = ctx.dim
+        spread = x.std(dim=dim, keepdim=True).clamp_min(1e-6) * ctx.temperature
+        weights = torch.softmax(x / spread, dim=dim)
+        return weights * grad.unsqueeze(dim), None, None
+
+
+def max_pool(x: Tensor, dim: int) -> Tensor:
+    """``x.max(dim).values``: the max pooling of every architecture here.
+
+    Inside :func:`soft_max_backward` the forward value is the same and the backward pass
+    is soft: the gradient of each pooled value goes to every element it pooled, weighted
+    by ``softmax(x / (t · std))`` along ``dim`` (``std`` the elements' spread, so the
+    temperature ``t`` is unitless; ``t → 0`` is the hard max), instead of to the argmax
+    alone. The weights sum to one, as the hard max's single weight does.
+    """
+    temperature = _SOFT_MAX.get()
+    if temperature is None or not (torch.is_grad_enabled() and x.requires_grad):
+        return x.max(dim=dim).values
+    return _SoftBackwardMax.apply(x, dim, temperature)
+
+
+@contextlib.contextmanager
+def soft_max_backward(temperature: float) -> Iterator[None]:
+    """Inside the block, :func:`max_pool` passes its gradient softly (see there).
+
+    Lucid's redirected ReLU for max pooling: the forward pass is the model's, but the
+    points that are not a channel's maximum receive gradient too, so the whole cloud
+    moves instead of a few critical points. The fused paths of :mod:`flowam.speed`
+    (``fuse_max_pool``) compute their own maximum and ignore this; the engine runs an
+    unfused copy of the model while it holds.
+    """
+    if not temperature > 0:
+        raise ValueError(f"soft_max_backward: temperature={temperature} must be above 0")
+    token = _SOFT_MAX.set(temperature)
+    try:
+        yield
+    finally:
+        _SOFT_MAX.reset(token)
 
 
 def max_last(y: Tensor, sub: int = 32) -> tuple[Tensor, Tensor]:

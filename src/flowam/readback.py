@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from flowam.cache import dumps
+from flowam.engine import Explanations
 from flowam.errors import FlowamError, FlowamWarning
 
 
@@ -82,3 +84,46 @@ def usable(path: Path, cloud: np.ndarray) -> bool:
     why = f"non-finite coordinates or coordinates beyond ±{FAR:g}"
     warnings.warn(f"{path}: {why}; left out", FlowamWarning, stacklevel=2)
     return False
+
+
+def read_result(
+    folder: Path,
+    classes: list[str],
+    targets: list[int],
+    method: dict[str, Any],
+    defaults: dict[str, Any],
+) -> Explanations | None:
+    """The finished result that :func:`flowam.outputs.write_clouds` left in ``folder`` for
+    ``targets`` (indices into ``classes``, restart 0 each), when every cloud's record is
+    there, finished and made by ``method`` (a :meth:`MethodConfig.to_dict`; a field the
+    record lacks, newer than the run, must hold its value in ``defaults``); None where any
+    is missing, unfinished or made otherwise (an interrupted or different run)."""
+    folder = Path(folder)
+    names = [f"{classes[t]}_0" for t in targets]
+    wanted, default = json.loads(dumps(method)), json.loads(dumps(defaults))
+    records = []
+    for name in names:
+        path = folder / f"{name}.json"
+        if not (path.is_file() and (folder / f"{name}.npy").is_file()):
+            return None
+        record = read_json(path)
+        made = record.get("config", {}).get("method", {})
+        if record.get("status") != "finished" or any(
+            made.get(k, default.get(k)) != v for k, v in wanted.items()
+        ):
+            return None
+        records.append(record)
+    starts = read_arrays(folder / "starts.npz")
+    if set(names) - set(starts):
+        return None
+    return Explanations(
+        points=np.stack([read_cloud(folder / f"{name}.npy") for name in names]),
+        targets=np.array(targets),
+        restarts=np.zeros(len(names), dtype=np.int64),
+        classes=list(classes),
+        start=np.stack([starts[name] for name in names]),
+        history=read_arrays(folder / "history.npz"),
+        weights={},
+        steps_run=np.array([r["steps_run"] for r in records], dtype=np.int64),
+        config=records[0]["config"],
+    )

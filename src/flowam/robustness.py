@@ -12,7 +12,14 @@ each with
 - Gaussian jitter of standard deviation ``jitter`` per coordinate;
 - point dropout: each point replaced, with probability ``dropout``, by the cloud's first
   point (how PointNet is trained), so the max-pooled features cannot rest on a few
-  critical points.
+  critical points;
+- with ``sampling``, the model's own sampling made random (He Wang et al. 2020 find
+  PointNet++ and DGCNN "sampling-oversensitive": their gradients mostly rearrange the
+  sampling): each copy is a re-sampling of the cloud, its ``N`` points drawn with
+  replacement in random order (the density changes, so do DGCNN's k-nearest-neighbour
+  graphs and PointNet++'s balls, which take the lowest-indexed points within reach),
+  and inside :meth:`Robustness.sampling_context` farthest-point sampling starts each
+  copy at its first point, a random one (:func:`flowam.ops.first_point_starts`).
 
 Row 0 of each cloud's group is the cloud itself, untransformed, so the engine records the
 target logit of the cloud as it is, at no extra cost. Keep the ranges within the
@@ -26,13 +33,14 @@ copies do not depend on the other clouds of its batch.
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from flowam.errors import FlowamError
-from flowam.ops import yaw_matrix
+from flowam.ops import first_point_starts, yaw_matrix
 from flowam.seeding import generator
 
 
@@ -46,6 +54,7 @@ class Robustness:
     shift: float = 0.1
     jitter: float = 0.01
     dropout: float = 0.0
+    sampling: bool = False
 
     def __post_init__(self) -> None:
         if self.copies < 1:
@@ -76,11 +85,30 @@ class Robustness:
         )
         rot = yaw_matrix(angle)  # (B, k, 3, 3)
         copies = points[:, None].expand(b, k, n, 3)
+        if self.sampling:
+            picks = torch.stack([self._picks(n, step, s) for s in seeds]).to(points.device)
+            copies = torch.gather(copies, 2, picks[..., None].expand(b, k, n, 3))
         if self.dropout:
             first = points[:, None, :1].expand(b, k, n, 3)
             copies = torch.where(drop[..., None] > 0, first, copies)
         copies = copies @ rot * scale[..., None, None] + shift[:, :, None] + jitter
         return torch.cat([points[:, None], copies], 1).reshape(b * self.group, n, 3)
+
+    def sampling_context(self, clouds: int) -> AbstractContextManager[None]:
+        """The context of the model's forward pass on ``clouds`` groups of rows: with
+        ``sampling``, farthest-point sampling starts every copy at its first point (row 0
+        of each group, the cloud itself, keeps the model's own start)."""
+        if not self.sampling:
+            return nullcontext()
+        copies = torch.ones(clouds, self.group, dtype=torch.bool)
+        copies[:, 0] = False
+        return first_point_starts(copies.flatten())
+
+    def _picks(self, n: int, step: int, seed: int) -> Tensor:
+        """``(copies, n)`` one cloud's re-sampling for one step: indices drawn with
+        replacement (CPU; a stream of its own, so the other draws stay as they were)."""
+        gen = generator(seed, "sampling", step)
+        return torch.randint(n, (self.copies, n), generator=gen)
 
     def _draw(self, n: int, step: int, seed: int) -> tuple[Tensor, ...]:
         """One cloud's random numbers for one step (CPU, float32)."""

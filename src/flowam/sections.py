@@ -47,10 +47,14 @@ SECTIONS: dict[str, dict[str, str]] = {
             "steps",
             "optimizer",
             "lr",
+            "lr_decay",
             "stop_log_prob",
             "converge_steps",
             "converge_tol",
             "keep_best",
+            "select_from",
+            "soft_pool",
+            "soft_pool_temperature",
         )
     },
     "objective": {
@@ -73,10 +77,19 @@ SECTIONS: dict[str, dict[str, str]] = {
             "diversity",
             "diversity_layer",
             "realness",
+            "bn_stats",
+            "bn_stats_first",
+            "bn_stats_layers",
+            "spacing_log",
+            "spacing_k",
+            "quantile",
+            "quantile_layer",
+            "quantile_count",
         )
     },
     "robustness": {
-        k: f"robust_{k}" for k in ("copies", "yaw", "scale", "shift", "jitter", "dropout")
+        k: f"robust_{k}"
+        for k in ("copies", "yaw", "scale", "shift", "jitter", "dropout", "sampling")
     },
     "transforms": {k: k for k in ("project", "blur_every", "blur_k", "blur_sigma", "step_noise")},
 }
@@ -89,6 +102,8 @@ KINDS: dict[str, dict[str, str]] = {
         "normalize": "part_normalize",
         "bend": "part_bend",
         "bend_after": "part_bend_after",
+        "union": "part_union",
+        "start_noise": "part_start_noise",
     },
     "mesh": {"subdivisions": "mesh_subdivisions", "lambda": "smooth"},
     "latent": {"generator": "generator"},

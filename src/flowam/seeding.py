@@ -24,6 +24,7 @@ STREAMS: dict[str, tuple[int, int, int]] = {
     "latent_noise": (1, 0, 7_919),  # noise on the class-mean activations (S1-D)
     "step_noise": (100_003, 1, 0),  # noise after every step (S1-D)
     "robustness": (7_919, 104_729, 3),  # the transformed copies of each step
+    "sampling": (7_907, 104_723, 13),  # the re-sampling of each copy (robust_sampling)
 }
 """Each stream's seed is ``(cloud seed × a + step × b + c) mod (2⁶³ − 1)``."""
 

@@ -54,6 +54,8 @@ from flowam.seeding import rng
 from flowam.speed import DEFAULT, Speed, prepare
 
 START_KINDS = ("mean", "medoid", "sphere", "gaussian", "blobs", "assembly", "mesh")
+QUANTILES = "@quantiles"
+"""A layer name followed by this and a count reads that layer's :func:`quantiles`."""
 SPHERE_RADIUS = 0.5
 BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
@@ -66,6 +68,33 @@ def model_fingerprint(model: nn.Module) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def quantile_key(layer: str, count: int) -> str:
+    """The name under which :func:`record` and :class:`ClassStatistics` hold a layer's
+    :func:`quantiles` (``"feat.bn3@quantiles32"``)."""
+    return f"{layer}{QUANTILES}{count}"
+
+
+def _reading(name: str) -> tuple[str, int | None]:
+    """The layer a recorded name reads, and its quantile count (None: the activation)."""
+    layer, _, count = name.partition(QUANTILES)
+    return layer, int(count) if count else None
+
+
+def quantiles(activation: Tensor, count: int) -> Tensor:
+    """``(B, C, count)``: each channel of a ``(B, C, ...)`` activation sorted over all its
+    other positions (points, neighbours, balls) and read at ``count`` evenly spaced
+    quantiles (the order statistics nearest ``(i + 0.5) / count``)."""
+    if activation.dim() < 3:
+        raise FlowamError(
+            f"quantile alignment needs a per-point layer (B, C, points, ...); this one is "
+            f"{tuple(activation.shape)}"
+        )
+    flat = activation.flatten(2)
+    m = flat.shape[-1]
+    at = ((torch.arange(count, device=flat.device) + 0.5) * m / count).long().clamp(max=m - 1)
+    return flat.sort(dim=-1).values.index_select(-1, at)
 
 
 @torch.no_grad()
@@ -81,7 +110,8 @@ def record(
     Args:
         model: the classifier (put in eval mode here).
         points: ``(M, N, 3)`` clouds.
-        layers: layer names (see :mod:`flowam.hooks`), or ``"logits"`` for the output.
+        layers: layer names (see :mod:`flowam.hooks`), ``"logits"`` for the output, or
+            :func:`quantile_key` names for a layer's quantiles.
         batch_size: clouds per forward pass.
         speed: how the model runs (:func:`flowam.speed.prepare`; the recorded layers see
             what they see on the plain path, up to float32 rounding).
@@ -92,7 +122,7 @@ def record(
     model.eval()
     device = next(model.parameters()).device
     points = torch.as_tensor(points, dtype=torch.float32)
-    hooked = [name for name in layers if name != "logits"]
+    hooked = list(dict.fromkeys(_reading(name)[0] for name in layers if name != "logits"))
     run = prepare(model, hooked, speed)
     out: dict[str, list[Tensor]] = {name: [] for name in layers}
     with LayerRecorder(run, hooked, detach=True) as rec:
@@ -100,7 +130,9 @@ def record(
             stopping.check()
             logits = run(points[i : i + batch_size].to(device))
             for name in layers:
-                act = logits if name == "logits" else rec[name]
+                layer, count = _reading(name)
+                act = logits if name == "logits" else rec[layer]
+                act = quantiles(act, count) if count else act
                 out[name].append(act.flatten(1).float().cpu())
     return {name: torch.cat(acts) for name, acts in out.items()}
 

@@ -118,7 +118,11 @@ def experiment_sanity(
     return out / "sanity.md"
 
 
-SHARED = {"start": "The one start shared by every class."}
+SHARED = {
+    "start": "The one start shared by every class.",
+    "resume": "Score the directions an earlier run of OUT finished from its clouds; run the rest.",
+    "damaged": "Also explain the randomized and dropout models (--no-damaged: a screening pass).",
+}
 
 
 @experiment("faithful", helps=SHARED)
@@ -128,12 +132,22 @@ def experiment_faithful(
     directions="vanilla,flow-auto,flow,flow-beta0.05,robust,smooth,parts",
     directions_file=None,
     start="sphere",
+    resume=False,
+    damaged=True,
 ) -> Path:
     """Recognisable and faithful: directions on the trained, randomized and P_D=0.5 models."""
     from flowam.experiments.faithful import load_directions, run_faithful
 
     chosen = load_directions(directions_file) if directions_file else directions
-    run_faithful(setting, out, directions=chosen, shared=start, log=console.print)
+    run_faithful(
+        setting,
+        out,
+        directions=chosen,
+        shared=start,
+        resume=resume,
+        damaged=damaged,
+        log=console.print,
+    )
     return out / "faithful.md"
 
 

@@ -223,6 +223,7 @@ OPTIONS: dict[str, Opt] = {
         str, "Comma-separated directions (see flowam.experiments.faithful).", check=comma_list
     ),
     "directions_file": Opt(Path | None, "TOML file of directions (a table per label)."),
+    "damaged": Opt(bool, "Also explain the damaged models.", flags=("--damaged/--no-damaged",)),
     "rates": Opt(
         str, "Comma-separated parameter dropout rates P_D.", check=comma_numbers("--rates", float)
     ),

@@ -24,7 +24,8 @@ for both damaged models recognition ≤ 10 %. The starting cloud is a row of its
 and so is its decoding through each generator a direction explains with (latent AM
 starts there), and so are real objects (``real objects``: one test object per class
 outside the 1-NN gallery and the 1-NNA draw, scored as if it were an explanation: what
-a perfect explanation would score).
+a perfect explanation would score), and so are natural exemplars (``natural exemplars``:
+of those test objects, the one per class the trained model rates highest).
 
 Writes ``faithful.md`` (the table), ``faithful.json`` (its rows), ``faithful.csv`` (one
 row per explanation and model), ``faithful.png`` (rows directions, columns a few
@@ -46,19 +47,22 @@ from typing import Any
 import numpy as np
 
 from flowam import cache
-from flowam.compare import real_examples
+from flowam.compare import natural_exemplars, real_examples
 from flowam.engine import Explanations
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
 from flowam.faithfulness import faithfulness_gap
 from flowam.generative import generator_name
-from flowam.methods import RENAMED, load_method, preset_names
+from flowam.methods import RENAMED, MethodConfig, load_method, preset_names
 from flowam.metrics import Scores
 from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds, write_csv
+from flowam.readback import read_json, read_result
 from flowam.render import VIEWS, View, render_grid
 
 MODELS = ("trained", "randomized", "dropout")
+DEFAULTS = MethodConfig().to_dict()
+"""Every method field's default (what a record written before the field existed meant)."""
 DROPOUT = 0.5
 TARGETS = {"recognised": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.1}
 """Issue 21's targets for every architecture (PointNet's own 1-NN target is 90 %); until
@@ -115,10 +119,18 @@ def run_faithful(
     *,
     directions: Mapping[str, tuple[str, dict[str, Any]]] | Sequence[str] = tuple(DIRECTIONS),
     shared: str = "sphere",
+    resume: bool = False,
+    damaged: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run every direction on the three models; write the outputs; return the summary
-    rows (the start first)."""
+    rows (the start first). ``faithful.json`` grows by a row as each direction finishes;
+    with ``resume``, a direction whose clouds an earlier run of ``out`` left finished, for
+    every model and class and by the same method (:func:`read_result`), is scored from them
+    instead of run again (its seconds those of the earlier row, unknown where that row was
+    not written). Without ``damaged`` only the trained model is explained (a screening
+    pass: its rows leave the damaged models' columns and the gap empty and meet no
+    target)."""
     begin = time.perf_counter()
     chosen = _directions(directions)
     explainer, info = setting.load()
@@ -133,12 +145,13 @@ def run_faithful(
         fixed = load_method(m).replace(**o).fixed_start  # no align="auto" analysis for this
         base = overrides if not fixed else setting.overrides()
         configs[label] = explainer.resolve(m, **{**base, **o, **explicit})
-    models = damaged_models(explainer, seed)
+    models = damaged_models(explainer, seed) if damaged else {"trained": explainer}
+    kinds = list(models)
     evaluator = explainer.evaluator(seed)
     start = explainer.starts(names, shared, seed=seed)
     vanilla = explainer.explain(names, "vanilla", seed=seed, progress=False, **overrides)
     reference = evaluator.score(vanilla.points, vanilla.targets).logit
-    log(f"{info.source}: {len(chosen)} directions × {len(names)} classes × {len(MODELS)} models")
+    log(f"{info.source}: {len(chosen)} directions × {len(names)} classes × {len(kinds)} models")
 
     results: dict[str, dict[str, Explanations]] = {}
     # the clouds as pictures show them: turned to face their nearest real object where
@@ -146,8 +159,9 @@ def run_faithful(
     shown: dict[str, dict[str, np.ndarray]] = {}
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
+    earlier = _earlier_seconds(out) if resume else {}
 
-    def measure(label: str, by_model: dict[str, Explanations], seconds: float) -> None:
+    def measure(label: str, by_model: dict[str, Explanations], seconds: float | None) -> None:
         row: dict[str, Any] = {"direction": label, "seconds": seconds}
         scored: dict[int, Scores] = {}  # the start is one result for all three models
         for kind, result in by_model.items():
@@ -183,47 +197,63 @@ def run_faithful(
                 rows.append(
                     {"direction": label, "model": kind, "class": result.classes[t], **scores}
                 )
-        row["gap"] = faithfulness_gap(
-            row["recognised_trained"],
-            {"randomized": row["recognised_randomized"], "dropout": row["recognised_dropout"]},
+        row["gap"] = (
+            faithfulness_gap(
+                row["recognised_trained"],
+                {k: row[f"recognised_{k}"] for k in ("randomized", "dropout")},
+            )
+            if damaged
+            else None
         )
-        row["meets_targets"] = meets(row)
+        row["meets_targets"] = damaged and meets(row)
         results[label] = by_model
         summary.append(row)
+        cache.write_json(out / "faithful.json", summary)
         log(_line(row))
 
-    measure("start", {m: start for m in MODELS}, 0.0)
+    measure("start", {m: start for m in kinds}, 0.0)
     examples = real_examples(explainer, names, seed)
     if examples is None:
         log("no 'real objects' row: a class has no test object outside the 1-NN gallery")
     else:
-        measure("real objects", {m: examples for m in MODELS}, 0.0)
+        measure("real objects", {m: examples for m in kinds}, 0.0)
+        exemplars = natural_exemplars(explainer, names, seed)
+        measure("natural exemplars", {m: exemplars for m in kinds}, 0.0)
     for label, config in configs.items():
         # a direction with a start of its own gets its row, once per start
         own = f"start: {config.start}"
         if config.start != shared and own not in results:
             again = explainer.starts(names, config.start, seed=seed)
-            measure(own, {m: again for m in MODELS}, 0.0)
+            measure(own, {m: again for m in kinds}, 0.0)
         # where latent AM really starts: a row once per generator
         decoded = f"start → {generator_name(config.generator)}" if config.generator else None
         if decoded and decoded not in results:
             again = explainer.starts(names, shared, seed=seed, generator=config.generator)
-            measure(decoded, {m: again for m in MODELS}, 0.0)
+            measure(decoded, {m: again for m in kinds}, 0.0)
+        targets, method = [explainer.classes.index(n) for n in names], config.to_dict()
+        found = {
+            kind: read_result(
+                out / "clouds" / kind / folder_name(label), ex.classes, targets, method, DEFAULTS
+            )
+            for kind, ex in (models.items() if resume else ())
+        }
+        if found and all(r is not None for r in found.values()):
+            measure(label, found, earlier.get(label))
+            continue
         tick = time.perf_counter()
         by_model = {
             kind: ex.explain(names, config, seed=seed, progress=False)
             for kind, ex in models.items()
         }
-        measure(label, by_model, (time.perf_counter() - tick) / len(MODELS))
+        measure(label, by_model, (time.perf_counter() - tick) / len(kinds))
 
     write_csv(out / "faithful.csv", rows)
-    cache.write_json(out / "faithful.json", summary)
     picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]
     render_grid(
-        [[shown[label][kind][i] for i in picks for kind in MODELS] for label in results],
+        [[shown[label][kind][i] for i in picks for kind in kinds] for label in results],
         out / "faithful.png",
         row_labels=list(results),
-        col_labels=[f"{names[i]}, {kind}" for i in picks for kind in MODELS],
+        col_labels=[f"{names[i]}, {kind}" for i in picks for kind in kinds],
     )
     _views_picture(out / "faithful-views.png", shown, names, list(configs))
     took = time.perf_counter() - begin
@@ -239,12 +269,20 @@ def run_faithful(
     return summary
 
 
+def _earlier_seconds(out: Path) -> dict[str, float | None]:
+    """Each direction's seconds in the ``faithful.json`` an earlier run left in ``out``
+    (none where it left none)."""
+    path = out / "faithful.json"
+    rows = read_json(path) if path.is_file() else []
+    return {r["direction"]: r.get("seconds") for r in rows if isinstance(r, dict)}
+
+
 def _views_picture(
     path: Path, shown: Mapping[str, Mapping[str, np.ndarray]], names, labels
 ) -> None:
     """Rows the classes; columns a real object from two views, then each direction's
-    explanation of the trained model from two views and of the randomized model from one
-    (``shown``: the clouds by direction and model, as drawn)."""
+    explanation of the trained model from two views and of the randomized model (where
+    run) from one (``shown``: the clouds by direction and model, as drawn)."""
     three_quarter, front = VIEWS["3/4"], VIEWS["front"]
     groups: list[tuple[str, str, np.ndarray, View]] = []
     if "real objects" in shown:
@@ -255,8 +293,9 @@ def _views_picture(
         groups += [
             (label, "3/4", by_model["trained"], three_quarter),
             (label, "front", by_model["trained"], front),
-            (label, "randomized", by_model["randomized"], three_quarter),
         ]
+        if "randomized" in by_model:
+            groups.append((label, "randomized", by_model["randomized"], three_quarter))
     cells = [[clouds[i] for _, _, clouds, _ in groups] for i in range(len(names))]
     render_grid(
         cells,
@@ -315,10 +354,10 @@ def _cells(r: dict[str, Any]) -> list[str]:
     return [
         f"{r['direction']}{' ✓' if r['meets_targets'] else ''}",
         *(
-            f"{r[k]:.0%}"
+            f"{r[k]:.0%}" if k in r else "–"
             for k in ("recognised_trained", "recognised_randomized", "recognised_dropout")
         ),
-        f"{r['gap']:+.0%}",
+        "–" if r["gap"] is None else f"{r['gap']:+.0%}",
         f"{r['one_nna']:.0%}",
         f"{r['coverage']:.0%}",
         f"{r['mmd']:.4f}",
@@ -327,7 +366,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
         f"{r['legal']:.0%}",
         f"{r['success']:.0%}",
         f"{r['chamfer_to_real']:.4f}",
-        f"{r['seconds']:.0f}",
+        "–" if r["seconds"] is None else f"{r['seconds']:.0f}",
     ]
 
 

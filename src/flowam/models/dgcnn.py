@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from flowam.errors import FlowamError
 from flowam.models.registry import register
-from flowam.ops import gather_max, gather_points, knn
+from flowam.ops import gather_max, gather_points, knn, max_pool
 
 
 def graph_feature(x: Tensor, idx: Tensor) -> Tensor:
@@ -66,7 +66,7 @@ class EdgeConv(nn.Sequential):
     def pooled(self, x: Tensor, idx: Tensor) -> Tensor:
         """``(B, N, C)`` features and ``(B, N, k)`` neighbours to ``(B, N, C')``."""
         if not (self.split_grouped_conv or self.fuse_max_pool):
-            return self(graph_feature(x, idx)).max(dim=-1).values.transpose(1, 2)
+            return max_pool(self(graph_feature(x, idx)), -1).transpose(1, 2)
         conv, norm, act = self
         weight = conv.weight[:, :, 0, 0]  # (C', 2C): [W₁ | W₂]
         c = x.shape[-1]
@@ -77,7 +77,7 @@ class EdgeConv(nn.Sequential):
         if self.fuse_max_pool:  # norm is the identity
             return F.leaky_relu(gather_max(neighbour, idx) + own, act.negative_slope)
         z = (gather_points(neighbour, idx) + own[:, :, None]).permute(0, 3, 1, 2)
-        return act(norm(z)).max(dim=-1).values.transpose(1, 2)
+        return max_pool(act(norm(z)), -1).transpose(1, 2)
 
 
 def _edge_conv(bn: nn.Module, c_in: int, c_out: int) -> EdgeConv:
@@ -135,7 +135,7 @@ class DGCNN(nn.Module):
             x = conv.pooled(x, knn(x.transpose(1, 2), self.k))  # (B, N, C), channels last
             levels.append(x)
         x = self.conv5(torch.cat(levels, dim=-1).transpose(1, 2))
-        x = torch.cat([x.max(dim=-1).values, x.mean(dim=-1)], dim=1)
+        x = torch.cat([max_pool(x, -1), x.mean(dim=-1)], dim=1)
         x = self.dp1(F.leaky_relu(self.bn6(self.linear1(x)), 0.2))
         x = self.dp2(F.leaky_relu(self.bn7(self.linear2(x)), 0.2))
         return self.linear3(x)

@@ -14,7 +14,13 @@ from torch import Tensor, nn
 
 from flowam.errors import FlowamError
 from flowam.models.registry import register
-from flowam.ops import ball_query, farthest_point_sample, gather_points, grouped_mlp_max
+from flowam.ops import (
+    ball_query,
+    farthest_point_sample,
+    gather_points,
+    grouped_mlp_max,
+    max_pool,
+)
 
 
 def _centers(xyz: Tensor, npoint: int, planar: bool) -> Tensor:
@@ -134,7 +140,7 @@ class _Grouping(nn.Module):
             rest = zip(convs, bns, strict=True)
         for conv, bn in rest:
             x = F.relu(bn(conv(x)))
-        return x.max(dim=2).values
+        return max_pool(x, 2)
 
 
 class PointNetSetAbstraction(_Grouping):
