@@ -314,13 +314,11 @@ def _run_chunk(
         if step in snap_steps:
             snapshots[step] = kept.cpu().clone()
         soft = shaping.soft_pool
-        if soft is not None and soft.holds(step, steps):
-            with soft_max_backward(soft.temperature):
-                ctx = _forward(
-                    models[1], points, objective.layers, batch, num_classes, shaping, step
-                )
-        else:
-            ctx = _forward(models[0], points, objective.layers, batch, num_classes, shaping, step)
+        softly = soft is not None and soft.holds(step, steps)
+        with soft_max_backward(soft.temperature) if softly else contextlib.nullcontext():
+            ctx = _forward(
+                models[softly], points, objective.layers, batch, num_classes, shaping, step
+            )
         total, values, finite = _evaluate(objective, ctx)
         fail(active & ~finite)
         target, logits = batch.targets[:, None], ctx.own_logits
@@ -490,8 +488,8 @@ def optimize(
     )
     with frozen(model):
         run = prepare(model, objective.layers, speed)
-        unfused = dataclasses.replace(speed, fuse_max_pool=False)
-        models = (run, prepare(model, objective.layers, unfused) if soft_pool else None)
+        unfused = dataclasses.replace(speed, fuse_max_pool=False) if soft_pool else None
+        models = (run, prepare(model, objective.layers, unfused) if unfused else None)
         for lo in range(0, b, chunk):
             hi = min(lo + chunk, b)
             batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)
