@@ -1,4 +1,4 @@
-"""Free-form deformations of the unit cube (flowam.deform) against the Bernstein formula
+"""Free-form deformations of the unit cube (flowam.param.deform) against the Bernstein formula
 written out, and the cube's surface mesh."""
 
 import itertools
@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from flowam.deform import CONTROLS, DEGREE, cube_surface, deform, weights
-from flowam.mesh import edge_adjacency
+from flowam.param.deform import CONTROLS, DEGREE, cube_surface, deform, weights
+from flowam.param.mesh import edge_adjacency
 
 
 def test_weights_are_the_bernstein_products_written_out():

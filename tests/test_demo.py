@@ -19,13 +19,13 @@ def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monk
     # the real objects and the start first, then the demo model's run, then the others
     assert list(rows) == [
         "real objects",
-        "start: assembly",
+        "start: parts",
         "dgcnn: parts",
         "pointnet: parts",
         "pointnet2_ssg: parts",
     ]
     assert rows["real objects"]["recognised_rate"] == 1.0  # a real object is its own class
-    assert rows["start: assembly"]["recognised_rate"] == 0.0  # a shared start names no class
+    assert rows["start: parts"]["recognised_rate"] == 0.0  # a shared start names no class
     # each architecture's run is judged by the two others
     assert {"recognised_by_dgcnn", "recognised_by_pointnet2_ssg"} <= set(rows["pointnet: parts"])
     assert "recognised_by_pointnet" in rows["dgcnn: parts"]

@@ -254,17 +254,6 @@ def test_a_group_is_never_split_across_chunks(model):
         optimize(model, ClassLogit(), init(1), [0], CLASSES, RUN, group=0, progress=False)
 
 
-def test_method_bound_is_read_from_a_config_in_one_place():
-    from flowam.engine import method_bound
-
-    assert method_bound({}) == 1.0 and method_bound(None) == 1.0
-    assert method_bound({"method": {"steps": 3}}) == 1.0
-    assert method_bound({"method": {"bound": 2}}) == 2.0
-    for bad in ("2", True, 0, -1.5, None):
-        with pytest.raises(FlowamError, match=r"^run/x.json: config.method.bound=.* positive"):
-            method_bound({"method": {"bound": bad}}, "run/x.json")
-
-
 def test_a_batchwide_term_keeps_the_whole_batch_in_one_chunk(model):
     from flowam.objectives import BatchStatistics, batch_norms
 

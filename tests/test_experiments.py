@@ -26,8 +26,8 @@ def tiny_args(tiny_model, tiny_data, out):
                 "start: mean",
                 "start: gaussian",
                 "flow-auto (from class mean)",
-                "start: assembly",  # parts' own start: an assembly runs only from it
-                "parts (from the assembly)",
+                "start: parts",  # parts' own start: an assembly runs only from it
+                "parts (from the cubes)",
             ],
         ),
         ("ablation", ["start: mean", "flow", "without L_LA", "without L_C", "without L_LR"]),
@@ -81,7 +81,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     assert "| start |" in table and "| robust-2" in table and "| plain" in table
     assert "| 1-NNA | COV | MMD |" in table  # the tiny model has no judges (its own classes)
     # an assembly of parts and a mesh start from their own starts, which get their rows
-    assert table.index("| start: assembly |") < table.index("| parts")
+    assert table.index("| start: parts |") < table.index("| parts")
     assert table.index("| parts") < table.index("| start: mesh |") < table.index("| surface")
     rows = list(csv.DictReader(io.StringIO((out / "faithful.csv").read_text())))
     assert {r["model"] for r in rows} == {"trained", "randomized", "dropout"}
@@ -89,7 +89,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
         "start",
         "robust-2",
         "plain",
-        "start: assembly",
+        "start: parts",
         "parts",
         "start: mesh",
         "surface",
@@ -139,7 +139,7 @@ def test_faithful_resumes_from_the_clouds_an_interrupted_run_left(
     monkeypatch.setattr(Explainer, "explain", counted)
     code, _text, err = run_cli([*args, "--resume"], monkeypatch, capsys)
     assert code == 0, err
-    assert run == ["vanilla", 0.1, 0.1, 0.1]  # the reference and l2 on all three models
+    assert run == ["vanilla", 0.1]  # the reference and l2 on the model it lacked
     again = {r["direction"]: r for r in json.loads((out / "faithful.json").read_text())}
     assert again["plain"]["seconds"] is None and again["l2"]["seconds"] > 0
     for key in ("recognised_trained", "recognised_randomized", "recognised_dropout", "mmd"):
@@ -163,6 +163,14 @@ def test_faithful_resumes_from_the_clouds_an_interrupted_run_left(
     assert not any(r["meets_targets"] for r in rows)
     assert not (screen / "clouds" / "randomized").exists()
     assert "| plain | " in (screen / "faithful.md").read_text()
+    # the screen resumed with the damaged models explains only those
+    run.clear()
+    code, _text, err = run_cli([*args, "--resume"], monkeypatch, capsys)
+    assert code == 0, err
+    assert run == ["vanilla", 0.3, 0.3, 0.1, 0.1]
+    full = {r["direction"]: r for r in json.loads((screen / "faithful.json").read_text())}
+    assert full["l2"]["gap"] is not None and full["l2"]["seconds"] > 0
+    assert full["l2"]["recognised_trained"] == rows[-1]["recognised_trained"]
 
 
 def test_sanity_writes_table_s1_the_randomization_test_and_pictures(

@@ -1,4 +1,4 @@
-"""Meshes (flowam.mesh): the icosphere, area sampling against naive versions, the
+"""Meshes (flowam.param.mesh): the icosphere, area sampling against naive versions, the
 smoothed chart, the ``mesh`` method option through the engine, and the ``mesh`` preset."""
 
 import math
@@ -10,7 +10,10 @@ from tests.conftest import SMALL_CLASSES as CLASSES
 
 from flowam.engine import optimize
 from flowam.errors import FlowamError
-from flowam.mesh import (
+from flowam.methods import MethodConfig, load_method, parameterization
+from flowam.objectives import ClassLogit
+from flowam.param import start_clouds
+from flowam.param.mesh import (
     START_RADIUS,
     Mesh,
     edge_adjacency,
@@ -19,11 +22,8 @@ from flowam.mesh import (
     start_cloud,
     triangle_areas,
 )
-from flowam.methods import MethodConfig, load_method, parameterization
-from flowam.objectives import ClassLogit
-from flowam.param import smoothing
+from flowam.param.smooth import smoothing
 from flowam.robustness import Robustness
-from flowam.stats import start_clouds
 
 
 def generators(b, seed=0):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from flowam.damage import fully_randomized
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.explain import Explainer
-from flowam.faithfulness import fully_randomized
 from flowam.methods import (
     RENAMED,
     MethodConfig,
@@ -221,7 +221,7 @@ def test_faithful_presets_are_deterministic_and_depend_on_the_model(
 ):
     config = load_method(preset)
     assert config.robust_copies > 0 and (config.assembly or config.smooth > 0)
-    assert config.start == (config.drawn or "sphere")
+    assert config.start == {"assembly": "parts", "mesh": "mesh"}.get(config.drawn, "sphere")
     explainer = Explainer(small_model, small_real)
     first = explainer.explain(None, preset, steps=15, progress=False)
     again = Explainer(small_model, small_real).explain(None, preset, steps=15, progress=False)

@@ -245,3 +245,13 @@ def test_chamfer_blocks_do_not_change_the_result():
     x.requires_grad_(True)
     chamfer_distance(x, y, False, squared=True, block=(2, 64)).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_one_gap_with_its_two_variants():
+    from flowam.metrics.faithfulness import FLAG_RATE, faithfulness_gap, flagged
+
+    assert faithfulness_gap(0.8, 0.1) == pytest.approx(0.7)  # against the randomized model
+    # the strict variant: against whichever damage leaves most recognised
+    assert faithfulness_gap(0.8, {"randomized": 0.1, "dropout": 0.3}) == pytest.approx(0.5)
+    assert faithfulness_gap(0.2, {"randomized": 0.5}) == pytest.approx(-0.3)
+    assert flagged(FLAG_RATE) and not flagged(FLAG_RATE - 0.01) and not flagged(None)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flowam.errors import FlowamError, FlowamWarning
-from flowam.readback import read_arrays, read_cloud, read_json, read_result, usable
+from flowam.readback import method_bound, read_arrays, read_cloud, read_json, read_result, usable
 
 
 def refused(call, path, why):
@@ -108,3 +108,30 @@ def test_a_result_is_read_back_only_when_finished_by_the_same_method(tmp_path):
     assert read_result(written(made={**method, "l2": 0.2}), classes, [2, 0], method, {}) is None
     assert read_result(written("stopped"), classes, [2, 0], method, {}) is None
     assert read_result(written(), classes, [1], method, {}) is None  # another class
+
+
+def test_the_bound_of_a_saved_config_is_checked():
+    assert method_bound({}) == 1.0 and method_bound(None) == 1.0
+    assert method_bound({"method": {"steps": 3}}) == 1.0
+    assert method_bound({"method": {"bound": 2}}) == 2.0
+    for bad in ("2", True, 0, -1.5, None):
+        with pytest.raises(FlowamError, match=r"^run/x.json: config.method.bound=.* positive"):
+            method_bound({"method": {"bound": bad}}, "run/x.json")
+
+
+def test_the_nearest_config_naming_the_model_is_found_at_or_above_a_run(tmp_path):
+    from flowam.readback import nearest_config
+
+    run = tmp_path / "out" / "methods" / "flow"
+    run.mkdir(parents=True)
+    (tmp_path / "config.json").write_text(json.dumps({"model": "bundled", "seed": 1}))
+    (tmp_path / "out" / "config.json").write_text(json.dumps({"note": "names no model"}))
+    values, path = nearest_config(run)
+    assert values["seed"] == 1 and path == tmp_path / "config.json"
+    (run / "config.json").write_text(json.dumps({"model": "mine.safetensors"}))
+    assert nearest_config(run) == ({"model": "mine.safetensors"}, run / "config.json")
+    (tmp_path / "config.json").unlink()  # above `lone` now only folders pytest made
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    with pytest.raises(FlowamError, match=r"lone: no config.json naming the model"):
+        nearest_config(lone)

@@ -95,7 +95,7 @@ def test_python_builds_a_method_from_sections_with_one_line_errors():
     assert (config.steps, config.lr, config.robust_copies, config.robust_yaw) == (40, 0.02, 3, 10)
     assert config.robust_scale == MethodConfig().robust_scale  # left out: the default
     parts = MethodConfig.from_sections(
-        {"run": {"start": "assembly"}, "parameterization": {"kind": "parts", "bend": True}}
+        {"run": {"start": "parts"}, "parameterization": {"kind": "parts", "bend": True}}
     )
     assert parts.assembly and parts.part_bend
     with pytest.raises(FlowamError, match="the sections given") as e:

@@ -204,7 +204,7 @@ def run(speed, steps, optimizer="adam", lr=0.01):
     """The bundled PointNet explaining three classes from a sphere, with latent alignment
     on ``fc2`` (whose pair with ``bn2`` therefore stays unfolded)."""
     from flowam.models import load_classifier
-    from flowam.stats import fibonacci_sphere
+    from flowam.param.points import fibonacci_sphere
 
     model, info = load_classifier()
     objective = ClassLogit() + 0.1 * Continuity() + 0.01 * LatentAlignment("fc2")

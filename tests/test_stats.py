@@ -1,20 +1,9 @@
 import numpy as np
-import pytest
 import torch
 
 from flowam.data import PointCloudDataset
-from flowam.errors import FlowamError
 from flowam.models import get_model
-from flowam.stats import (
-    barycenter,
-    class_means,
-    fibonacci_sphere,
-    medoid,
-    quantile_key,
-    quantiles,
-    record,
-    start_clouds,
-)
+from flowam.stats import class_means, quantile_key, quantiles, record
 
 
 def dataset(n_per_class=3, n_points=32, seed=0):
@@ -52,56 +41,6 @@ def test_class_means_are_cached_and_follow_the_weights(fresh_cache):
     second = class_means(model, data, ["fc2"]).means["fc2"]
     assert not torch.allclose(second, first)
     assert len(list((fresh_cache / "stats").glob("means-*.npz"))) == 2
-
-
-def test_barycenter_finds_correspondence_where_index_averaging_collapses():
-    rng = np.random.default_rng(0)
-    shape = rng.uniform(-1, 1, size=(64, 3))
-    clouds = np.stack([shape[rng.permutation(64)] + rng.normal(0, 0.01, (64, 3)) for _ in range(6)])
-    mean = barycenter(clouds)
-    by_index = clouds.mean(0)
-
-    def cd(a, b):
-        d = np.linalg.norm(a[:, None] - b[None], axis=-1)
-        return d.min(1).mean() + d.min(0).mean()
-
-    assert cd(mean, shape) < 0.05
-    assert cd(by_index, shape) > 0.4  # the naive average is a blob at the centroid
-
-
-def test_medoid_sphere_and_gaussian_inits(fresh_cache):
-    data = dataset()
-    clouds = data.points[:3].copy()
-    clouds[1] = clouds[0] + 0.001
-    clouds[2] = clouds[0] * 3
-    assert medoid(clouds) in (0, 1)
-    sphere = fibonacci_sphere(200)
-    assert np.allclose(np.linalg.norm(sphere, axis=1), 0.5, atol=1e-6)
-    g1 = start_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
-    g2 = start_clouds("gaussian", 32, data, [0, 1, 0], seeds=[4, 5, 4])
-    assert np.array_equal(g1, g2) and np.array_equal(g1[0], g1[2]) and not np.allclose(g1[0], g1[1])
-    mean = start_clouds("mean", 32, data, [1])
-    assert mean.shape == (1, 32, 3)
-    med = start_clouds("medoid", 32, data, [0])
-    assert any(np.array_equal(med[0], p) for p in data.points[:3])
-
-
-def test_blobs_init_is_eight_separate_small_spheres_shared_by_every_class():
-    data = dataset()
-    clouds = start_clouds("blobs", 203, data, [0, 1])
-    assert clouds.shape == (2, 203, 3) and np.array_equal(clouds[0], clouds[1])
-    centres = np.sign(clouds[0]) * 0.3  # every point on the sphere round its corner
-    assert np.allclose(np.linalg.norm(clouds[0] - centres, axis=1), 0.15, atol=1e-5)
-    corners, counts = np.unique(np.sign(clouds[0]), axis=0, return_counts=True)
-    assert len(corners) == 8 and set(counts) == {25, 26}  # 203 = 3 × 26 + 5 × 25
-
-
-def test_bad_init_requests():
-    data = dataset()
-    with pytest.raises(FlowamError, match="unknown start 'cube'"):
-        start_clouds("cube", 32, data, [0])
-    with pytest.raises(FlowamError, match="the data have 32 points per cloud, not 64"):
-        start_clouds("mean", 64, data, [0])
 
 
 def test_class_means_of_quantiles_average_each_objects_sorted_activations(fresh_cache):

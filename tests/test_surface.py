@@ -1,9 +1,9 @@
-"""flowam.surface: the drawing steps meshes and part assemblies share, against naive versions."""
+"""flowam.param.surface: the drawing steps meshes and parts share, against naive versions."""
 
 import numpy as np
 import torch
 
-from flowam.surface import into_unit_sphere, stratified_pick
+from flowam.param.surface import into_unit_sphere, stratified_pick
 
 
 def test_stratified_pick_matches_a_loop_over_the_cumulative_areas():

@@ -10,8 +10,8 @@ Given a second explainer of the same real objects with a randomized model, every
 repeated on it with the same (already resolved) method, start and seeds, and its
 summary gains ``recognised_randomized`` and ``faithfulness_gap`` (the 1-NN recognition
 rate for the trained model minus that for the randomized one; see
-:mod:`flowam.faithfulness`). Runs whose randomized-model explanations are still
-recognised at :data:`flowam.faithfulness.FLAG_RATE` or more are flagged.
+:mod:`flowam.metrics.faithfulness`). Runs whose randomized-model explanations are still
+recognised at :data:`flowam.metrics.faithfulness.FLAG_RATE` or more are flagged.
 
 :func:`real_examples` gives the row every table keeps beside the starts: one real test
 object per class, scored as if it were an explanation; :func:`natural_exemplars` the
@@ -31,9 +31,9 @@ import numpy as np
 from flowam import cache, stopping
 from flowam.engine import Explanations
 from flowam.explain import Explainer
-from flowam.faithfulness import faithfulness_gap, flagged
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
+from flowam.metrics.faithfulness import faithfulness_gap, flagged
 from flowam.outputs import folder_name, write_clouds, write_explanations, write_grid
 from flowam.train import predict
 
@@ -62,7 +62,7 @@ class Outcome:
     @property
     def flagged(self) -> bool:
         """Its explanations of the randomized model are still recognised
-        (:func:`flowam.faithfulness.flagged`)."""
+        (:func:`flowam.metrics.faithfulness.flagged`)."""
         return flagged(self.randomized_rate)
 
 

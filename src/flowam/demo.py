@@ -63,7 +63,7 @@ DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
-START_WORDS = {"gaussian": "from noise", "mean": "from class mean"}
+START_WORDS = {"gaussian": "from noise", "mean": "from class mean", "parts": "from the cubes"}
 """How a protocol row names its start (others: "from the <start>")."""
 PRESET = "parts"
 """The recommended preset, which the demo also runs on every other bundled architecture."""
@@ -71,7 +71,7 @@ TITLES = {
     "mean": "From the class-mean cloud (every method, same start, same steps)",
     "gaussian": "From Gaussian noise (every method, same start, same steps)",
     "paper protocol": "Each preset from its own start (the paper's protocol: baselines "
-    "from noise, Flow AM from the class mean; parts from the assembly of cubes)",
+    "from noise, Flow AM from the class mean; parts from its cubes)",
     "architectures": f"The recommended preset ({PRESET}) on every bundled architecture "
     "(trained models only; each row's scores are its own model's)",
 }

@@ -110,8 +110,11 @@ class Explanations:
 
     @property
     def bound(self) -> float:
-        """The legality bound ``C`` of the method that made them (:func:`method_bound`)."""
-        return method_bound(self.config)
+        """The legality bound ``C`` of the method that made them (1 where the config names
+        no method; a config read from a file is checked by
+        :func:`flowam.readback.method_bound`)."""
+        method = self.config.get("method") or {}
+        return float(method.get("bound", 1.0))
 
     def subset(self, index: np.ndarray) -> Explanations:
         """The explanations at ``index`` ``(K,)``, in that order (their histories,
@@ -126,17 +129,6 @@ class Explanations:
             snapshots={k: v[index] for k, v in self.snapshots.items()},
             steps_run=self.steps_run[index],
         )
-
-
-def method_bound(config: Any, where: str = "config") -> float:
-    """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"bound": C}}``,
-    as :class:`Explanations` and the files flowam writes hold it; 1 where it does not
-    say), or one line naming ``where`` when it is not a positive number."""
-    method = config.get("method") if isinstance(config, dict) else None
-    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
-    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
-        raise FlowamError(f"{where}: config.method.bound={bound!r} is not a positive number")
-    return float(bound)
 
 
 @contextlib.contextmanager

@@ -21,11 +21,10 @@ import torch
 from torch import nn
 
 from flowam import cache
-from flowam import notebook as _notebook  # noqa: F401  (results display themselves in IPython)
+from flowam.damage import damaged
 from flowam.data import PointCloudDataset
 from flowam.engine import Explanations, frozen, optimize
 from flowam.errors import FlowamError
-from flowam.faithfulness import damaged
 from flowam.generative import Generator, generator_name, load_generator, resolve_generator
 from flowam.hooks import INPUT_SUFFIX, batch_norm_calls
 from flowam.methods import (
@@ -40,11 +39,11 @@ from flowam.methods import (
 from flowam.metrics import Evaluator
 from flowam.metrics.frechet import feature_layers
 from flowam.objectives import batch_norms
-from flowam.param import Latent
+from flowam.param import Latent, start_clouds
 from flowam.seeding import cloud_seed
 from flowam.selection import best_of, stability
 from flowam.speed import DEFAULT, Speed
-from flowam.stats import class_means, quantile_key, start_clouds
+from flowam.stats import class_means, quantile_key
 
 
 class Explainer:
@@ -88,7 +87,7 @@ class Explainer:
 
     def damaged(self, damage: str = "randomized", level: float = 0.0, seed: int = 0) -> Explainer:
         """The :meth:`twin` of a damaged copy of this model
-        (:func:`flowam.faithfulness.damaged`: ``randomized``, ``dropout`` at ``P_D =
+        (:func:`flowam.damage.damaged`: ``randomized``, ``dropout`` at ``P_D =
         level``, ``cascade`` of the top ``level`` layers)."""
         return self.twin(damaged(self.model, damage, self._example(), level, seed))
 

@@ -24,11 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from flowam.assembly import Assembly
 from flowam.engine import SoftPool
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.generative.networks import Generator
-from flowam.mesh import Mesh, check_subdivisions
 from flowam.objectives import (
     BatchStatistics,
     ClassLogit,
@@ -46,10 +44,11 @@ from flowam.objectives import (
     Sum,
     TotalVariation,
 )
-from flowam.param import Latent, Parameterization, Smooth
+from flowam.param import START_KINDS, Latent, Parameterization, Smooth, start_kind
+from flowam.param.mesh import Mesh, check_subdivisions
+from flowam.param.parts import Parts
 from flowam.robustness import Robustness
 from flowam.sections import flatten, renamed, renamed_field, sections
-from flowam.stats import START_KINDS
 from flowam.transforms import GaussianBlur, IterationNoise, LegalProjection, Transform
 
 OPTIMIZERS = ("adam", "sgd")
@@ -58,8 +57,12 @@ NOISES = ("start_noise", "latent_noise", "step_noise")
 NOISE_LEVELS = {"low": 0.1, "high": 1.0}
 """Supplement S1-D's low and high noise amplitudes, relative to the noised tensor's std."""
 AUTO = "auto"
-DRAWN = {"assembly": ("an assembly of parts", "parts"), "mesh": ("a mesh", "icosphere")}
-"""The parameterizations that draw their cloud on a surface of their own (``drawn``)."""
+DRAWN = {
+    "assembly": ("an assembly of parts", "parts", "parts"),
+    "mesh": ("a mesh", "icosphere", "mesh"),
+}
+"""The parameterizations that draw their cloud on a surface of their own (``drawn``): what
+they are, what they start from, and the name of that start."""
 
 
 @dataclass
@@ -71,7 +74,7 @@ class MethodConfig:
 
     name: str = "custom"
     description: str = ""
-    start: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | assembly | mesh
+    start: str = "gaussian"  # mean | medoid | sphere | gaussian | blobs | parts | mesh
     steps: int = 300
     optimizer: str = "adam"
     lr: float = 0.01
@@ -110,14 +113,14 @@ class MethodConfig:
     smooth: float = 0.0  # λ of the Laplacian-smoothed parameterization (flowam.param); 0 = off
     # (over the start's k-NN graph; over the mesh's edges with mesh = true)
     smooth_k: int = 8
-    assembly: bool = False  # optimise cuboids on a tree instead of points (flowam.assembly)
+    assembly: bool = False  # optimise cuboids on a tree instead of points (flowam.param.parts)
     part_min: float = 0.02  # the parts' smallest half-size
     part_normalize: bool = False  # the assembly centred and scaled into the unit sphere
-    part_bend: bool = False  # each part bent by a free-form deformation (flowam.deform)
+    part_bend: bool = False  # each part bent by a free-form deformation (flowam.param.deform)
     part_bend_after: float = 0.0  # share of the steps the parts stay boxes (coarse to fine)
     part_union: bool = False  # draw only the surface of the parts' union (none buried inside)
     part_start_noise: float = 0.0  # noise on each cloud's start parameters (restarts apart)
-    mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.mesh)
+    mesh: bool = False  # optimise a smoothed, re-sampled icosphere instead (flowam.param.mesh)
     mesh_subdivisions: int = 3  # the icosphere's: 642 vertices at 3
     generator: str | None = None  # latent AM through this generator ("bundled:ae", a file)
     realness: float = 0.0  # weight of the generator's discriminator score (aed, naed)
@@ -199,10 +202,10 @@ class MethodConfig:
                     f"start_noise cannot act on {DRAWN[drawn][0]}: it starts from its own "
                     f"{DRAWN[drawn][1]}, not from the points noise would move"
                 )
-            if self.start != drawn:
+            if self.start != DRAWN[drawn][2]:
                 raise FlowamError(
-                    f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set start='{drawn}', not "
-                    f"{self.start!r}"
+                    f"{drawn}=true starts from its own {DRAWN[drawn][1]}: set "
+                    f"start='{DRAWN[drawn][2]}', not {self.start!r}"
                 )
         for f in dataclasses.fields(self):  # a part_ or mesh_ option shapes nothing alone
             kind = {"part": "assembly", "mesh": "mesh"}.get(f.name.split("_")[0])
@@ -232,7 +235,7 @@ class MethodConfig:
     @property
     def drawn(self) -> str | None:
         """``"assembly"`` or ``"mesh"`` where the method optimises a surface of its own and
-        draws its cloud on it at every step (:mod:`flowam.surface`), else None."""
+        draws its cloud on it at every step (:mod:`flowam.param.surface`), else None."""
         return "assembly" if self.assembly else "mesh" if self.mesh else None
 
     @property
@@ -254,6 +257,8 @@ class MethodConfig:
         for name in NOISES:
             if isinstance(overrides.get(name), str) and overrides[name] in NOISE_LEVELS:
                 overrides[name] = NOISE_LEVELS[overrides[name]]
+        if "start" in overrides:
+            overrides["start"] = start_kind(overrides["start"], "method option")
         declared = {f.name: str(f.type) for f in dataclasses.fields(self)}
         for name, value in overrides.items():
             overrides[name] = _typed(name, value, declared[name])
@@ -447,12 +452,10 @@ def soft_pool(config: MethodConfig) -> SoftPool | None:
     return SoftPool(config.soft_pool, config.soft_pool_temperature) if config.soft_pool else None
 
 
-def part_assembly(config: MethodConfig) -> Assembly:
+def part_assembly(config: MethodConfig) -> Parts:
     """The assembly of parts the ``part_*`` options describe."""
     names = ("normalize", "bend", "bend_after", "union", "start_noise")
-    return Assembly(
-        min_half=config.part_min, bound=config.bound, **_prefixed(config, "part_", names)
-    )
+    return Parts(min_half=config.part_min, bound=config.bound, **_prefixed(config, "part_", names))
 
 
 def parameterization(

@@ -6,16 +6,15 @@ notebook displays inline as the interactive report of ``flowam report`` — ever
 3-D, the starts, the objective's history, the tables — self-contained: plotly, data and
 script travel inside the cell's output, so a saved notebook shows them offline.
 
-Where IPython runs, importing this module (``flowam.explain`` does) also teaches it to
-display every :class:`~flowam.engine.Explanations` this way, so the value of a cell that
-ends in ``explainer.explain(...)`` shows itself. A result shown from memory has no real
+Where IPython runs, importing ``flowam`` registers :func:`show` to display every
+:class:`~flowam.engine.Explanations` this way (by the class's name), so the value of a cell
+that ends in ``explainer.explain(...)`` shows itself. A result shown from memory has no real
 objects beside it (the report finds those through a run folder's ``config.json``).
 """
 
 from __future__ import annotations
 
 import html
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,17 +69,3 @@ def show(
         write_clouds(what, Path(tmp) / folder_name(label), [{}] * len(what))
         page = report_html(Path(tmp), display_points, real=0, title=f"flowam: {label}")
     return Shown(page, height)
-
-
-def register() -> None:
-    """Display every :class:`~flowam.engine.Explanations` inline in the running IPython
-    (nothing where IPython is not running)."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if shell is None:
-        return
-    formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type(Explanations, lambda result: show(result)._repr_html_())
-
-
-register()

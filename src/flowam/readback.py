@@ -1,4 +1,6 @@
-"""Reading a run folder back (``flowam evaluate``, ``flowam report``), every file checked.
+"""Reading a run folder back (``flowam evaluate``, ``flowam report``, ``--resume``), every
+file checked: its runs and records, their clouds, the method's bound, the nearest
+``config.json``.
 
 A run folder is written by flowam, but it lives on a user's disk: a file may be truncated
 by a full disk, replaced by hand or copied from elsewhere. Each reader here either returns
@@ -84,6 +86,86 @@ def usable(path: Path, cloud: np.ndarray) -> bool:
     why = f"non-finite coordinates or coordinates beyond ±{FAR:g}"
     warnings.warn(f"{path}: {why}; left out", FlowamWarning, stacklevel=2)
     return False
+
+
+def find_runs(folder: Path) -> list[Path]:
+    """Sub-folders (at any depth, and ``folder`` itself) holding explanation records."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FlowamError(f"{folder}: no such folder")
+    candidates = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]
+    return [p for p in candidates if any(records(p))]
+
+
+def records(run: Path):
+    """``(json path, record)`` of every explanation in ``run``, by file name."""
+    for path in sorted(run.glob("*.json")):
+        if path.with_suffix(".npy").is_file():
+            record = read_json(path)
+            if (
+                isinstance(record, dict)
+                and isinstance(record.get("class"), str)
+                and "restart" in record
+            ):
+                yield path, record
+
+
+def read_run(
+    run: Path, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float] | None:
+    """The explanations of one run folder, checked: ``(B, N, 3)`` points, ``(B,)`` target
+    indices into ``classes``, the ``(B, N, 3)`` starts (None where ``starts.npz`` lacks
+    one) and the legality bound. A cloud with non-finite coordinates is left out with a
+    warning naming it; None where none is left."""
+    saved = read_arrays(run / "starts.npz")
+    found = [(path, record, read_cloud(path.with_suffix(".npy"))) for path, record in records(run)]
+    sizes = [cloud.shape[0] for _, _, cloud in found]
+    usual = max(set(sizes), key=sizes.count) if sizes else 0
+    points, targets, starts = [], [], []
+    bound = 1.0
+    for path, record, cloud in found:
+        if record["class"] not in classes:
+            raise FlowamError(f"{path}: class {record['class']!r} is not one of the model's")
+        if cloud.shape[0] != usual:
+            raise FlowamError(
+                f"{path.with_suffix('.npy')}: {cloud.shape[0]} points, where the run's other "
+                f"clouds have {usual}"
+            )
+        if not usable(path.with_suffix(".npy"), cloud):
+            continue
+        points.append(cloud)
+        targets.append(classes.index(record["class"]))
+        start = saved.get(path.stem)
+        starts.append(start if start is not None and start.shape == cloud.shape else None)
+        bound = method_bound(record.get("config"), str(path))
+    if not points:
+        return None
+    start = None if any(s is None for s in starts) else np.stack(starts)
+    return np.stack(points), np.array(targets), start, bound
+
+
+def method_bound(config: Any, where: str = "config") -> float:
+    """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"bound": C}}``,
+    as :class:`Explanations` and the files flowam writes hold it; 1 where it does not
+    say), or one line naming ``where`` when it is not a positive number."""
+    method = config.get("method") if isinstance(config, dict) else None
+    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
+        raise FlowamError(f"{where}: config.method.bound={bound!r} is not a positive number")
+    return float(bound)
+
+
+def nearest_config(folder: Path) -> tuple[dict[str, Any], Path]:
+    """The values and path of the nearest ``config.json`` at or above ``folder`` that names
+    the model (``{"model": ...}``, as every command writes it), or one line saying there is
+    none."""
+    for parent in [Path(folder), *Path(folder).resolve().parents]:
+        config = parent / "config.json"
+        if config.is_file():
+            values = read_json(config)
+            if isinstance(values, dict) and "model" in values:
+                return values, config
+    raise FlowamError(f"{folder}: no config.json naming the model was found at or above it")
 
 
 def read_result(

@@ -34,8 +34,8 @@ import numpy as np
 
 from flowam import cache
 from flowam.errors import FlowamError
-from flowam.evaluation import find_runs, records, subject_of
-from flowam.readback import read_arrays, read_cloud, read_json, usable
+from flowam.readback import find_runs, read_arrays, read_cloud, read_json, records, usable
+from flowam.subject import Subject
 
 PAGE = "report.html"
 """The page's file name inside the run folder (default of ``flowam report``)."""
@@ -225,7 +225,7 @@ def _real_objects(
     if count <= 0:
         return {}, "real objects: none asked for (--real 0)"
     try:
-        subject = subject_of(runs[0].folder)
+        subject = Subject.of_folder(runs[0].folder)
         from flowam.data import load_dataset
 
         real = load_dataset(

@@ -7,7 +7,7 @@ the step transforms, each a table of its own options.
     description = "..."
 
     [run]
-    start = "assembly"
+    start = "parts"
     steps = 300
     lr = 0.05
 

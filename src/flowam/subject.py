@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from flowam.errors import FlowamError
@@ -111,6 +112,17 @@ class Subject:
                 raise FlowamError(f"{source}: {f.name}={value!r} is not a {kind.__name__}")
             fields[f.name] = value
         return cls(**{**fields, **given})
+
+    @classmethod
+    def of_folder(cls, folder: Path, **given: Any) -> Subject:
+        """The subject (model and real objects) that the nearest ``config.json`` at or
+        above run folder ``folder`` names (:func:`flowam.readback.nearest_config`), with
+        ``given`` on top (``device``; ``turns``: scores allowing that many turns about the
+        up axis, instead of what the config or the model's metadata says; None: theirs)."""
+        from flowam.readback import nearest_config
+
+        values, path = nearest_config(folder)
+        return cls.read(values, str(path), **{k: v for k, v in given.items() if v is not None})
 
     def load(self, seed: int, classes: Sequence[str] = ()):
         """The explainer (model + real objects) and the model's info.

@@ -3,12 +3,12 @@
 Every direction (:data:`DIRECTIONS`: a method and overrides) explains the classes from
 one shared, class-agnostic start (``sphere`` unless told otherwise: the start carries no
 class information; an assembly of parts, ``assembly = true``, or a mesh, ``mesh =
-true``, starts from its own class-agnostic surface, ``start = "assembly"`` or ``"mesh"``),
+true``, starts from its own class-agnostic surface, ``start = "parts"`` or ``"mesh"``),
 on the trained model and on two damaged
 copies of it:
 
 - ``randomized``: every layer with parameters re-initialised (cascading randomization
-  down to the input, :func:`flowam.faithfulness.fully_randomized`);
+  down to the input, :func:`flowam.damage.fully_randomized`);
 - ``dropout``: parameter dropout with ``P_D = 0.5``.
 
 Per direction: the 1-NN recognition rate for each model (20 real test objects per class,
@@ -52,10 +52,10 @@ from flowam.engine import Explanations
 from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
-from flowam.faithfulness import faithfulness_gap
 from flowam.generative import generator_name
 from flowam.methods import RENAMED, MethodConfig, load_method, preset_names
 from flowam.metrics import Scores
+from flowam.metrics.faithfulness import faithfulness_gap
 from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds, write_csv
 from flowam.readback import read_json, read_result
 from flowam.render import VIEWS, View, render_grid
@@ -83,9 +83,9 @@ DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """One direction of each kind (method, overrides), the ``faithful`` preset of issue 9 that
 combined them (a smoothed sphere, now ``membrane``), the assembly of boxes of
-issue 21's rounds 2-3 (``parts-boxes``, :mod:`flowam.assembly`), the deformable mesh
-of round 4 (``mesh``, :mod:`flowam.mesh`), the bent parts of round 4
-(``parts-bent``, :mod:`flowam.deform`) and today's ``parts`` (the same parts, held
+issue 21's rounds 2-3 (``parts-boxes``, :mod:`flowam.param.parts`), the deformable mesh
+of round 4 (``mesh``, :mod:`flowam.param.mesh`), the bent parts of round 4
+(``parts-bent``, :mod:`flowam.param.deform`) and today's ``parts`` (the same parts, held
 as boxes for the first half of the steps, then bent: coarse to fine);
 ``docs/directions/robustness-sweep.toml`` holds every
 variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
@@ -124,13 +124,14 @@ def run_faithful(
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run every direction on the three models; write the outputs; return the summary
-    rows (the start first). ``faithful.json`` grows by a row as each direction finishes;
-    with ``resume``, a direction whose clouds an earlier run of ``out`` left finished, for
-    every model and class and by the same method (:func:`read_result`), is scored from them
-    instead of run again (its seconds those of the earlier row, unknown where that row was
-    not written). Without ``damaged`` only the trained model is explained (a screening
-    pass: its rows leave the damaged models' columns and the gap empty and meet no
-    target)."""
+    rows (the start first). ``faithful.json`` grows by a row as each direction finishes.
+    With ``resume``, a model whose clouds of a direction an earlier run of ``out`` left
+    finished, for every class and by the same method (:func:`read_result`), is scored from
+    them instead of explained again: only the missing models are run (a screening pass
+    resumed with the damaged models runs just those), and a direction read back whole keeps
+    the earlier row's seconds (unknown where that row was not written). Without ``damaged``
+    only the trained model is explained (a screening pass: its rows leave the damaged
+    models' columns and the gap empty and meet no target)."""
     begin = time.perf_counter()
     chosen = _directions(directions)
     explainer, info = setting.load()
@@ -237,15 +238,17 @@ def run_faithful(
             )
             for kind, ex in (models.items() if resume else ())
         }
-        if found and all(r is not None for r in found.values()):
-            measure(label, found, earlier.get(label))
+        missing = [kind for kind in kinds if found.get(kind) is None]
+        if not missing:
+            measure(label, found, earlier.get(label))  # type: ignore[arg-type]
             continue
         tick = time.perf_counter()
-        by_model = {
-            kind: ex.explain(names, config, seed=seed, progress=False)
-            for kind, ex in models.items()
+        ran = {
+            kind: models[kind].explain(names, config, seed=seed, progress=False) for kind in missing
         }
-        measure(label, by_model, (time.perf_counter() - tick) / len(kinds))
+        # seconds per model explained, whether the others were read back or not
+        by_model = {kind: found.get(kind) or ran[kind] for kind in kinds}
+        measure(label, by_model, (time.perf_counter() - tick) / len(missing))
 
     write_csv(out / "faithful.csv", rows)
     picks = list(range(0, len(names), max(1, len(names) // 3)))[:3]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from flowam.damage import randomization_order
 from flowam.demo import ALL_METHODS, STARTS
 from flowam.demo import METHODS as DEMO_METHODS
 from flowam.experiments.common import Setting
@@ -23,7 +24,6 @@ from flowam.experiments.flow_analysis import run_flow_analysis
 from flowam.experiments.sanity import RATES, cascade_stages, run_sanity
 from flowam.experiments.table4 import run_table4
 from flowam.experiments.variants import BETAS, diversity_runs, run_table1, run_variants
-from flowam.faithfulness import randomization_order
 from flowam.methods import load_method
 from flowam.models import bundled_models, load_classifier
 

@@ -1,7 +1,7 @@
 """Sanity checks: Table S1, Fig. S2 and S3 of the paper, and cascading randomization.
 
 For every method (each from its own preset start unless one is forced), explain the
-classes with the trained model, then with damaged copies (:mod:`flowam.faithfulness`),
+classes with the trained model, then with damaged copies (:mod:`flowam.damage`),
 each time with the same resolved method, start, steps and seed, and with class
 statistics recomputed from the damaged model:
 
@@ -33,17 +33,14 @@ import numpy as np
 import torch
 
 from flowam import cache
+from flowam.damage import randomization_order
 from flowam.demo import ALL_METHODS
 from flowam.engine import Explanations
 from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
-from flowam.faithfulness import (
-    faithfulness_gap,
-    flagged,
-    randomization_order,
-)
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
+from flowam.metrics.faithfulness import faithfulness_gap, flagged
 from flowam.outputs import folder_name, pipe_table, write_clouds, write_csv
 from flowam.render import render_grid, save_figure
 from flowam.train import evaluate

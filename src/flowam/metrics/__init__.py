@@ -6,6 +6,7 @@
 - :mod:`~flowam.metrics.emd`: earth mover's distance, exact and Sinkhorn.
 - :mod:`~flowam.metrics.recognition`: 1-NN recognisability, m-IS, diversity.
 - :mod:`~flowam.metrics.generation`: 1-NNA, coverage and MMD against real objects.
+- :mod:`~flowam.metrics.faithfulness`: the faithfulness gap (trained minus damaged 1-NN).
 - :mod:`~flowam.metrics.scores`: every score of a set of explanations (:class:`Evaluator`).
 
 Functions take ``(B, N, 3)`` arrays or tensors.

@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from flowam.data.procedural import parts as P
+from flowam.data.procedural import primitives as P
 from flowam.data.procedural.families import Draw, Parts, legs, rect_corners, slab
 
 

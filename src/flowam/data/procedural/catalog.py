@@ -25,7 +25,7 @@ from __future__ import annotations
 from flowam.data.procedural import cabinets, household, objects
 from flowam.data.procedural import families as F
 from flowam.data.procedural.families import Draw, Family, Parts
-from flowam.data.procedural.parts import turn_y
+from flowam.data.procedural.primitives import turn_y
 
 
 def turned(family: Family, degrees: float) -> Family:

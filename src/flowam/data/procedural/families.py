@@ -24,7 +24,7 @@ import numpy as np
 import trimesh
 from scipy.interpolate import PchipInterpolator
 
-from flowam.data.procedural import parts as P
+from flowam.data.procedural import primitives as P
 
 Parts = list[trimesh.Trimesh]
 Family = Callable[["Draw"], Parts]

@@ -24,7 +24,7 @@ from flowam import cache, stopping
 from flowam.data.dataset import PointCloudDataset
 from flowam.data.procedural.catalog import FAMILIES
 from flowam.data.procedural.families import Draw
-from flowam.data.procedural.parts import merge
+from flowam.data.procedural.primitives import merge
 from flowam.data.sampling import normalize
 from flowam.errors import DataError
 from flowam.progress import bar as progress_bar

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from flowam.data.procedural import parts as P
+from flowam.data.procedural import primitives as P
 from flowam.data.procedural.cabinets import knob
 from flowam.data.procedural.families import Draw, Parts, legs, rect_corners, smooth_profile, vessel
 

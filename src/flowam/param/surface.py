@@ -1,7 +1,7 @@
 """Clouds drawn on surfaces: the steps that assemblies of parts and meshes share.
 
-A parameterization that owns a surface (:mod:`flowam.assembly`'s cuboids,
-:mod:`flowam.mesh`'s triangles) makes its cloud anew at every call in three steps:
+A parameterization that owns a surface (:mod:`flowam.param.parts`'s cuboids,
+:mod:`flowam.param.mesh`'s triangles) makes its cloud anew at every call in three steps:
 
 1. pick, for each of the ``n`` points, the surface element (a face, a triangle) it lies
    on, by **stratified inverse-CDF sampling of the elements' areas**

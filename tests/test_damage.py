@@ -1,17 +1,18 @@
-"""Damaged models (parameter dropout, cascading randomization) and the faithfulness gap."""
+"""flowam.damage: damaged models (parameter dropout, cascading randomization), each from one
+factory."""
 
 import pytest
 import torch
 from tests.conftest import trained_like
 
-from flowam.errors import FlowamError
-from flowam.explain import Explainer
-from flowam.faithfulness import (
+from flowam.damage import (
     cascading_randomization,
     fully_randomized,
     parameter_dropout,
     randomization_order,
 )
+from flowam.errors import FlowamError
+from flowam.explain import Explainer
 
 
 def test_parameter_dropout_zeroes_the_given_share_and_leaves_the_original():
@@ -61,18 +62,8 @@ def test_cascading_randomization_goes_top_down_one_layer_more_each_stage():
     )
 
 
-def test_one_gap_with_its_two_variants():
-    from flowam.faithfulness import FLAG_RATE, faithfulness_gap, flagged
-
-    assert faithfulness_gap(0.8, 0.1) == pytest.approx(0.7)  # against the randomized model
-    # the strict variant: against whichever damage leaves most recognised
-    assert faithfulness_gap(0.8, {"randomized": 0.1, "dropout": 0.3}) == pytest.approx(0.5)
-    assert faithfulness_gap(0.2, {"randomized": 0.5}) == pytest.approx(-0.3)
-    assert flagged(FLAG_RATE) and not flagged(FLAG_RATE - 0.01) and not flagged(None)
-
-
 def test_every_damaged_model_comes_from_one_factory(small_model, small_real):
-    from flowam.faithfulness import damaged, fully_randomized, parameter_dropout
+    from flowam.damage import damaged, fully_randomized, parameter_dropout
 
     explainer = Explainer(small_model, small_real)
     example = torch.from_numpy(small_real.points[:2])

@@ -1,4 +1,4 @@
-"""Mesh parts that the procedural shape families are assembled from.
+"""Mesh primitives (boxes, rods, tubes, ...) the procedural shape families are built from.
 
 World frame (ModelNet40's): ``+y`` is up, objects stand on the ``x``–``z`` plane, long
 furniture runs along ``z`` and objects with a front face ``+x``. Every function returns a

@@ -13,42 +13,18 @@ touched):
   the whole model is random. Batch-norm layers count as layers; re-initialising one also
   resets its running statistics.
 
-The **faithfulness gap** is the summary number: the share of a method's explanations
-recognised as their class (1-NN, :mod:`flowam.metrics.recognition`) for the trained
-model minus the share for the fully randomized model. A method whose explanations stay
-recognisable when the model is at chance draws its shapes from somewhere else (the
-start, the real objects' statistics, a generator).
+What an explanation of a damaged model is worth is measured by the faithfulness gap
+(:mod:`flowam.metrics.faithfulness`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from flowam.errors import FlowamError
-
-FLAG_RATE = 0.25
-"""A method whose explanations of the fully randomized model are recognised at this rate
-or more is flagged (⚠): their shape does not come from the model."""
-
-
-def faithfulness_gap(trained: float, damaged: float | Mapping[str, float]) -> float:
-    """The faithfulness gap: recognition (1-NN rate) for the trained model minus that for
-    the damaged one. ``damaged`` is one rate (the fully randomized model: the gap of the
-    demo, ``compare`` and ``sanity``) or rates by damage (``{"randomized": ...,
-    "dropout": ...}``: the strict gap of ``experiment faithful``, against the damage that
-    leaves most recognised)."""
-    worst = max(damaged.values()) if isinstance(damaged, Mapping) else damaged
-    return trained - worst
-
-
-def flagged(randomized: float | None) -> bool:
-    """Whether explanations recognised at ``randomized`` on the randomized model are
-    flagged (:data:`FLAG_RATE`); None (not measured) is not."""
-    return randomized is not None and randomized >= FLAG_RATE
 
 
 def parameter_dropout(model: nn.Module, p: float, seed: int = 0) -> nn.Module:

@@ -12,19 +12,19 @@ parts — legs, a top, wings, a back — because the optimiser moves whole cuboi
   the anchor lies inside its own box too: the boxes share a point whatever the optimiser
   does, and the assembly stays one connected solid (the scattered fragments of free
   cuboids cannot happen);
-- each call of :meth:`AssemblyChart.cloud` draws ``N`` points uniformly by area on the
+- each call of :meth:`PartsChart.cloud` draws ``N`` points uniformly by area on the
   boxes' surfaces (faces picked by stratified sampling of the area distribution, a point
   uniform on its face), differentiable in every part parameter; the draw changes every
   call, so the optimum must hold under re-sampling (the points are not the parameters);
 - with ``bend``, part ``k`` also has a free-form deformation ``D_k`` of its local cube
-  (:mod:`flowam.deform`: 27 control points of degree 2, starting as the identity), so a
+  (:mod:`flowam.param.deform`: 27 control points of degree 2, starting as the identity), so a
   box can taper, bulge, curve and round (a bowl, a cup, a curved leg). The deformation
   is a map of the whole cube, so attachment survives it: the anchor is the parent's
   deformed point ``p = c_parent + h_parent ⊙ D_parent(tanh a_k)`` and the
   centre ``c_k = p - h_k ⊙ D_k(-tanh b_k)`` puts the part's own deformed point at
-  the anchor. The surface is the cube's triangle mesh (:func:`flowam.deform.cube_surface`)
+  the anchor. The surface is the cube's triangle mesh (:func:`flowam.param.deform.cube_surface`)
   moved by ``D_k``, and the points are drawn on its triangles by area
-  (:func:`flowam.mesh.sample_triangles`);
+  (:func:`flowam.param.mesh.sample_triangles`);
 - with ``union``, only the surface of the parts' union is drawn: twice the points are
   drawn and those inside another part's box dropped (:func:`outer_surface`), so parts
   piled into a block look like one solid, as a real object's surface does, not like a
@@ -35,7 +35,7 @@ The start (:func:`start_parameters`) is class-agnostic: a root cube of half-size
 :data:`ROOT_HALF` at the origin with small cubes of half-size :data:`PART_HALF` hung
 on it in the order of :data:`SLOTS` (four legs under its corners first, then its
 faces, inside the root; with ``union`` on them, outside), the same for every class;
-``start = "assembly"`` is that start as a cloud of cubes
+``start = "parts"`` is that start as a cloud of cubes
 (in the unit sphere, as ``part_normalize`` sees it).
 
 Parts that turn (a rotation per part), parts mirrored across ``x = 0`` and parts rounded
@@ -52,12 +52,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flowam.deform import CONTROLS, cube_surface, deform, weights
 from flowam.errors import FlowamError
-from flowam.mesh import sample_triangles
-from flowam.param import Chart, Parameterization
+from flowam.param.chart import Chart, Parameterization
+from flowam.param.deform import CONTROLS, cube_surface, deform, weights
+from flowam.param.mesh import sample_triangles
+from flowam.param.surface import into_unit_sphere, stratified_pick, uniforms
 from flowam.seeding import generator
-from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 ROOT_HALF, PART_HALF = 0.25, 0.06
 MAX_HALF = 1.0
@@ -113,7 +113,7 @@ def boxes(param: Tensor, min_half: float, bend: Tensor | None = None) -> tuple[T
     parameters (parents before children, as in SLOTS).
 
     ``bend``: ``(B, K, CONTROLS, 3)`` each part's free-form deformation offsets
-    (:mod:`flowam.deform`). A part's anchor is then its parent's deformed point, and its
+    (:mod:`flowam.param.deform`). A part's anchor is then its parent's deformed point, and its
     centre is placed so that its own deformed point at the anchor's local position is
     the anchor: every part still touches its parent.
     """
@@ -149,7 +149,7 @@ def sample_surface(
     """``(B, n, 3)`` points uniform by area on the surfaces of ``K`` boxes per cloud.
 
     Faces are picked by stratified sampling of their areas
-    (:func:`flowam.surface.stratified_pick`), the point uniform on its face;
+    (:func:`flowam.param.surface.stratified_pick`), the point uniform on its face;
     differentiable in ``centres`` and ``half``, not in the choice of faces.
     ``generators``: one per cloud (CPU). With ``elements``, also ``(B, n)`` the part each
     point lies on.
@@ -193,11 +193,11 @@ def outer_surface(
     return torch.gather(points, 1, chosen[..., None].expand(b, n, 3))
 
 
-class AssemblyChart(Chart):
+class PartsChart(Chart):
     """``(B, K, PARAMS)`` part parameters (``PARAMS + 3 CONTROLS`` with ``bend``: the
     deformation offsets follow) and their clouds of ``n`` points."""
 
-    def __init__(self, n: int, start: Tensor, seeds: Sequence[int], assembly: Assembly) -> None:
+    def __init__(self, n: int, start: Tensor, seeds: Sequence[int], assembly: Parts) -> None:
         self.n, self.assembly = n, assembly
         self.generators = [generator(s, "parts") for s in seeds]
         super().__init__(start)
@@ -242,13 +242,13 @@ class AssemblyChart(Chart):
 
     def set(self, clouds: Tensor) -> None:
         raise FlowamError(
-            "step transforms cannot act on an assembly of parts (see flowam.assembly)"
+            "step transforms cannot act on an assembly of parts (see flowam.param.parts)"
         )
 
 
-class Assembly(Parameterization):
+class Parts(Parameterization):
     """``parts`` boxes on the tree of :data:`SLOTS`, no thinner than ``min_half``, with
-    ``bend`` each bent by a free-form deformation of its own (:mod:`flowam.deform`) from
+    ``bend`` each bent by a free-form deformation of its own (:mod:`flowam.param.deform`) from
     the ``bend_after`` share of the steps on, with ``normalize`` centred on their centroid
     and scaled so the farthest point lies on the unit sphere (as every real object is: a
     part cannot shrink the whole), with ``union`` drawn on the surface of their union
@@ -300,14 +300,14 @@ class Assembly(Parameterization):
                 for s in seeds
             ]
             param[..., :PARAMS] += self.start_noise * torch.stack(noise).to(param)
-        return AssemblyChart(n, param, seeds, self)
+        return PartsChart(n, param, seeds, self)
 
 
 def start_cloud(n: int, normalize: bool = True) -> np.ndarray:
-    """``(n, 3)`` the start as a cloud (one draw, seed 0): ``start = "assembly"``.
+    """``(n, 3)`` the start as a cloud (one draw, seed 0): ``start = "parts"``.
 
     Normalised into the unit sphere, as the ``parts`` preset (``part_normalize``) starts; without
     normalisation an assembly starts from the same shape at 0.48 times the size."""
-    chart = Assembly(normalize=normalize).chart(torch.zeros(1, n, 3), seeds=[0])
+    chart = Parts(normalize=normalize).chart(torch.zeros(1, n, 3), seeds=[0])
     with torch.no_grad():
         return chart.cloud()[0].numpy()

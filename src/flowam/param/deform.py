@@ -14,7 +14,7 @@ functions), so ``P = lattice + δ`` and ``D(q) = q + w(q) δ``, where ``w(q)`` a
 optimiser moves. Degree 2 (27 control points) bends, tapers, bulges and rounds a box
 (a box becomes a bowl, a cylinder, a curved leg) with no high-frequency dents. Being a
 map of the whole solid, it also moves points inside the cube: a part hung on a deformed
-parent stays hung on it (:mod:`flowam.assembly`).
+parent stays hung on it (:mod:`flowam.param.parts`).
 """
 
 from __future__ import annotations

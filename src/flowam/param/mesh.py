@@ -15,12 +15,12 @@ boxes. A mesh keeps a surface and its sampling apart:
   flattens into a top rather than sending single vertices out; ``λ = 0`` moves the
   vertices themselves;
 - each call of :meth:`MeshChart.cloud` draws ``N`` points uniformly by area on the
-  triangles (:func:`flowam.surface.stratified_pick`, then a uniform point of the
+  triangles (:func:`flowam.param.surface.stratified_pick`, then a uniform point of the
   triangle: ``(1 - √r₁) a + √r₁ (1 - r₂) b + √r₁ r₂ c``, Osada et al., "Shape
   Distributions", 2002), differentiable in the vertices; where the surface stretches
   it gets more points, so it stays covered, and the optimum must hold under re-sampling;
 - the cloud is centred and scaled into the unit sphere, as the data are, and clamped
-  into ``[-C, C]`` (:func:`flowam.surface.into_unit_sphere`).
+  into ``[-C, C]`` (:func:`flowam.param.surface.into_unit_sphere`).
 
 ``start = "mesh"`` is the start as a cloud (one draw of the icosphere, in the unit sphere).
 """
@@ -35,9 +35,10 @@ import trimesh
 from torch import Tensor
 
 from flowam.errors import FlowamError
-from flowam.param import Chart, Parameterization, smoothing
+from flowam.param.chart import Chart, Parameterization
+from flowam.param.smooth import smoothing
+from flowam.param.surface import into_unit_sphere, stratified_pick, uniforms
 from flowam.seeding import generator
-from flowam.surface import into_unit_sphere, stratified_pick, uniforms
 
 START_RADIUS = 0.5
 MAX_SUBDIVISIONS = 4  # 2,562 vertices: a 26 MB dense inverse, 4x the cost of 3 per step
@@ -115,7 +116,7 @@ class MeshChart(Chart):
         return into_unit_sphere(points, self.bound)
 
     def set(self, clouds: Tensor) -> None:
-        raise FlowamError("step transforms cannot act on a mesh (see flowam.mesh)")
+        raise FlowamError("step transforms cannot act on a mesh (see flowam.param.mesh)")
 
 
 class Mesh(Parameterization):

@@ -1,4 +1,4 @@
-"""Assemblies of parts (flowam.assembly): area sampling, attachment, bending, and the
+"""Assemblies of parts (flowam.param.parts): area sampling, attachment, bending, and the
 ``assembly`` method option through the engine."""
 
 import math
@@ -8,23 +8,23 @@ import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 
-from flowam.assembly import (
+from flowam.engine import optimize
+from flowam.errors import FlowamError
+from flowam.methods import MethodConfig, load_method, parameterization
+from flowam.objectives import ClassLogit
+from flowam.param import start_clouds
+from flowam.param.deform import CONTROLS, cube_surface, deform
+from flowam.param.parts import (
     MAX_HALF,
     PARAMS,
     SLOTS,
-    Assembly,
+    Parts,
     boxes,
     face_areas,
     sample_surface,
     start_cloud,
 )
-from flowam.deform import CONTROLS, cube_surface, deform
-from flowam.engine import optimize
-from flowam.errors import FlowamError
-from flowam.methods import MethodConfig, load_method, parameterization
-from flowam.objectives import ClassLogit
 from flowam.robustness import Robustness
-from flowam.stats import start_clouds
 
 
 def generators(b, seed=0):
@@ -73,7 +73,7 @@ def test_every_part_touches_its_parent_whatever_its_parameters():
 
 
 def test_a_chart_draws_anew_each_call_from_its_own_seeds_and_keeps_points_legal():
-    asm = Assembly(bound=0.3)
+    asm = Parts(bound=0.3)
     start = torch.zeros(3, 256, 3)
     first, again = asm.chart(start, [5, 6, 7]), asm.chart(start, [5, 6, 7])
     a, b = first.cloud(), first.cloud()
@@ -86,7 +86,7 @@ def test_a_chart_draws_anew_each_call_from_its_own_seeds_and_keeps_points_legal(
 
 def test_normalized_assemblies_lie_in_the_unit_sphere():
     param = torch.randn(2, len(SLOTS), PARAMS, generator=torch.Generator().manual_seed(2))
-    normalized = Assembly(normalize=True).chart(torch.zeros(2, 200, 3), [0, 1])
+    normalized = Parts(normalize=True).chart(torch.zeros(2, 200, 3), [0, 1])
     normalized.param.data.copy_(param * 2)
     y = normalized.cloud().detach()
     assert torch.allclose(y.mean(1), torch.zeros(2, 3), atol=1e-5)
@@ -105,7 +105,7 @@ def winding_number(point, verts, faces):
 
 def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
     gen = torch.Generator().manual_seed(3)
-    asm = Assembly(bend=True)
+    asm = Parts(bend=True)
     chart = asm.chart(torch.zeros(2, 64, 3), [0, 1])
     base = chart.param[..., :PARAMS]
     straight = boxes(base, 0.02, torch.zeros(2, len(SLOTS), CONTROLS, 3))
@@ -132,14 +132,14 @@ def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
 
 
 def test_gradients_reach_every_part():
-    chart = Assembly().chart(torch.zeros(2, 512, 3), [0, 1])
+    chart = Parts().chart(torch.zeros(2, 512, 3), [0, 1])
     (chart.cloud() ** 2).sum().backward()
     per_part = chart.param.grad.abs().sum((0, 2))
     assert (per_part > 0).all()
 
 
 def test_the_start_is_class_agnostic_and_fills_its_cubes():
-    clouds = start_clouds("assembly", 300, None, [0, 1, 2])
+    clouds = start_clouds("parts", 300, None, [0, 1, 2])
     assert clouds.shape == (3, 300, 3) and np.array_equal(clouds[0], clouds[2])
     assert np.array_equal(clouds[0], start_cloud(300))
     assert np.allclose(np.linalg.norm(clouds[0], axis=1).max(), 1.0)  # in the unit sphere
@@ -148,22 +148,22 @@ def test_the_start_is_class_agnostic_and_fills_its_cubes():
 
 
 def test_assembly_options_fail_in_one_line():
-    with pytest.raises(FlowamError, match="start='assembly'"):
+    with pytest.raises(FlowamError, match="start='parts'"):
         MethodConfig(assembly=True, start="sphere").check()
     with pytest.raises(FlowamError, match="project cannot act on an assembly"):
-        MethodConfig(assembly=True, start="assembly", project=True).check()
+        MethodConfig(assembly=True, start="parts", project=True).check()
     with pytest.raises(FlowamError, match="smooth cannot act on an assembly"):
-        MethodConfig(assembly=True, start="assembly", smooth=2.0).check()
+        MethodConfig(assembly=True, start="parts", smooth=2.0).check()
     with pytest.raises(FlowamError, match="assembly cannot act on a latent code"):
-        MethodConfig(assembly=True, start="assembly", generator="bundled:ae").check()
+        MethodConfig(assembly=True, start="parts", generator="bundled:ae").check()
     with pytest.raises(FlowamError, match="part_min=0.5"):
-        MethodConfig(assembly=True, start="assembly", part_min=0.5).check()
+        MethodConfig(assembly=True, start="parts", part_min=0.5).check()
     with pytest.raises(FlowamError, match="parts=40"):
-        Assembly(parts=40)
+        Parts(parts=40)
     with pytest.raises(FlowamError, match="part_bend_after=0.5 needs part_bend=true"):
-        MethodConfig(assembly=True, start="assembly", part_bend_after=0.5).check()
+        MethodConfig(assembly=True, start="parts", part_bend_after=0.5).check()
     with pytest.raises(FlowamError, match=r"part_bend_after=1.0 must be a share .* \[0, 1\)"):
-        MethodConfig(assembly=True, start="assembly", part_bend=True, part_bend_after=1.0).check()
+        MethodConfig(assembly=True, start="parts", part_bend=True, part_bend_after=1.0).check()
     with pytest.raises(FlowamError, match="part_bend shapes an assembly of parts: it needs"):
         MethodConfig(part_bend=True).check()
     with pytest.raises(FlowamError, match="mesh_subdivisions shapes a mesh: it needs mesh=true"):
@@ -177,13 +177,13 @@ def test_assembly_options_fail_in_one_line():
 def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, share, bent):
     charts = []
 
-    class Spied(Assembly):
+    class Spied(Parts):
         def chart(self, start, seeds=None):
             charts.append(super().chart(start, seeds))
             return charts[-1]
 
     param = Spied(bend=True, bend_after=share, normalize=True)
-    start = torch.from_numpy(start_clouds("assembly", 48, None, [0]))
+    start = torch.from_numpy(start_clouds("parts", 48, None, [0]))
     run = {"steps": 2, "lr": 0.05, "optimizer": "adam"}  # share 0.25: step 0 held, step 1 not
     optimize(small_model, ClassLogit(), start, [0], CLASSES, run, param=param, progress=False)
     moved = charts[0].param.detach()[0] != param.start
@@ -192,9 +192,9 @@ def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, s
 
 
 def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
-    config = MethodConfig(assembly=True, start="assembly", bound=0.8).check()
+    config = MethodConfig(assembly=True, start="parts", bound=0.8).check()
     param = parameterization(config)
-    start = torch.from_numpy(start_clouds("assembly", 48, None, [0, 1, 2]))
+    start = torch.from_numpy(start_clouds("parts", 48, None, [0, 1, 2]))
     run = {"steps": 40, "lr": 0.05, "optimizer": "adam"}
     kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
     result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
@@ -217,10 +217,10 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
 )
 def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)
-    assert config.assembly and config.start == "assembly" and not config.project
+    assert config.assembly and config.start == "parts" and not config.project
     assert config.part_normalize
     param = parameterization(config)
-    assert isinstance(param, Assembly) and param.normalize
+    assert isinstance(param, Parts) and param.normalize
     assert param.bend == bent
     assert config.part_bend_after == after
 
@@ -229,11 +229,11 @@ def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
 def test_a_union_draws_only_the_surface_outside_the_other_parts(bend):
     """Points of a part inside another part's box are dropped; what is left covers the
     union's surface, in random order, and gradients still reach every part."""
-    from flowam.assembly import outer_surface
+    from flowam.param.parts import outer_surface
 
     b, n = 2, 256
     torch.manual_seed(0)
-    param = Assembly(bend=bend).start[None].repeat(b, 1, 1)
+    param = Parts(bend=bend).start[None].repeat(b, 1, 1)
     param[:, :, :PARAMS] += 0.3 * torch.randn(b, len(SLOTS), PARAMS)  # parts that overlap
     offsets = param[..., PARAMS:].reshape(b, len(SLOTS), CONTROLS, 3) if bend else None
     centres, half = boxes(param[..., :PARAMS], 0.02, offsets)
@@ -250,18 +250,18 @@ def test_a_union_draws_only_the_surface_outside_the_other_parts(bend):
         assert not inside.any()  # ... and lies in no other part's box
     dropped = (points[0][:, None] - centres[0][None]).div(half[0][None]).abs().lt(0.99).all(-1)
     assert dropped.sum(1).gt(0).any()  # the parts did overlap: there was something to drop
-    chart = Assembly(bend=bend, union=True, normalize=True).chart(torch.zeros(b, n, 3), [0, 1])
+    chart = Parts(bend=bend, union=True, normalize=True).chart(torch.zeros(b, n, 3), [0, 1])
     (chart.cloud() ** 2).sum().backward()
     assert (chart.param.grad[..., :PARAMS].abs().sum((0, 2)) > 0).all()
     assert load_method("parts").replace(part_union=True).part_union
 
 
 def test_start_noise_sets_each_cloud_apart_from_its_own_seed():
-    base = Assembly().chart(torch.zeros(2, 64, 3), [3, 4]).param
-    noisy = Assembly(start_noise=0.5).chart(torch.zeros(2, 64, 3), [3, 4]).param
-    again = Assembly(start_noise=0.5).chart(torch.zeros(1, 64, 3), [4]).param
+    base = Parts().chart(torch.zeros(2, 64, 3), [3, 4]).param
+    noisy = Parts(start_noise=0.5).chart(torch.zeros(2, 64, 3), [3, 4]).param
+    again = Parts(start_noise=0.5).chart(torch.zeros(1, 64, 3), [4]).param
     assert torch.equal(base[0], base[1]) and not torch.equal(noisy[0], noisy[1])
     assert torch.equal(again[0], noisy[1])  # a cloud's start is its own seed's
     assert 0.3 < (noisy - base).std() < 0.7
     with pytest.raises(FlowamError, match="part_start_noise"):
-        Assembly(start_noise=-1.0)
+        Parts(start_noise=-1.0)
