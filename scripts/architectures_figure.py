@@ -3,7 +3,8 @@
 
 Run: ``.venv/bin/python scripts/architectures_figure.py --direction faithful
 --run PointNet=runs/every-pointnet --run DGCNN=runs/every-dgcnn
---run PointNet++=runs/every-pointnet2_ssg --classes airplane,chair --out figure.png``.
+--run PointNet++=runs/every-pointnet2_ssg --classes airplane,chair --out figure.png``;
+``--run NAME=FOLDER@DIRECTION`` shows another direction than ``--direction`` in that run.
 
 Rows are the classes; columns a real object from two views (the first run's, seed as
 that run was), then for each run the direction's explanation of the trained model from
@@ -35,7 +36,7 @@ def cloud(run: Path, model: str, label: str, name: str) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--run", action="append", required=True, help="NAME=FOLDER")
+    parser.add_argument("--run", action="append", required=True, help="NAME=FOLDER[@DIRECTION]")
     parser.add_argument("--direction", default="parts", help="the direction's label")
     parser.add_argument("--classes", required=True, help="comma-separated")
     parser.add_argument("--out", type=Path, required=True)
@@ -44,15 +45,17 @@ def main() -> None:
         parser.error(f"--run {bad[0]!r}: expected NAME=FOLDER")
     runs = dict(item.split("=", 1) for item in args.run)
     names = args.classes.split(",")
-    first = Path(next(iter(runs.values())))
+    first = Path(next(iter(runs.values())).partition("@")[0])
     columns: list[tuple[str, Path, str, str, str]] = [
         (f"real ({v})", first, "trained", "real objects", v) for v in TWO_VIEWS
     ]
-    for title, folder in runs.items():
+    for title, given in runs.items():
+        folder, _, direction = given.partition("@")
         for model in ("trained", "randomized"):
             word = "" if model == "trained" else f" {model}"
             columns += [
-                (f"{title}{word} ({v})", Path(folder), model, args.direction, v) for v in TWO_VIEWS
+                (f"{title}{word} ({v})", Path(folder), model, direction or args.direction, v)
+                for v in TWO_VIEWS
             ]
     cells = [[cloud(run, model, label, n) for _, run, model, label, _ in columns] for n in names]
     render_grid(

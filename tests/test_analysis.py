@@ -74,8 +74,8 @@ def test_flow_auto_runs_on_architectures_the_paper_never_tuned(name, points, fre
     explainer = Explainer(model, real)
     config = explainer.resolve("flow-auto")
     candidates = set(global_layers(model, hookable_layers(model), points))
-    assert set(config.align) <= candidates
-    result = explainer.explain(["b"], config, steps=2, progress=False)
+    assert set(config.objective.align) <= candidates
+    result = explainer.explain(["b"], config, **{"run.steps": 2}, progress=False)
     assert result.finished and result.points.shape == (1, points, 3)
 
 

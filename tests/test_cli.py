@@ -40,7 +40,7 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
         "--snapshots",
         "0,3",
         "--set",
-        "align.fc1=0.5",
+        "objective.align.fc1=0.5",
         "--seed",
         "3",
     )
@@ -74,7 +74,8 @@ def test_explain_writes_every_artefact(tiny_model, tiny_data, tmp_path, monkeypa
         history = np.load(out / method / "history.npz")
         assert history["logit"].shape == (4, 2)
     flow = json.loads((out / "flow" / "cone_0.json").read_text())["config"]["method"]
-    assert flow["align"]["fc1"] == "0.5" and flow["align"]["fc2"] == 1.0
+    align = flow["objective"]["align"]
+    assert align["fc1"] == "0.5" and align["fc2"] == 1.0
     assert imread(out / "grid.png").shape[0] > 100
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"vanilla", "flow"} and summary["flow"]["status"] == "finished"
@@ -120,12 +121,15 @@ def test_flow_auto_chooses_layers_and_analyze_draws_the_flow(
     ("extra", "message"),
     [
         (["--classes", "cone,sphere"], "error: unknown class 'sphere'; valid classes: box, cone"),
-        (["--set", "beta=1.5"], "error: beta=1.5 must be in [0, 1]"),
-        (["--set", "lr=0"], "error: lr=0.0 must be above 0"),
-        (["--set", "l2=-1"], "error: weight l2=-1.0 must not be negative"),
-        (["--set", "align.fc9=1"], "error: unknown layer 'fc9' in PointNet; did you mean"),
+        (["--set", "objective.beta=1.5"], "error: objective.beta=1.5 must be in [0, 1]"),
+        (["--set", "run.lr=0"], "error: run.lr=0.0 must be above 0"),
+        (["--set", "objective.l2=-1"], "error: objective.l2=-1.0 must not be negative"),
+        (
+            ["--set", "objective.align.fc9=1"],
+            "error: unknown layer 'fc9' in PointNet; did you mean",
+        ),
         (["--method", "flwo"], "error: unknown method 'flwo'; choose one of"),
-        (["--set", "beta"], "error: --set 'beta': write field=value"),
+        (["--set", "beta"], "error: --set 'beta': write section.option=value"),
         (["--snapshots", "a,b"], "error: --snapshots 'a,b': expected comma-separated integers"),
     ],
 )

@@ -63,7 +63,7 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     )
     explainer = Explainer(trained_like(), real)
     twin = explainer.damaged()
-    runs = {"vanilla": ("vanilla", {"steps": 3, "start": "mean"})}
+    runs = {"vanilla": ("vanilla", {"run.steps": 3, "param.start": "mean"})}
     outcomes = compare(
         explainer,
         runs,
@@ -78,7 +78,7 @@ def test_compare_reports_the_faithfulness_gap_against_independent_recognition(tm
     start = outcomes["start: mean"].summary()
     assert start["faithfulness_gap"] == 0.0  # a start does not depend on the model
     row = outcomes["vanilla"].summary()
-    config = explainer.resolve("vanilla", steps=3, start="mean")
+    config = explainer.resolve("vanilla", **{"run.steps": 3}, **{"param.start": "mean"})
     again = twin.explain(["a", "c"], config, progress=False)
     expected = explainer.evaluator(0).references.recognise(again.points, again.targets).rate
     assert row["recognised_randomized"] == pytest.approx(expected)

@@ -153,14 +153,16 @@ def test_explaining_against_real_objects_of_some_classes(small_model, small_real
     assert explainer.classes == ["a", "b", "c"] and two.covered == ["a", "b"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "Mean of empty slice" from the layer analysis
-        result = explainer.explain(None, "flow-auto", steps=2, progress=False)
+        result = explainer.explain(None, "flow-auto", **{"run.steps": 2}, progress=False)
         scores = explainer.evaluator(0).score(result.points, result.targets)
     assert result.targets.tolist() == [0, 1]  # every class that has real objects
     assert "explaining" not in capfd.readouterr().err  # the layer analysis' bar is off too
     assert set(scores.taken_for.tolist()) <= {0, 1}  # the 1-NN gallery holds a and b
     with pytest.raises(FlowamError, match="'c' has no objects"):
-        explainer.explain(["c"], "flow", steps=2, progress=False)
-    assert explainer.explain(["c"], "vanilla", steps=2, progress=False).targets.tolist() == [2]
+        explainer.explain(["c"], "flow", **{"run.steps": 2}, progress=False)
+    assert explainer.explain(
+        ["c"], "vanilla", **{"run.steps": 2}, progress=False
+    ).targets.tolist() == [2]
 
 
 def test_one_class_of_real_objects_serves_fixed_layers_not_the_layer_analysis(
@@ -168,9 +170,11 @@ def test_one_class_of_real_objects_serves_fixed_layers_not_the_layer_analysis(
 ):
     explainer, info = Subject(model=str(tiny_model), data=str(cones_only), judges="none").load(0)
     assert info.classes == ["box", "cone"] and explainer.real.covered == ["cone"]
-    assert explainer.explain(None, "flow", steps=2, progress=False).targets.tolist() == [1]
+    assert explainer.explain(None, "flow", **{"run.steps": 2}, progress=False).targets.tolist() == [
+        1
+    ]
     with pytest.raises(FlowamError, match=r"cover 1 \(cone\)"):
-        explainer.explain(None, "flow-auto", steps=2, progress=False)
+        explainer.explain(None, "flow-auto", **{"run.steps": 2}, progress=False)
 
 
 def test_a_model_of_another_convention_is_named_in_one_line(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.metrics import chamfer_distance
 from flowam.models import MODELS, get_model
 from flowam.objectives import ClassLogit, Continuity, TotalVariation
@@ -84,7 +84,7 @@ def engine_run(device, config, steps_transforms=()):
 def test_objective_terms_and_gradients_agree_with_the_cpu(exact_convolutions):
     """What must agree exactly enough: every term at the same points, and one plain
     gradient step (SGD with lr 1 moves each point by its gradient)."""
-    config = {"steps": 1, "lr": 1.0, "optimizer": "sgd"}
+    config = Run(steps=1, lr=1.0, optimizer="sgd")
     cpu, gpu = engine_run("cpu", config), engine_run("cuda", config)
     assert gpu.config["chunk_size"] == 3  # a GPU takes the whole batch
     for name in cpu.history:
@@ -99,7 +99,7 @@ def test_long_adam_runs_reach_the_same_outcome():
     gradient is ~0 on one device and ~1e-9 on the other takes a full step on one only:
     trajectories part point by point (TF32 or not). What must agree is the outcome: the
     target logit reached, and clouds far closer to each other than to their start."""
-    config = {"steps": 30, "lr": 0.003, "optimizer": "adam"}
+    config = Run(steps=30, lr=0.003, optimizer="adam")
     transforms = [GaussianBlur(every=5), LegalProjection(1.0)]
     cpu, gpu = engine_run("cpu", config, transforms), engine_run("cuda", config, transforms)
     gained = cpu.history["logit"][-1] - cpu.history["logit"][0]
@@ -133,7 +133,7 @@ def test_the_presets_explain_on_the_gpu(preset):
     model = get_model("pointnet", 3).eval().cuda()
     pts = cloud(9, 256, seed=1).numpy() * 0.8
     real = PointCloudDataset(pts, np.repeat([0, 1, 2], 3), ["a", "b", "c"])
-    result = Explainer(model, real).explain(None, preset, steps=4, progress=False)
+    result = Explainer(model, real).explain(None, preset, **{"run.steps": 4}, progress=False)
     assert result.points.shape == (3, 256, 3) and np.isfinite(result.points).all()
     assert np.abs(result.points).max() <= 1.0 + 1e-5
     assert (result.history["logit"][-1] > result.history["logit"][0]).mean() >= 2 / 3

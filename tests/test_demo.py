@@ -31,7 +31,7 @@ def test_demo_runs_the_preset_on_every_other_bundled_architecture(tmp_path, monk
     assert "recognised_by_pointnet" in rows["dgcnn: parts"]
     for arch in ("pointnet", "pointnet2_ssg"):
         run = json.loads((out / "architectures" / arch / "summary.json").read_text())
-        assert run[f"{arch}: parts"]["config"]["method"]["steps"] == 2
+        assert run[f"{arch}: parts"]["config"]["method"]["run"]["steps"] == 2
         assert len(list((out / "architectures" / arch).rglob("*.npy"))) >= 2
     assert not (out / "architectures" / "dgcnn").exists()  # the demo model ran it already
     picture = imread(out / "grid_architectures.png")

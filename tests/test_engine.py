@@ -1,19 +1,21 @@
 """The optimisation loop: batching, seeding, stopping, bad values, interruption."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from tests.conftest import SMALL_CLASSES
 from torch import nn
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.models import get_model
 from flowam.objectives import ClassLogit, Continuity, Objective
 from flowam.transforms import Transform
 
 CLASSES = SMALL_CLASSES
-RUN = {"steps": 12, "lr": 0.01, "optimizer": "adam"}
+RUN = Run(steps=12, lr=0.01, optimizer="adam")
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +35,18 @@ def init(b, n=48, seed=0):
 def test_batched_run_equals_per_cloud_runs(model):
     objective = ClassLogit() + 0.05 * Continuity()
     start = init(3)
-    config = {**RUN, "start_noise": 0.05}
+    config, noise = RUN, {"start_noise": 0.05}
     together = optimize(
-        model, objective, start, [0, 1, 2], CLASSES, config, seed=3, chunk_size=3, progress=False
+        model,
+        objective,
+        start,
+        [0, 1, 2],
+        CLASSES,
+        config,
+        seed=3,
+        chunk_size=3,
+        progress=False,
+        **noise,
     )
     for i in range(3):
         alone = optimize(
@@ -48,6 +59,7 @@ def test_batched_run_equals_per_cloud_runs(model):
             seed=3,
             chunk_size=1,
             progress=False,
+            **noise,
         )
         assert np.allclose(alone.points[0], together.points[i], atol=1e-4)
         assert np.allclose(alone.history["logit"][:, 0], together.history["logit"][:, i], atol=1e-3)
@@ -81,7 +93,7 @@ def test_model_is_frozen_during_and_restored_after(model):
         init(1),
         [0],
         CLASSES,
-        {**RUN, "steps": 2},
+        dataclasses.replace(RUN, steps=2),
         transforms=[Spy()],
         progress=False,
     )
@@ -97,7 +109,7 @@ def test_stopping_rule_on_the_target_log_probability(model):
         init(2),
         [0, 1],
         CLASSES,
-        {**RUN, "stop_log_prob": -100.0},
+        dataclasses.replace(RUN, stop_log_prob=-100.0),
         progress=False,
     )
     assert loose.steps_run.tolist() == [0, 0]
@@ -108,7 +120,7 @@ def test_stopping_rule_on_the_target_log_probability(model):
         init(2),
         [0, 1],
         CLASSES,
-        {**RUN, "stop_log_prob": -1e-30},
+        dataclasses.replace(RUN, stop_log_prob=-1e-30),
         progress=False,
     )
     assert strict.steps_run.tolist() == [12, 12]
@@ -181,7 +193,7 @@ def test_a_non_finite_cloud_stops_alone_and_the_others_run_on(model):
 def test_looking_at_the_stopping_mask_less_often_changes_nothing(model, monkeypatch, every):
     from flowam import engine
 
-    config = {**RUN, "steps": 40, "converge_steps": 3, "converge_tol": 0.5}
+    config = dataclasses.replace(RUN, steps=40, converge_steps=3, converge_tol=0.5)
     args = (model, ClassLogit(), init(3), [0, 1, 2], CLASSES, config)
     each = optimize(*args, progress=False)
     assert each.steps_run.max() < 40  # every cloud stopped early: the loop ended early
@@ -264,7 +276,7 @@ def test_a_batchwide_term_keeps_the_whole_batch_in_one_chunk(model):
         init(5),
         [0, 1, 2, 0, 1],
         CLASSES,
-        {**RUN, "steps": 2},
+        dataclasses.replace(RUN, steps=2),
         chunk_size=2,
         progress=False,
     )
@@ -276,20 +288,11 @@ def test_a_batchwide_term_keeps_the_whole_batch_in_one_chunk(model):
 def test_a_soft_backward_moves_every_point_and_leaves_the_values_as_they_are(model):
     from flowam.engine import SoftPool
 
-    def run(soft):
-        config = {**RUN, "steps": 1}
-        return optimize(
-            model,
-            ClassLogit(),
-            init(2, 512),
-            [0, 1],
-            CLASSES,
-            config,
-            soft_pool=soft,
-            progress=False,
-        )
+    def run(share):
+        config = dataclasses.replace(RUN, steps=1, soft_pool=share)
+        return optimize(model, ClassLogit(), init(2, 512), [0, 1], CLASSES, config, progress=False)
 
-    hard, soft = run(None), run(SoftPool(1.0, 1.0))
+    hard, soft = run(0.0), run(1.0)
     assert np.allclose(soft.history["logit"][0], hard.history["logit"][0])  # the model's values
     moved = [(np.abs(r.points - r.start).sum(-1) > 0).mean() for r in (hard, soft)]
     assert moved[0] < 0.9 and moved[1] == 1.0  # the hard max reaches the critical points only
@@ -299,7 +302,7 @@ def test_a_soft_backward_moves_every_point_and_leaves_the_values_as_they_are(mod
 
 def test_a_cosine_decay_shrinks_the_last_steps(model):
     def run(decay):
-        config = {**RUN, "steps": 6, "lr": 0.05, "lr_decay": decay}
+        config = dataclasses.replace(RUN, steps=6, lr=0.05, lr_decay=decay)
         return optimize(
             model, ClassLogit(), init(1), [0], CLASSES, config, snapshots=[5], progress=False
         )

@@ -71,7 +71,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     out = tmp_path / "faithful"
     directions = tmp_path / "directions.toml"
     directions.write_text(
-        '["robust-2"]\nrobust_copies = 2\nproject = true\n[plain]\n[parts]\n'
+        '["robust-2"]\nrobustness.copies = 2\ntransforms.project = true\n[plain]\n[parts]\n'
         'method = "parts"\n[surface]\nmethod = "mesh"\n'
     )
     args = ["experiment", "faithful", *tiny_args(tiny_model, tiny_data, out)]
@@ -95,7 +95,8 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
         "surface",
     } | ({"real objects"} if "| real objects |" in table else set())
     config = json.loads((out / "config.json").read_text())
-    assert config["start"] == "sphere" and config["directions"]["robust-2"][1]["robust_copies"] == 2
+    assert config["start"] == "sphere"
+    assert config["directions"]["robust-2"][1]["robustness.copies"] == 2
     assert imread(out / "faithful.png").shape[0] > 100
     kept = sorted((out / "clouds" / "randomized" / "surface").glob("*.json"))  # every cloud
     assert len(kept) == len({r["class"] for r in rows})
@@ -103,7 +104,7 @@ def test_faithful_compares_directions_on_trained_and_damaged_models(
     views = imread(out / "faithful-views.png")  # a row per class, 3 columns per direction
     assert views.shape[0] > 100 and views.shape[1] > 3 * views.shape[0]
     bad = tmp_path / "bad.toml"
-    bad.write_text("[x]\nrobust_copies = -1\n")
+    bad.write_text("[x]\nrobustness.copies = -1\n")
     code, _text, err = run_cli(
         [*args, "--overwrite", "--directions-file", str(bad)], monkeypatch, capsys
     )
@@ -114,7 +115,7 @@ def test_faithful_resumes_from_the_clouds_an_interrupted_run_left(
     tiny_model, tiny_data, tmp_path, monkeypatch, capsys
 ):
     out, directions = tmp_path / "faithful", tmp_path / "directions.toml"
-    directions.write_text("[plain]\n[l2]\nl2 = 0.1\n")
+    directions.write_text("[plain]\n[l2]\nobjective.l2 = 0.1\n")
     args = [
         "experiment",
         "faithful",
@@ -133,7 +134,7 @@ def test_faithful_resumes_from_the_clouds_an_interrupted_run_left(
     explain = Explainer.explain
 
     def counted(self, names, method, *a, **k):
-        run.append(method if isinstance(method, str) else method.l2)
+        run.append(method if isinstance(method, str) else method.objective.l2)
         return explain(self, names, method, *a, **k)
 
     monkeypatch.setattr(Explainer, "explain", counted)
@@ -259,5 +260,5 @@ def test_one_step_count_per_scale_where_every_method_shares_it():
     from flowam.methods import load_method
 
     assert Setting().step_count == QUICK_STEPS
-    assert Setting(scale="full").step_count == load_method("parts").steps == 300
+    assert Setting(scale="full").step_count == load_method("parts").run.steps == 300
     assert Setting(steps=7, scale="full").step_count == 7

@@ -249,7 +249,7 @@ def write_method(folder: Path) -> Path:
 
     folder.mkdir(parents=True)
     text = (resources.files("flowam") / "configs" / "methods" / "parts.toml").read_text()
-    (folder / "mine.toml").write_text(text + '\n[align]\n"feat.stn.fc1" = 0.5\n')
+    (folder / "mine.toml").write_text(text + '\n[objective.align]\n"feat.stn.fc1" = 0.5\n')
     return folder
 
 
@@ -261,13 +261,13 @@ def sound_method(path: Path):
     from flowam.methods import load_method
 
     config = load_method(path)
-    config.check()
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if isinstance(value, float):
-            assert math.isfinite(value), (f.name, value)
-    assert isinstance(config.steps, int) and config.steps >= 1
-    assert config.lr > 0
+    for section in (config.run, config.objective, config.param, config.robustness):
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float):
+                assert math.isfinite(value), (f.name, value)
+    assert isinstance(config.run.steps, int) and config.run.steps >= 1
+    assert config.run.lr > 0
     return config
 
 
@@ -277,21 +277,22 @@ def test_method_files():
 
 KEYS = st.sampled_from(
     [
-        "steps",
-        "lr",
-        "start",
-        "optimizer",
-        "beta",
-        "robust_copies",
-        "smooth",
-        "bound",
-        "align",
-        "blur_every",
-        "tv_k",
+        "run.steps",
+        "run.lr",
+        "param.start",
+        "run.optimizer",
+        "objective.beta",
+        "robustness.copies",
+        "param.kind",
+        "param.smoothing",
+        "objective.bound",
+        "objective.align",
+        "transforms.blur_every",
+        "objective.tv_k",
         "nothing",
-        "generator",
-        "stop_log_prob",
-        "start_noise",
+        "param.generator",
+        "run.stop_log_prob",
+        "param.start_noise",
     ]
 )
 VALUES = st.one_of(
@@ -316,9 +317,10 @@ def test_method_values(values):
         loaded = []
         answers(lambda: loaded.append(sound_method(path)), folder)
         for key, value in values.items() if loaded else ():
-            if key in ("nothing", "align") or isinstance(value, bool | list):
+            if key in ("nothing", "objective.align") or isinstance(value, bool | list):
                 continue
-            kept = getattr(loaded[0], key)  # an accepted value is the one used
+            section, _, name = key.partition(".")
+            kept = getattr(getattr(loaded[0], section), name)  # an accepted value is the one used
             assert kept == value or (isinstance(value, int | float) and kept == float(value))
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from flowam.errors import FlowamError
+from flowam.errors import FlowamError, FlowamWarning
 from flowam.generative import (
     Generator,
     GeneratorConfig,
@@ -136,8 +136,9 @@ def test_latent_am_keeps_the_best_step_of_decoded_clouds(tiny_model, tiny_data, 
 
     model, _ = load_classifier(tiny_model)
     explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
-    common = dict(start="mean", steps=8, lr=0.05, generator=str(tiny_aed), progress=False)
-    result = explainer.explain(None, "vanilla", keep_best=True, **common)
+    param = {"kind": "latent", "start": "mean", "generator": str(tiny_aed)}
+    common = dict(param=param, run={"steps": 8, "lr": 0.05}, progress=False)
+    result = explainer.explain(None, "vanilla", **{"run.keep_best": True}, **common)
     generator = explainer.generator(str(tiny_aed))
     assert not any(p.requires_grad for p in generator.parameters())
     # the explanation is a decoded code: the decoder's image of its own encoding's code
@@ -147,7 +148,7 @@ def test_latent_am_keeps_the_best_step_of_decoded_clouds(tiny_model, tiny_data, 
     assert np.allclose(chosen, result.history["logit"].max(0), atol=1e-4)  # the best step
     last = explainer.explain(None, "vanilla", **common)
     assert np.allclose(last.history["logit"][-1], result.history["logit"][-1], atol=1e-5)
-    with_d = explainer.explain(None, "vanilla", realness=1.0, **common)
+    with_d = explainer.explain(None, "vanilla", objective={"realness": 1.0}, **common)
     assert "realness" in with_d.history and (with_d.history["realness"] <= 0).all()
 
 
@@ -168,9 +169,8 @@ def test_the_decoded_start_is_where_latent_am_begins(tiny_model, tiny_data, tiny
     run = explainer.explain(
         ["box", "cone"],
         "vanilla",
-        start="mean",
-        steps=1,  # history row 0: the decoded start, before the step's update
-        generator=str(tiny_aed),
+        param={"kind": "latent", "start": "mean", "generator": str(tiny_aed)},
+        run={"steps": 1},  # history row 0: the decoded start, before the step's update
         progress=False,
     )
     assert np.allclose(
@@ -187,9 +187,9 @@ def test_latent_am_refuses_what_cannot_act_on_a_code(tiny_model, tiny_data, tmp_
     from flowam.methods import load_method
 
     with pytest.raises(FlowamError, match="project cannot act on a latent code"):
-        load_method("flow-auto").replace(generator="x.safetensors")
+        load_method("flow-auto").replace(param={"kind": "latent", "generator": "x.safetensors"})
     with pytest.raises(FlowamError, match="realness needs a generator"):
-        load_method("vanilla").replace(realness=1.0)
+        load_method("vanilla").replace(objective={"realness": 1.0})
     from flowam.data import load_dataset
     from flowam.explain import Explainer
     from flowam.models import load_classifier
@@ -197,18 +197,28 @@ def test_latent_am_refuses_what_cannot_act_on_a_code(tiny_model, tiny_data, tmp_
     model, _ = load_classifier(tiny_model)
     explainer = Explainer(model, load_dataset(str(tiny_data), "test", num_points=64))
     with pytest.raises(CheckpointError, match="no bundled generator"):
-        explainer.explain(None, "vanilla", generator="bundled:vae", steps=1, progress=False)
+        explainer.explain(
+            None,
+            "vanilla",
+            param={"kind": "latent", "generator": "bundled:vae"},
+            run={"steps": 1},
+            progress=False,
+        )
 
 
 def test_generator_options_parse_from_the_command_line():
     from flowam.methods import coerce, load_method
 
     vanilla = load_method("vanilla")
-    assert coerce(vanilla, "generator=runs/ae/best.safetensors") == {
-        "generator": "runs/ae/best.safetensors"
+    latent = vanilla.replace(coerce(vanilla, "param.kind=latent"))
+    assert coerce(latent, "param.generator=runs/ae/best.safetensors") == {
+        "param.generator": "runs/ae/best.safetensors"
     }
-    assert coerce(vanilla, "keep_best=true") == {"keep_best": True}
-    assert coerce(vanilla, "realness=0.5") == {"realness": 0.5}
+    assert coerce(vanilla, "run.keep_best=true") == {"run.keep_best": True}
+    assert coerce(vanilla, "objective.realness=0.5") == {"objective.realness": 0.5}
+    with pytest.warns(FlowamWarning, match="generator -> param.generator"):
+        old = coerce(vanilla, "generator=runs/ae/best.safetensors")  # the old name switches
+    assert old == {"param.kind": "latent", "param.generator": "runs/ae/best.safetensors"}
 
 
 @pytest.mark.parametrize("kind", ["ae", "aed", "naed"])
@@ -242,7 +252,7 @@ def test_each_generative_preset_explains_through_its_bundled_generator(preset):
     model, info = load_classifier()
     real = load_dataset("procedural", "test", num_points=info.num_points, per_class=2)
     explainer = Explainer(model, real)
-    result = explainer.explain(["chair", "table"], preset, steps=4, progress=False)
+    result = explainer.explain(["chair", "table"], preset, **{"run.steps": 4}, progress=False)
     decoded = explainer.generator(f"bundled:{preset}").ae
     assert ("realness" in result.history) == (preset != "ae")
     assert result.points.shape == (2, info.num_points, 3)
@@ -258,7 +268,8 @@ def test_latent_am_runs_through_explain_and_every_experiment(
 ):
     method = tmp_path / "aed-tiny.toml"
     method.write_text(
-        f'start = "mean"\nsteps = 3\ngenerator = "{tiny_aed}"\nrealness = 1.0\nkeep_best = true\n'
+        f"[run]\nsteps = 3\nkeep_best = true\n[objective]\nrealness = 1.0\n"
+        f'[param]\nkind = "latent"\nstart = "mean"\ngenerator = "{tiny_aed}"\n'
     )
     subject = ["--model", str(tiny_model), "--data", str(tiny_data)]
     code, _text, err = run_cli(
@@ -282,7 +293,9 @@ def test_latent_am_runs_through_explain_and_every_experiment(
 
     faithful = tmp_path / "faithful"
     directions = tmp_path / "directions.toml"
-    directions.write_text(f'[latent]\ngenerator = "{tiny_aed}"\nkeep_best = true\n')
+    directions.write_text(
+        f'[latent]\nparam.kind = "latent"\nparam.generator = "{tiny_aed}"\nrun.keep_best = true\n'
+    )
     code, _text, err = run_cli(
         [
             "experiment",
@@ -320,7 +333,7 @@ def test_latent_am_runs_through_explain_and_every_experiment(
     )
     assert code == 0, err
     table = (diversity / "diversity.md").read_text()
-    assert "Skipped step noise, low: step_noise cannot act on a latent code" in table
+    assert "Skipped step noise, low: transforms.step_noise cannot act on a latent code" in table
     assert "| start noise, high" in table and "| step noise" not in table
 
     # a model whose clouds the bundled generators do not make: the generative presets are

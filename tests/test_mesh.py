@@ -8,7 +8,7 @@ import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, load_method, parameterization
 from flowam.objectives import ClassLogit
@@ -40,7 +40,7 @@ def test_the_icosphere_is_a_closed_sphere_with_outward_triangles():
         a, b, c = (verts[faces[:, k]] for k in range(3))
         normal = torch.linalg.cross(b - a, c - a)
         assert ((normal * (a + b + c)).sum(1) > 0).all()
-    with pytest.raises(FlowamError, match="mesh_subdivisions=7"):
+    with pytest.raises(FlowamError, match="param.subdivisions=7"):
         icosphere(7)
 
 
@@ -105,32 +105,33 @@ def test_a_mesh_chart_starts_from_the_icosphere_and_draws_in_the_unit_sphere():
 
 
 def test_mesh_options_fail_in_one_line():
-    with pytest.raises(FlowamError, match="start='mesh'"):
-        MethodConfig(mesh=True, start="sphere").check()
-    with pytest.raises(FlowamError, match="project cannot act on a mesh"):
-        MethodConfig(mesh=True, start="mesh", project=True).check()
-    with pytest.raises(FlowamError, match="two parameterizations"):
-        MethodConfig(mesh=True, assembly=True, start="mesh").check()
-    with pytest.raises(FlowamError, match="mesh cannot act on a latent code"):
-        MethodConfig(mesh=True, start="mesh", generator="bundled:ae").check()
-    with pytest.raises(FlowamError, match="mesh_subdivisions=9"):
-        MethodConfig(mesh=True, start="mesh", mesh_subdivisions=9).check()
-    config = MethodConfig(mesh=True, start="mesh", smooth=5.0).check()  # smooth is its λ
-    assert config.fixed_start and config.drawn == "mesh"
+    mesh = {"kind": "mesh"}
+    with pytest.raises(FlowamError, match=r"starts from its icosphere \(start 'mesh'\)"):
+        MethodConfig().replace(param={**mesh, "start": "sphere"})
+    with pytest.raises(FlowamError, match="transforms.project cannot act on a mesh"):
+        MethodConfig().replace(param=mesh, transforms={"project": True})
+    with pytest.raises(FlowamError, match="of kind mesh has no option 'generator'"):
+        MethodConfig().replace(param={**mesh, "generator": "bundled:ae"})
+    with pytest.raises(FlowamError, match="param.subdivisions=9"):
+        MethodConfig().replace(param={**mesh, "subdivisions": 9})
+    config = MethodConfig().replace(param={**mesh, "smoothing": 5.0, "start": "mesh"})
+    assert config.fixed_start and config.start == "mesh" and config.param.smoothing == 5.0
 
 
 def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
-    config = MethodConfig(mesh=True, start="mesh", mesh_subdivisions=1, bound=0.8).check()
+    config = MethodConfig().replace(
+        param={"kind": "mesh", "subdivisions": 1}, objective={"bound": 0.8}
+    )
     param = parameterization(config)
     start = torch.from_numpy(start_clouds("mesh", 48, None, [0, 1, 2]))
-    run = {"steps": 30, "lr": 0.05, "optimizer": "adam"}
+    run = Run(steps=30, lr=0.05)
     kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
     result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
     logit = result.history["logit"]
     assert (logit[-1] > logit[0]).all() and math.isfinite(float(logit[-1].mean()))
     assert np.abs(result.points).max() <= 0.8
     # a batched run equals runs of single clouds (each cloud draws from its own seed)
-    run["steps"] = 6
+    run = Run(steps=6, lr=0.05)
     together = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
     alone = optimize(small_model, ClassLogit(), start[2:], [2], CLASSES, run, **kw)
     assert np.allclose(alone.points[0], together.points[2], atol=1e-4)
@@ -138,6 +139,7 @@ def test_a_mesh_run_raises_the_logit_with_legal_points(small_model):
 
 def test_the_faithful_mesh_preset_is_a_smoothed_mesh():
     config = load_method("mesh")
-    assert config.mesh and config.start == "mesh" and config.smooth > 0 and config.robust_copies
+    assert config.param.kind == "mesh" and config.start == "mesh" and config.param.smoothing > 0
+    assert config.robustness.copies
     param = parameterization(config)
     assert isinstance(param, Mesh) and len(param.start) == 642

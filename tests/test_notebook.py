@@ -90,7 +90,7 @@ def test_show_takes_a_result_or_a_run_folder(small_model, small_real, tmp_path):
     from flowam.explain import Explainer
 
     result = Explainer(small_model, small_real).explain(
-        small_real.classes[:2], "vanilla", steps=2, progress=False
+        small_real.classes[:2], "vanilla", **{"run.steps": 2}, progress=False
     )
     shown = flowam.show(result, label="mine", height=300)
     assert "height: 300px" in shown._repr_html_() and "flowam: mine" in shown.page

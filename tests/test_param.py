@@ -6,7 +6,7 @@ import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.objectives import ClassLogit
 from flowam.param import Smooth, start_clouds
@@ -67,7 +67,7 @@ def test_projection_stays_exact_through_the_smoothed_parameterization(small_mode
         start,
         [0, 1],
         CLASSES,
-        {"steps": 5, "lr": 0.05, "optimizer": "adam"},
+        Run(steps=5, lr=0.05, optimizer="adam"),
         transforms=[LegalProjection(1.0)],
         param=Smooth(3.0),
         progress=False,
@@ -78,7 +78,7 @@ def test_projection_stays_exact_through_the_smoothed_parameterization(small_mode
 
 def test_smoothed_batched_run_equals_per_cloud_runs(small_model):
     start = cloud(3)
-    run = {"steps": 6, "lr": 0.02, "optimizer": "adam"}
+    run = Run(steps=6, lr=0.02, optimizer="adam")
     kw = dict(augment=Robustness(2), param=Smooth(3.0), seed=4, progress=False)
     together = optimize(
         small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, chunk_size=3, **kw

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.methods import MethodConfig, load_method, parameterization
 from flowam.objectives import ClassLogit
@@ -127,7 +127,7 @@ def test_bent_parts_start_as_boxes_and_stay_attached_however_they_bend():
     # the drawn points lie on those surfaces: every offset column reaches the cloud
     (chart.cloud() ** 2).sum().backward()
     assert (chart.param.grad[..., PARAMS:].abs().sum((0, 2)) > 0).all()
-    config = load_method("parts-boxes").replace(part_bend=True)
+    config = load_method("parts-boxes").replace({"param.bend": True})
     assert parameterization(config).bend
 
 
@@ -148,26 +148,25 @@ def test_the_start_is_class_agnostic_and_fills_its_cubes():
 
 
 def test_assembly_options_fail_in_one_line():
-    with pytest.raises(FlowamError, match="start='parts'"):
-        MethodConfig(assembly=True, start="sphere").check()
-    with pytest.raises(FlowamError, match="project cannot act on an assembly"):
-        MethodConfig(assembly=True, start="parts", project=True).check()
-    with pytest.raises(FlowamError, match="smooth cannot act on an assembly"):
-        MethodConfig(assembly=True, start="parts", smooth=2.0).check()
-    with pytest.raises(FlowamError, match="assembly cannot act on a latent code"):
-        MethodConfig(assembly=True, start="parts", generator="bundled:ae").check()
-    with pytest.raises(FlowamError, match="part_min=0.5"):
-        MethodConfig(assembly=True, start="parts", part_min=0.5).check()
+    parts = {"kind": "parts"}
+    with pytest.raises(FlowamError, match=r"starts from its cubes \(start 'parts'\)"):
+        MethodConfig().replace(param={**parts, "start": "sphere"})
+    with pytest.raises(FlowamError, match="transforms.project cannot act on a parts"):
+        MethodConfig().replace(param=parts, transforms={"project": True})
+    with pytest.raises(FlowamError, match="of kind parts has no option 'smoothing'"):
+        MethodConfig().replace(param={**parts, "smoothing": 2.0})
+    with pytest.raises(FlowamError, match="param.min_half=1.5"):
+        MethodConfig().replace(param={**parts, "min_half": 1.5})
     with pytest.raises(FlowamError, match="parts=40"):
         Parts(parts=40)
-    with pytest.raises(FlowamError, match="part_bend_after=0.5 needs part_bend=true"):
-        MethodConfig(assembly=True, start="parts", part_bend_after=0.5).check()
-    with pytest.raises(FlowamError, match=r"part_bend_after=1.0 must be a share .* \[0, 1\)"):
-        MethodConfig(assembly=True, start="parts", part_bend=True, part_bend_after=1.0).check()
-    with pytest.raises(FlowamError, match="part_bend shapes an assembly of parts: it needs"):
-        MethodConfig(part_bend=True).check()
-    with pytest.raises(FlowamError, match="mesh_subdivisions shapes a mesh: it needs mesh=true"):
-        MethodConfig(mesh_subdivisions=2).check()
+    with pytest.raises(FlowamError, match="param.bend_after=0.5 needs param.bend=true"):
+        MethodConfig().replace(param={**parts, "bend_after": 0.5})
+    with pytest.raises(FlowamError, match=r"param.bend_after=1.0 must be a share .* \[0, 1\)"):
+        MethodConfig().replace(param={**parts, "bend": True, "bend_after": 1.0})
+    with pytest.raises(FlowamError, match="of kind points has no option 'bend'"):
+        MethodConfig().replace({"param.bend": True})
+    with pytest.raises(FlowamError, match="of kind points has no option 'subdivisions'"):
+        MethodConfig().replace({"param.subdivisions": 2})
     for removed in ("part_turn", "part_mirror", "part_round", "norm_stats"):  # measured worse
         with pytest.raises(FlowamError, match=f"unknown method option '{removed}'"):
             MethodConfig().replace(**{removed: True})
@@ -184,7 +183,7 @@ def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, s
 
     param = Spied(bend=True, bend_after=share, normalize=True)
     start = torch.from_numpy(start_clouds("parts", 48, None, [0]))
-    run = {"steps": 2, "lr": 0.05, "optimizer": "adam"}  # share 0.25: step 0 held, step 1 not
+    run = Run(steps=2, lr=0.05, optimizer="adam")  # share 0.25: step 0 held, step 1 not
     optimize(small_model, ClassLogit(), start, [0], CLASSES, run, param=param, progress=False)
     moved = charts[0].param.detach()[0] != param.start
     assert moved[:, :PARAMS].any()  # the boxes move from the first step
@@ -192,10 +191,10 @@ def test_coarse_to_fine_parts_stay_boxes_for_a_share_of_the_steps(small_model, s
 
 
 def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
-    config = MethodConfig(assembly=True, start="parts", bound=0.8).check()
+    config = MethodConfig().replace(param={"kind": "parts"}, objective={"bound": 0.8})
     param = parameterization(config)
     start = torch.from_numpy(start_clouds("parts", 48, None, [0, 1, 2]))
-    run = {"steps": 40, "lr": 0.05, "optimizer": "adam"}
+    run = Run(steps=40, lr=0.05)
     kw = dict(augment=Robustness(1), param=param, seed=3, progress=False)
     result = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
     logit = result.history["logit"]
@@ -205,7 +204,7 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
     assert math.isfinite(float(logit[-1].mean()))
     # a batched run equals runs of single clouds (over a few steps: later, a rounding
     # difference can send a point to another face, and the runs part ways)
-    run["steps"] = 8
+    run = Run(steps=8, lr=0.05)
     together = optimize(small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, **kw)
     alone = optimize(small_model, ClassLogit(), start[1:2], [1], CLASSES, run, **kw)
     assert np.allclose(alone.points[0], together.points[1], atol=1e-4)
@@ -217,12 +216,12 @@ def test_an_assembly_run_raises_the_logit_with_legal_points(small_model):
 )
 def test_the_faithful_presets_are_assemblies_of_parts(preset, bent, after):
     config = load_method(preset)
-    assert config.assembly and config.start == "parts" and not config.project
-    assert config.part_normalize
+    assert config.param.kind == "parts" and config.start == "parts"
+    assert not config.transforms.project and config.param.normalize
     param = parameterization(config)
     assert isinstance(param, Parts) and param.normalize
     assert param.bend == bent
-    assert config.part_bend_after == after
+    assert config.param.bend_after == after
 
 
 @pytest.mark.parametrize("bend", [False, True])
@@ -253,7 +252,7 @@ def test_a_union_draws_only_the_surface_outside_the_other_parts(bend):
     chart = Parts(bend=bend, union=True, normalize=True).chart(torch.zeros(b, n, 3), [0, 1])
     (chart.cloud() ** 2).sum().backward()
     assert (chart.param.grad[..., :PARAMS].abs().sum((0, 2)) > 0).all()
-    assert load_method("parts").replace(part_union=True).part_union
+    assert load_method("parts").replace({"param.union": True}).param.union
 
 
 def test_start_noise_sets_each_cloud_apart_from_its_own_seed():
@@ -263,5 +262,5 @@ def test_start_noise_sets_each_cloud_apart_from_its_own_seed():
     assert torch.equal(base[0], base[1]) and not torch.equal(noisy[0], noisy[1])
     assert torch.equal(again[0], noisy[1])  # a cloud's start is its own seed's
     assert 0.3 < (noisy - base).std() < 0.7
-    with pytest.raises(FlowamError, match="part_start_noise"):
+    with pytest.raises(FlowamError, match="param.start_noise"):
         Parts(start_noise=-1.0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from tests.conftest import SMALL_CLASSES as CLASSES
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.methods import load_method
 from flowam.objectives import ClassLogit
@@ -57,16 +57,16 @@ def test_dropout_replaces_points_by_the_first_and_gradients_flow():
 
 
 def test_bad_ranges_are_refused_in_one_line():
-    for bad in (dict(copies=0), dict(scale=1.2), dict(dropout=1.0), dict(yaw=-1)):
-        with pytest.raises(FlowamError, match="robust_"):
+    for bad in (dict(copies=-1), dict(scale=1.2), dict(dropout=1.0), dict(yaw=-1)):
+        with pytest.raises(FlowamError, match="robustness."):
             Robustness(**bad)
-    with pytest.raises(FlowamError, match="robust_copies"):
-        load_method("vanilla").replace(robust_copies=-1)
+    with pytest.raises(FlowamError, match="robustness.copies"):
+        load_method("vanilla").replace(robustness={"copies": -1})
 
 
 def test_the_engine_records_the_clouds_own_logit_and_averages_the_copies(small_model):
     start = cloud(3)
-    run = {"steps": 3, "lr": 0.01, "optimizer": "adam"}
+    run = Run(steps=3, lr=0.01, optimizer="adam")
     aug = Robustness(copies=2)
     result = optimize(
         small_model, ClassLogit(), start, [0, 1, 2], CLASSES, run, augment=aug, progress=False
@@ -101,5 +101,5 @@ def test_sampling_redraws_each_copy_from_the_cloud_and_starts_sampling_at_random
         starts = farthest_point_sample(out.reshape(8, 50, 3), 4)[:, 0]
     assert (starts.view(2, 4)[:, 1:] == 0).all()  # the copies start at their first point
     assert (starts.view(2, 4)[:, 0] != 0).all()  # the clouds where the model starts
-    with pytest.raises(FlowamError, match="robust_sampling"):
-        load_method("vanilla").replace(robust_sampling=True)
+    with pytest.raises(FlowamError, match="robustness.sampling"):
+        load_method("vanilla").replace(robustness={"sampling": True})

@@ -120,7 +120,7 @@ def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
     [
         (["--restarts", "0"], "--restarts 0: must be at least 1"),
         (["--seed", "-1"], "--seed -1: must be at least 0"),
-        (["--set", "lr=0"], "lr=0.0 must be above 0"),
+        (["--set", "run.lr=0"], "run.lr=0.0 must be above 0"),
         (["--num-points", "3"], "--num-points 3: must be at least 32"),
         (["--chunk-size", "0"], "--chunk-size 0: must be at least 1"),
         (["--steps", "0"], "--steps 0: must be at least 1"),
@@ -129,7 +129,7 @@ def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
         (["--snapshots", "abc"], "--snapshots 'abc': expected"),
         (["--snapshots", "-1"], "--snapshots -1"),
         (["--snapshots", "5"], "--snapshots 5: outside method vanilla's 2 steps"),
-        (["--set", "align.x=1"], "unknown layer 'x' in PointNet"),
+        (["--set", "objective.align.x=1"], "unknown layer 'x' in PointNet"),
         (["--set", "nosuch=1"], "--set nosuch: unknown method option"),
         (["--classes", "chiar"], "unknown class 'chiar'"),
     ],

@@ -31,13 +31,18 @@ def test_best_of_takes_the_highest_of_each_run_of_candidates():
 
 def test_select_from_keeps_the_most_stable_run_of_each_explanation(small_model, small_real):
     explainer = Explainer(small_model, small_real)
-    one = explainer.explain(["a", "c"], "parts", steps=3, restarts=2, progress=False)
+    one = explainer.explain(["a", "c"], "parts", **{"run.steps": 3}, restarts=2, progress=False)
     best = explainer.explain(
-        ["a", "c"], "parts", steps=3, restarts=2, select_from=3, progress=False
+        ["a", "c"],
+        "parts",
+        **{"run.steps": 3},
+        restarts=2,
+        **{"run.select_from": 3},
+        progress=False,
     )
     assert best.points.shape == one.points.shape and best.restarts.tolist() == [0, 1, 0, 1]
     assert best.history["logit"].shape == one.history["logit"].shape
-    runs = explainer.explain(["a", "c"], "parts", steps=3, restarts=6, progress=False)
+    runs = explainer.explain(["a", "c"], "parts", **{"run.steps": 3}, restarts=6, progress=False)
     seeds = [cloud_seed(0, t, r) for t in (0, 2) for r in range(6)]
     method = robustness(load_method("parts"))
     scores = stability(small_model, runs.points, runs.targets, seeds, method, step=4)

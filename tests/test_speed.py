@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from flowam.engine import optimize
+from flowam.engine import Run, optimize
 from flowam.errors import FlowamError
 from flowam.hooks import LayerRecorder
 from flowam.models import MODELS, get_model
@@ -210,7 +210,7 @@ def run(speed, steps, optimizer="adam", lr=0.01):
     objective = ClassLogit() + 0.1 * Continuity() + 0.01 * LatentAlignment("fc2")
     means = {"fc2": torch.randn(3, 256, generator=torch.Generator().manual_seed(2)).abs()}
     stats = ClassStatistics(info.classes, means, np.ones(3))
-    config = {"steps": steps, "lr": lr, "optimizer": optimizer}
+    config = Run(steps=steps, lr=lr, optimizer=optimizer)
     start = torch.from_numpy(fibonacci_sphere(info.num_points))[None].repeat(3, 1, 1)
     return optimize(
         model,

@@ -24,10 +24,12 @@ CLI = "import sys; from flowam.cli import main; sys.argv[0] = 'flowam'; main()"
 
 
 def test_ranges_parse_and_apply_as_set_would():
-    assert parse_param("beta=0:1") == Param("beta", "float", 0.0, 1.0)
-    assert parse_param("align.fc2=log:0.01:10") == Param("align.fc2", "log", 0.01, 10.0)
-    assert parse_param("steps=int:10:50") == Param("steps", "int", 10, 50)
-    assert parse_param("optimizer=adam|sgd").choices == ("adam", "sgd")
+    beta = Param("objective.beta", "float", 0.0, 1.0)
+    assert parse_param("objective.beta=0:1") == beta
+    fc2 = Param("objective.align.fc2", "log", 0.01, 10.0)
+    assert parse_param("objective.align.fc2=log:0.01:10") == fc2
+    assert parse_param("run.steps=int:10:50") == Param("run.steps", "int", 10, 50)
+    assert parse_param("run.optimizer=adam|sgd").choices == ("adam", "sgd")
     for bad, message in [
         ("beta", "write NAME=LOW:HIGH"),
         ("beta=1:0", "LOW must be below HIGH"),
@@ -38,9 +40,10 @@ def test_ranges_parse_and_apply_as_set_would():
         with pytest.raises(FlowamError, match=message):
             parse_param(bad)
     flow = load_method("flow")
-    changed = apply(flow, {"beta": 0.25, "align.fc2": 3.0, "steps": 7})
-    assert (changed.beta, changed.steps) == (0.25, 7)
-    assert float(changed.align["fc2"]) == 3.0 and set(changed.align) == set(flow.align)
+    changed = apply(flow, {"objective.beta": 0.25, "objective.align.fc2": 3.0, "run.steps": 7})
+    assert (changed.objective.beta, changed.run.steps) == (0.25, 7)
+    align = changed.objective.align
+    assert float(align["fc2"]) == 3.0 and set(align) == set(flow.objective.align)
     assert parse_objectives("logit, cd") == ["logit", "cd"]
     with pytest.raises(FlowamError, match="choose from logit, recognised, cd, gap"):
         parse_objectives("logit,beauty")
@@ -56,7 +59,7 @@ def sweep_args(tiny_model, tiny_data, out, *extra):
         "--method",
         "vanilla",
         "--param",
-        "lr=log:0.001:0.1",
+        "run.lr=log:0.001:0.1",
         "--out",
         str(out),
         *extra,
@@ -82,7 +85,7 @@ def test_sweep_on_sqlite_writes_the_front_and_resumes(
     config = json.loads((out / "config.json").read_text())
     assert config["command"] == "sweep" and config["storage"].startswith("sqlite:///")
     assert config["params"][0] == {
-        "name": "lr",
+        "name": "run.lr",
         "kind": "log",
         "low": 0.001,
         "high": 0.1,

@@ -294,7 +294,7 @@ def auto_alignment(explainer, steps: int = 100, seed: int = 0, progress: bool = 
     if found is not None:
         return AutoAlignment(found.weights, found.analysis, key)
     check_coverage(explainer.real)
-    raw = explainer.explain(None, "vanilla", steps=steps, seed=seed, progress=progress)
+    raw = explainer.explain(None, "vanilla", run={"steps": steps}, seed=seed, progress=progress)
     analysis = activation_flow(
         explainer.model, explainer.real, {"vanilla": (raw.points, raw.targets)}
     )

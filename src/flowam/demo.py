@@ -58,13 +58,20 @@ DEMO_COUNT = 4
 """Classes the demo explains by default: the first 4 of
 :data:`flowam.subject.DEFAULT_CLASSES`, few enough that every preset and the recommended
 one on all three architectures run within about three minutes on a 2-core CPU (8 classes
-took 264 s, issue 34)."""
+took 264 s)."""
 DEMO_STEPS = 100
 """Steps per method in the demo, chosen so ``make demo`` fits in 5 minutes on 2 CPU cores."""
 BASELINES = ("vanilla", "l2", "blur", "tv")
 STARTS = ("mean", "gaussian")
 START_WORDS = {"gaussian": "from noise", "mean": "from class mean", "parts": "from the cubes"}
 """How a protocol row names its start (others: "from the <start>")."""
+
+
+def protocol_label(method: str, start: str) -> str:
+    """The paper-protocol row of ``method`` run from ``start`` (``"parts (from the cubes)"``)."""
+    return f"{method} ({START_WORDS.get(start, f'from the {start}')})"
+
+
 PRESET = "parts"
 """The recommended preset, which the demo also runs on every other bundled architecture."""
 TITLES = {
@@ -123,7 +130,7 @@ def run_demo(
         out,
         methods=methods,
         starts=starts,
-        overrides={"steps": steps},
+        overrides={"run.steps": steps},
         seed=seed,
         randomized=randomized,
         log=log,
@@ -208,7 +215,7 @@ def compare_starts(
         log(f"from the {start} start: {', '.join(chosen)}")
         runs[start] = compare(
             explainer,
-            {m: (m, {**(overrides or {}), "start": start}) for m in chosen},
+            {m: (m, {**(overrides or {}), "param.start": start}) for m in chosen},
             out / start,
             names,
             seed=seed,
@@ -230,7 +237,7 @@ def compare_starts(
         if generator:  # latent AM's own start: the decoded class mean
             label = Explainer.start_label(start, generator)
             paper[label] = runs[start][label]
-        paper[f"{m} ({START_WORDS.get(start, f'from the {start}')})"] = runs[start][m]
+        paper[protocol_label(m, start)] = runs[start][m]
     write_grid({k: o.result for k, o in paper.items()}, out / "grid.png", list(names))
     tables["paper protocol"] = paper
     return tables
@@ -263,7 +270,7 @@ def on_architectures(
     """
     subject = subject or Subject()
     start = load_method(PRESET).start
-    ran = own[f"{PRESET} (from the {start})"]
+    ran = own[protocol_label(PRESET, start)]
     rows: dict[str, Outcome] = {}
     real = real_examples(explainer, names, seed)
     if real is not None:
@@ -281,7 +288,7 @@ def on_architectures(
         label = f"{arch}: {PRESET}"
         outcomes = compare(
             other,
-            {label: (PRESET, {"steps": steps})},
+            {label: (PRESET, {"run.steps": steps})},
             out / "architectures" / arch,
             names,
             seed=seed,

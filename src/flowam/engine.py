@@ -114,7 +114,7 @@ class Explanations:
         no method; a config read from a file is checked by
         :func:`flowam.readback.method_bound`)."""
         method = self.config.get("method") or {}
-        return float(method.get("bound", 1.0))
+        return float(method.get("objective", {}).get("bound", 1.0))
 
     def subset(self, index: np.ndarray) -> Explanations:
         """The explanations at ``index`` ``(K,)``, in that order (their histories,
@@ -157,6 +157,51 @@ def log_rest(logits: Tensor, targets: Tensor) -> Tensor:
     return torch.logsumexp(others, 1) - torch.logsumexp(logits, 1)
 
 
+OPTIMIZERS = ("adam", "sgd")
+LR_DECAYS = ("none", "cosine")
+
+
+@dataclass(frozen=True)
+class Run:
+    """How the optimiser runs: a method's ``[run]`` (``run.steps``, ``run.lr``, ...)."""
+
+    steps: int = 300
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 0.01
+    lr_decay: str = "none"  # none | cosine: the step size falls from lr to 0 over the steps
+    stop_log_prob: float | None = None  # a cloud stops once log p(target) reaches this
+    converge_steps: int = 0  # stop when the objective gained < converge_tol in that many steps
+    converge_tol: float = 1e-4
+    keep_best: bool = False  # return each cloud at its step of highest target logit
+    select_from: int = 1  # each explanation the most stable of that many runs (flowam.selection)
+    soft_pool: float = 0.0  # share of the first steps with a soft backward through max pooling
+    soft_pool_temperature: float = 1.0  # in units of the pooled values' spread
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise FlowamError(f"run.steps={self.steps} must be at least 1")
+        if not self.lr > 0:
+            raise FlowamError(f"run.lr={self.lr} must be above 0")
+        for name, choices in (("optimizer", OPTIMIZERS), ("lr_decay", LR_DECAYS)):
+            if getattr(self, name) not in choices:
+                raise FlowamError(
+                    f"unknown run.{name} {getattr(self, name)!r}; choose one of "
+                    f"{', '.join(choices)}"
+                )
+        if self.select_from < 1:
+            raise FlowamError(f"run.select_from={self.select_from} must be at least 1")
+        if self.soft_pool:
+            self.pooling()
+        elif not self.soft_pool_temperature > 0:
+            raise FlowamError(
+                f"run.soft_pool_temperature={self.soft_pool_temperature} must be above 0"
+            )
+
+    def pooling(self) -> SoftPool | None:
+        """The soft backward through max pooling, or None where ``soft_pool`` is 0."""
+        return SoftPool(self.soft_pool, self.soft_pool_temperature) if self.soft_pool else None
+
+
 @dataclass(frozen=True)
 class SoftPool:
     """A soft backward pass through every max pooling for the first ``share`` of the
@@ -168,9 +213,9 @@ class SoftPool:
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
-            raise FlowamError(f"soft_pool={self.share} must be a share of the steps in (0, 1]")
+            raise FlowamError(f"run.soft_pool={self.share} must be a share of the steps in (0, 1]")
         if not self.temperature > 0:
-            raise FlowamError(f"soft_pool_temperature={self.temperature} must be above 0")
+            raise FlowamError(f"run.soft_pool_temperature={self.temperature} must be above 0")
 
     def holds(self, step: int, steps: int) -> bool:
         return step < self.share * steps
@@ -252,7 +297,7 @@ class _Chunk:
 
 
 def _run_chunk(
-    models, objective, transforms, shaping, start, batch, config, num_classes, snap_steps, bar
+    models, objective, transforms, shaping, start, batch, run: Run, num_classes, snap_steps, bar
 ) -> _Chunk:
     """Optimise one chunk of clouds.
 
@@ -264,7 +309,7 @@ def _run_chunk(
     has stopped or the run is stopped the remaining rows repeat the last one. Points,
     snapshots and steps run come back on the CPU.
     """
-    steps = config["steps"]
+    steps = run.steps
     chart = (shaping.param or Parameterization()).chart(start, batch.seeds)
     param = chart.param
     # the clouds exactly as the step transforms left them: through a parameterization they
@@ -275,19 +320,18 @@ def _run_chunk(
     device = start.device
     best_logit = torch.full((len(start),), -torch.inf, device=device)
 
-    opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
-    optimizer = opt_cls([param], lr=config["lr"])
-    decay = config.get("lr_decay", "none")
+    opt_cls = torch.optim.Adam if run.optimizer == "adam" else torch.optim.SGD
+    optimizer = opt_cls([param], lr=run.lr)
     objective.setup(batch)
     active = torch.ones(len(start), dtype=torch.bool, device=device)
     failed_at = torch.full((len(start),), -1, dtype=torch.long, device=device)
     steps_run = torch.zeros(len(start), dtype=torch.long, device=device)
     history: dict[str, list[Tensor]] = {}
     snapshots: dict[int, Tensor] = {}
-    stop_lp = config.get("stop_log_prob")
+    stop_lp = run.stop_log_prob
     # log p >= stop  <=>  log(1 - p) <= log(1 - e^stop); the right side stays exact in float32
     stop_rest = None if stop_lp is None else float(np.log(-np.expm1(stop_lp)))
-    patience, tol = config.get("converge_steps", 0), config.get("converge_tol", 1e-4)
+    patience, tol = run.converge_steps, run.converge_tol
     status, step = "finished", 0
     check_every = HOST_CHECK_EVERY.get(device.type, 16)
 
@@ -345,10 +389,8 @@ def _run_chunk(
             if step == steps or (step % check_every == 0 and not active.any()):
                 break
             optimizer.zero_grad()
-            if decay == "cosine":  # from lr at the first step towards 0 at the last
-                optimizer.param_groups[0]["lr"] = (
-                    config["lr"] * 0.5 * (1 + np.cos(np.pi * step / steps))
-                )
+            if run.lr_decay == "cosine":  # from lr at the first step towards 0 at the last
+                optimizer.param_groups[0]["lr"] = run.lr * 0.5 * (1 + np.cos(np.pi * step / steps))
             (-total.sum()).backward()
             grad = param.grad
             fail(active & ~torch.isfinite(grad).flatten(1).all(1))
@@ -393,13 +435,12 @@ def optimize(
     start: Tensor,
     targets: Sequence[int],
     classes: Sequence[str],
-    config: dict[str, Any],
+    run: Run,
     *,
     transforms: Sequence[Transform] = (),
     augment: Robustness | None = None,
     param: Parameterization | None = None,
-    keep_best: bool = False,
-    soft_pool: SoftPool | None = None,
+    start_noise: float = 0.0,
     stats: ClassStatistics | None = None,
     restarts: Sequence[int] | None = None,
     group: int = 1,
@@ -414,21 +455,21 @@ def optimize(
     Args:
         model: the classifier (any device; the clouds follow it).
         objective: what to maximise per cloud.
-        start: ``(B, N, 3)`` starting clouds (``config["start_noise"]`` is added per cloud).
+        start: ``(B, N, 3)`` starting clouds.
         targets: ``B`` target class indices.
         classes: all class names of the model.
-        config: ``steps``, ``lr``, ``optimizer`` and optional ``lr_decay`` (``none``, or
-            ``cosine``: the step size falls from ``lr`` to 0 over the steps), ``start_noise``,
-            ``stop_log_prob``, ``converge_steps``, ``converge_tol``; stored in the result.
+        run: steps, step size and its decay, optimiser, stopping rules, ``keep_best``
+            (each cloud at the step of its highest target logit instead of the last) and
+            ``soft_pool`` (a soft backward pass through max pooling for a share of the
+            first steps, :class:`SoftPool`; the model then runs without fused max
+            pooling); stored in the result.
         transforms: operations after each step (blur, iteration noise).
         augment: transformation robustness: the model-reading terms are averaged over
             each cloud and its randomly transformed copies (:mod:`flowam.robustness`).
         param: what the optimiser moves instead of the coordinates (a Laplacian-smoothed
             version of them, a generator's latent code: :mod:`flowam.param`).
-        keep_best: return each cloud at the step of its highest target logit instead of
-            the last.
-        soft_pool: a soft backward pass through max pooling for a share of the first
-            steps (:class:`SoftPool`); the model then runs without fused max pooling.
+        start_noise: Gaussian noise added to each start, of this amplitude times the
+            cloud's coordinate standard deviation (supplement S1-D), from the cloud's seed.
         stats: class statistics for latent alignment.
         restarts: restart index of each cloud (default all 0); with ``targets`` and
             ``seed`` it fixes each cloud's seed.
@@ -453,7 +494,7 @@ def optimize(
         raise FlowamError(f"start must be (B, N, 3) with B = {b} targets, got {tuple(start.shape)}")
     seeds = [cloud_seed(seed, int(t), int(r)) for t, r in zip(targets, restarts, strict=True)]
     clouds = start.detach().float().cpu().clone()
-    amp = float(config.get("start_noise", 0.0))
+    amp = float(start_noise)
     if amp:
         for i, s in enumerate(seeds):
             eps = torch.randn(clouds.shape[1:], generator=generator(s, "start"))
@@ -461,27 +502,26 @@ def optimize(
     chunk = chunk_size or DEFAULT_CHUNK.get(device.type, b) or b
     if group < 1:
         raise FlowamError(f"group={group} must be at least 1")
-    outside = sorted(k for k in snapshots if not 0 <= k <= config["steps"])
+    outside = sorted(k for k in snapshots if not 0 <= k <= run.steps)
     if outside:
-        raise FlowamError(
-            f"snapshot step {outside[0]} is outside the run's steps 0..{config['steps']}"
-        )
+        raise FlowamError(f"snapshot step {outside[0]} is outside the run's steps 0..{run.steps}")
     if any(term.batchwide for _, term in objective.terms()):
         group = b  # a term over the whole batch sees the whole batch
     chunk = max(chunk // group, 1) * group
     targets_t = torch.as_tensor(list(targets), dtype=torch.long)
     parts, status = [], "finished"
     bar = progress_bar(
-        total=config["steps"] * -(-b // chunk),
+        total=run.steps * -(-b // chunk),
         desc="explaining",
         unit="step",
         progress=progress,
         leave=False,
     )
+    soft_pool = run.pooling()
     with frozen(model):
-        run = prepare(model, objective.layers, speed)
+        prepared = prepare(model, objective.layers, speed)
         unfused = dataclasses.replace(speed, fuse_max_pool=False) if soft_pool else None
-        models = (run, prepare(model, objective.layers, unfused) if unfused else None)
+        models = (prepared, prepare(model, objective.layers, unfused) if unfused else None)
         for lo in range(0, b, chunk):
             hi = min(lo + chunk, b)
             batch = Batch(targets_t[lo:hi].to(device), seeds[lo:hi], stats)
@@ -489,10 +529,10 @@ def optimize(
                 models,
                 objective,
                 transforms,
-                _Shaping(augment, param, keep_best, speed.precision, soft_pool),
+                _Shaping(augment, param, run.keep_best, speed.precision, soft_pool),
                 clouds[lo:hi].to(device),
                 batch,
-                config,
+                run,
                 len(classes),
                 set(snapshots),
                 bar,
@@ -520,7 +560,8 @@ def optimize(
         },
         steps_run=torch.cat([p.steps_run for p in parts]).numpy(),
         config={
-            **config,
+            **dataclasses.asdict(run),
+            "start_noise": start_noise,
             "seed": seed,
             "chunk_size": chunk,
             "objective": repr(objective),

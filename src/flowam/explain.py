@@ -34,12 +34,11 @@ from flowam.methods import (
     load_method,
     parameterization,
     robustness,
-    soft_pool,
 )
 from flowam.metrics import Evaluator
 from flowam.metrics.frechet import feature_layers
 from flowam.objectives import batch_norms
-from flowam.param import Latent, start_clouds
+from flowam.param import Latent, PointsConfig, start_clouds
 from flowam.seeding import cloud_seed
 from flowam.selection import best_of, stability
 from flowam.speed import DEFAULT, Speed
@@ -160,27 +159,30 @@ class Explainer:
     def resolve(
         self, method: str | MethodConfig, *, progress: bool = True, **overrides: Any
     ) -> MethodConfig:
-        """The method's config with overrides applied, ``align="auto"``,
-        ``diversity_layer="auto"`` (the model's global feature) and
-        ``quantile_layer="auto"`` (its last per-point batch norm) resolved
+        """The method's config with overrides applied, ``objective.align="auto"``,
+        ``objective.diversity_layer="auto"`` (the model's global feature) and
+        ``objective.quantile_layer="auto"`` (its last per-point batch norm) resolved
         (``progress``: show the bar of the layer analysis' raw AM, where ``auto`` runs it)."""
         config = load_method(method) if isinstance(method, str) else method
-        config = config.replace(**overrides) if overrides else config.check()
-        if config.align == AUTO:
+        config = config.replace(overrides) if overrides else config
+        objective = config.objective
+        if objective.align == AUTO:
             from flowam.analysis import auto_alignment
 
-            config = config.replace(align=auto_alignment(self, progress=progress).weights)
-        if config.diversity and config.diversity_layer == AUTO:
-            config = config.replace(diversity_layer=feature_layers(self.model)["global"])
-        if config.quantile and config.quantile_layer == AUTO:
+            weights = auto_alignment(self, progress=progress).weights
+            config = config.replace({"objective.align": weights})
+        if objective.diversity and objective.diversity_layer == AUTO:
+            global_feature = feature_layers(self.model)["global"]
+            config = config.replace({"objective.diversity_layer": global_feature})
+        if objective.quantile and objective.quantile_layer == AUTO:
             calls = batch_norm_calls(self.model, self._example())
             norms = [name for name, dims in calls.items() if dims >= 3]
             if not norms:
                 raise FlowamError(
-                    f"quantile_layer='auto': this {type(self.model).__name__} has no batch "
-                    "norm over points; name a per-point layer"
+                    f"objective.quantile_layer='auto': this {type(self.model).__name__} has no "
+                    "batch norm over points; name a per-point layer"
                 )
-            config = config.replace(quantile_layer=norms[-1])
+            config = config.replace({"objective.quantile_layer": norms[-1]})
         return config
 
     def misfit(self, method: str | MethodConfig) -> str | None:
@@ -189,17 +191,22 @@ class Explainer:
         layers), or its generator makes clouds of another size."""
         config = load_method(method) if isinstance(method, str) else method
         modules = dict(self.model.named_modules())
-        if config.align != AUTO:
-            missing = [a for a in config.align if a.removesuffix(INPUT_SUFFIX) not in modules]
+        objective = config.objective
+        if objective.align != AUTO:
+            missing = [a for a in objective.align if a.removesuffix(INPUT_SUFFIX) not in modules]
             if missing:
                 return (
                     f"it aligns {missing[0]!r}, a layer of another architecture "
                     f"(this is a {type(self.model).__name__}; flow-auto chooses its own)"
                 )
-        layer = config.diversity_layer
-        if config.diversity and layer != AUTO and layer.removesuffix(INPUT_SUFFIX) not in modules:
+        layer = objective.diversity_layer
+        if (
+            objective.diversity
+            and layer != AUTO
+            and layer.removesuffix(INPUT_SUFFIX) not in modules
+        ):
             return (
-                f"its diversity_layer {layer!r} is not a layer of this "
+                f"its objective.diversity_layer {layer!r} is not a layer of this "
                 f"{type(self.model).__name__} (diversity_layer='auto' takes its global feature)"
             )
         if config.generator is not None:
@@ -290,21 +297,23 @@ class Explainer:
             snapshots: steps at which to keep copies of the clouds.
             chunk_size: clouds optimised together (default by device).
             progress: show a progress bar.
-            **overrides: method fields to replace (``steps=100``, ``lr=0.005``, ...).
+            **overrides: method options to replace, by section or dotted name
+                (``run={"steps": 100}``, ``**{"run.lr": 0.005}``: :meth:`MethodConfig.replace`).
         """
         if restarts < 1:
             raise FlowamError(f"restarts={restarts} must be at least 1")
         targets = self.targets(classes)
         config = self.resolve(method, progress=progress, **overrides)
-        layers = list(config.align)  # a table of layer weights once resolved
-        if config.quantile:
-            layers.append(quantile_key(config.quantile_layer, config.quantile_count))
+        terms = config.objective
+        layers = list(terms.align)  # a table of layer weights once resolved
+        if terms.quantile:
+            layers.append(quantile_key(terms.quantile_layer, terms.quantile_count))
         stats = class_means(self.model, self.real, layers, classes=targets) if layers else None
         sizes = {layer: m.shape[1] for layer, m in stats.means.items()} if stats else None
         generator = self.generator(config.generator) if config.generator else None
-        norms = batch_norms(self.model, self._example()) if config.bn_stats else None
+        norms = batch_norms(self.model, self._example()) if terms.bn_stats else None
         objective, transforms = build(config, sizes, generator, norms)
-        runs = restarts * config.select_from  # candidates, select_from per explanation
+        runs = restarts * config.run.select_from  # candidates, select_from per explanation
         batch_targets, batch_restarts, seeds = self._batch(targets, runs, seed)
         start = torch.from_numpy(
             start_clouds(config.start, self.real.num_points, self.real, batch_targets, seeds)
@@ -322,38 +331,27 @@ class Explainer:
         )
         if key in self._done:
             return self._done[key]
-        run = {
-            "steps": config.steps,
-            "lr": config.lr,
-            "lr_decay": config.lr_decay,
-            "optimizer": config.optimizer,
-            "start_noise": config.start_noise,
-            "stop_log_prob": config.stop_log_prob,
-            "converge_steps": config.converge_steps,
-            "converge_tol": config.converge_tol,
-        }
         result = optimize(
             self.model,
             objective,
             start,
             batch_targets,
             self.classes,
-            run,
+            config.run,
             transforms=transforms,
             augment=robustness(config),
             param=parameterization(config, generator),
-            keep_best=config.keep_best,
-            soft_pool=soft_pool(config),
+            start_noise=config.param.start_noise if isinstance(config.param, PointsConfig) else 0.0,
             stats=stats,
             restarts=batch_restarts,
-            group=runs if config.diversity else 1,
+            group=runs if terms.diversity else 1,
             seed=seed,
             snapshots=snapshots,
             chunk_size=chunk_size,
             speed=self.speed,
             progress=progress,
         )
-        if config.select_from > 1 and result.finished:
+        if config.run.select_from > 1 and result.finished:
             with frozen(self.model):
                 scores = stability(
                     self.model,
@@ -361,10 +359,10 @@ class Explainer:
                     result.targets,
                     seeds,
                     robustness(config),
-                    config.steps + 1,
+                    config.run.steps + 1,
                 )
-            result = result.subset(best_of(scores, config.select_from))
-            result.restarts = result.restarts // config.select_from
+            result = result.subset(best_of(scores, config.run.select_from))
+            result.restarts = result.restarts // config.run.select_from
         result.config = {
             **result.config,
             "method": config.to_dict(),

@@ -12,7 +12,7 @@ The terms (paper equations in brackets; ``p_i`` are the ``N`` points of a cloud)
 - :class:`LogProbability`: the target's log-softmax, bounded above by 0.
 - :class:`LatentAlignment` [Eq. 3]: cosine similarity between the layer's activation and
   the class's mean activation over real objects, ``SC(ω_c^l, ω̃^l)``.
-- :class:`Diversity` (issue 21; Lucid's diversity objective, Olah et al. 2017): minus the
+- :class:`Diversity` (Lucid's diversity objective, Olah et al. 2017): minus the
   mean cosine similarity between a layer's activation of a cloud and those of the other
   clouds of the same target in the batch (its restarts), so restarts show different
   members of a class (the paper's stated limitation) through what the model sees, not

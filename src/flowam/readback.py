@@ -145,11 +145,14 @@ def read_run(
 
 
 def method_bound(config: Any, where: str = "config") -> float:
-    """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"bound": C}}``,
-    as :class:`Explanations` and the files flowam writes hold it; 1 where it does not
-    say), or one line naming ``where`` when it is not a positive number."""
+    """The legality bound ``C`` of Eq. 5 in a run's ``config`` (``{"method": {"objective":
+    {"bound": C}}}``, as :class:`Explanations` and the files flowam writes hold it, or
+    ``{"method": {"bound": C}}`` in files written before the method was nested; 1 where it
+    does not say), or one line naming ``where`` when it is not a positive number."""
     method = config.get("method") if isinstance(config, dict) else None
-    bound = method.get("bound", 1.0) if isinstance(method, dict) else 1.0
+    method = method if isinstance(method, dict) else {}
+    objective = method.get("objective")
+    bound = (objective if isinstance(objective, dict) else method).get("bound", 1.0)
     if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound > 0:
         raise FlowamError(f"{where}: config.method.bound={bound!r} is not a positive number")
     return float(bound)
@@ -190,9 +193,7 @@ def read_result(
             return None
         record = read_json(path)
         made = record.get("config", {}).get("method", {})
-        if record.get("status") != "finished" or any(
-            made.get(k, default.get(k)) != v for k, v in wanted.items()
-        ):
+        if record.get("status") != "finished" or not _same(made, wanted, default):
             return None
         records.append(record)
     starts = read_arrays(folder / "starts.npz")
@@ -209,3 +210,17 @@ def read_result(
         steps_run=np.array([r["steps_run"] for r in records], dtype=np.int64),
         config=records[0]["config"],
     )
+
+
+def _same(made: Any, wanted: dict[str, Any], default: dict[str, Any]) -> bool:
+    """Whether a record's method ``made`` is ``wanted``, section by section and option by
+    option (an option the record lacks, newer than the run, must hold its ``default``)."""
+    if not isinstance(made, dict):
+        return False
+    for key, value in wanted.items():
+        if isinstance(value, dict) and isinstance(default.get(key), dict) and key != "align":
+            if not _same(made.get(key, {}), value, default[key]):
+                return False
+        elif made.get(key, default.get(key)) != value:
+            return False
+    return True

@@ -46,26 +46,31 @@ from flowam.seeding import generator
 
 @dataclass(frozen=True)
 class Robustness:
-    """Random transformations under which the objective is evaluated (see above)."""
+    """Random transformations under which the objective is evaluated (see above): a
+    method's ``[robustness]`` (``robustness.copies``, ...); 0 copies is none."""
 
     copies: int = 4
-    yaw: float = 15.0
-    scale: float = 0.15
+    yaw: float = 15.0  # degrees about the up axis
+    scale: float = 0.15  # factor in [1 - s, 1 + s]
     shift: float = 0.1
     jitter: float = 0.01
-    dropout: float = 0.0
-    sampling: bool = False
+    dropout: float = 0.0  # share of points dropped in each copy
+    sampling: bool = False  # copies re-sampled, the model's sampling started at random
 
     def __post_init__(self) -> None:
-        if self.copies < 1:
-            raise FlowamError(f"robust_copies={self.copies} must be at least 1")
+        if self.copies < 0:
+            raise FlowamError(f"robustness.copies={self.copies} must not be negative")
         for name in ("yaw", "scale", "shift", "jitter"):
             if getattr(self, name) < 0:
-                raise FlowamError(f"robust_{name}={getattr(self, name)} must not be negative")
+                raise FlowamError(f"robustness.{name}={getattr(self, name)} must not be negative")
         if not 0 <= self.scale < 1:
-            raise FlowamError(f"robust_scale={self.scale} must be in [0, 1)")
+            raise FlowamError(f"robustness.scale={self.scale} must be in [0, 1)")
         if not 0 <= self.dropout < 1:
-            raise FlowamError(f"robust_dropout={self.dropout} must be in [0, 1)")
+            raise FlowamError(f"robustness.dropout={self.dropout} must be in [0, 1)")
+        if self.sampling and not self.copies:
+            raise FlowamError(
+                "robustness.sampling re-samples the copies: it needs robustness.copies >= 1"
+            )
 
     @property
     def group(self) -> int:

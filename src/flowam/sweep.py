@@ -99,7 +99,7 @@ def parse_param(text: str) -> Param:
 def apply(config: MethodConfig, values: dict[str, Any]) -> MethodConfig:
     """``config`` with the swept values set (as ``--set NAME=VALUE`` would)."""
     for name, value in values.items():
-        config = config.replace(**coerce(config, f"{name}={value}", flag="--param"))
+        config = config.replace(coerce(config, f"{name}={value}", flag="--param"))
     return config
 
 
@@ -217,7 +217,7 @@ def run_sweep(
     names = settings.classes or explainer.classes
     base = explainer.resolve(settings.method)
     if settings.steps is not None:
-        base = base.replace(steps=settings.steps)
+        base = base.replace({"run.steps": settings.steps})
     for p in settings.params:  # every end of every range must make a valid method
         for value in p.ends():
             apply(base, {p.name: value})

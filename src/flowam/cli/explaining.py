@@ -54,7 +54,7 @@ def explain(
     explainer.targets(names)  # unknown class names fail here, before any work
     runs = method_runs(explained, steps=steps, assignments=set_, snapshots=options["snapshots"])
     chosen = dict(classes=names, methods=list(runs), restarts=options["restarts"], set=set_)
-    overrides = {"steps": steps} if steps is not None else {}
+    overrides = {"run.steps": steps} if steps is not None else {}
     write_config(
         out,
         "explain",

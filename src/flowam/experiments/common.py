@@ -73,14 +73,14 @@ class Setting:
     def overrides(self) -> dict[str, Any]:
         """Method overrides of the scale: the step count unless ``full`` keeps the preset's."""
         if self.steps is not None:
-            return {"steps": self.steps}
-        return {} if self.scale == "full" else {"steps": QUICK_STEPS}
+            return {"run.steps": self.steps}
+        return {} if self.scale == "full" else {"run.steps": QUICK_STEPS}
 
     @property
     def step_count(self) -> int:
         """Steps per method where one number serves every method (Table IV, the time
         estimate): the scale's, or at ``full`` the presets' own (MethodConfig's default)."""
-        return self.overrides().get("steps", MethodConfig.steps)
+        return self.overrides().get("run.steps", MethodConfig().run.steps)
 
     @property
     def seeds(self) -> list[int]:

@@ -53,7 +53,7 @@ from flowam.errors import FlowamError
 from flowam.experiments.common import Setting, write_record
 from flowam.explain import Explainer
 from flowam.generative import generator_name
-from flowam.methods import RENAMED, MethodConfig, load_method, preset_names
+from flowam.methods import RENAMED, MethodConfig, dotted, load_method, preset_names
 from flowam.metrics import Scores
 from flowam.metrics.faithfulness import faithfulness_gap
 from flowam.outputs import JUDGED, facing, folder_name, pipe_table, write_clouds, write_csv
@@ -65,31 +65,36 @@ DEFAULTS = MethodConfig().to_dict()
 """Every method field's default (what a record written before the field existed meant)."""
 DROPOUT = 0.5
 TARGETS = {"recognised": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.1}
-"""Issue 21's targets for every architecture (PointNet's own 1-NN target is 90 %); until
-issue 21's round 4 the damaged models were allowed 25 % (issue 9)."""
+"""The targets a direction meets to be marked ✓, on every architecture: recognised by 1-NN
+on the trained model, its logit as a share of vanilla AM's, legal, classified as its
+target, and recognised on each damaged model at most ``damaged``."""
 
 DIRECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "vanilla": ("vanilla", {}),
     "flow-auto": ("flow-auto", {}),
     "flow": ("flow", {}),
-    "flow-beta0.05": ("flow", {"beta": 0.05}),
-    "robust": ("vanilla", {"robust_copies": 2, "lr": 0.02, "project": True}),
-    "smooth": ("vanilla", {"smooth": 3.0, "project": True}),
+    "flow-beta0.05": ("flow", {"objective.beta": 0.05}),
+    "robust": (
+        "vanilla",
+        {"robustness.copies": 2, "run.lr": 0.02, "transforms.project": True},
+    ),
+    "smooth": (
+        "vanilla",
+        {"param.kind": "smooth", "param.smoothing": 3.0, "transforms.project": True},
+    ),
     "membrane": ("membrane", {}),
     "parts-boxes": ("parts-boxes", {}),
     "mesh": ("mesh", {}),
     "parts-bent": ("parts-bent", {}),
     "parts": ("parts", {}),
 }
-"""One direction of each kind (method, overrides), the ``faithful`` preset of issue 9 that
-combined them (a smoothed sphere, now ``membrane``), the assembly of boxes of
-issue 21's rounds 2-3 (``parts-boxes``, :mod:`flowam.param.parts`), the deformable mesh
-of round 4 (``mesh``, :mod:`flowam.param.mesh`), the bent parts of round 4
-(``parts-bent``, :mod:`flowam.param.deform`) and today's ``parts`` (the same parts, held
-as boxes for the first half of the steps, then bent: coarse to fine);
-``docs/directions/robustness-sweep.toml`` holds every
-variant measured for issue 9 (RESULTS.md §11). Any preset's name is a direction too (the
-preset as it is: ``ae``, ``aed``, ``naed``, ...)."""
+"""One direction of each kind (method, overrides): the smoothed sphere (``membrane``),
+the boxes (``parts-boxes``, :mod:`flowam.param.parts`), the deformable mesh (``mesh``,
+:mod:`flowam.param.mesh`), the bent parts (``parts-bent``, :mod:`flowam.param.deform`)
+and the recommended ``parts`` (the same parts, held as boxes for the first half of the
+steps, then bent: coarse to fine); ``docs/directions/levers.toml`` holds the levers of
+RESULTS.md §25. Any preset's name is a direction too (the preset as it is: ``ae``,
+``aed``, ``naed``, ...)."""
 
 
 def damaged_models(explainer: Explainer, seed: int) -> dict[str, Explainer]:
@@ -137,15 +142,15 @@ def run_faithful(
     explainer, info = setting.load()
     names = setting.names(explainer)
     seed = setting.seed
-    overrides = {**setting.overrides(), "start": shared}
+    overrides = {**setting.overrides(), "param.start": shared}
     # a direction's own fields win over the scale's default steps, an explicit --steps wins
-    explicit = {"steps": setting.steps} if setting.steps is not None else {}
+    explicit = {"run.steps": setting.steps} if setting.steps is not None else {}
     configs = {}
     for label, (m, o) in chosen.items():
         # an assembly of parts or a mesh starts from its own surface, not the shared cloud
-        fixed = load_method(m).replace(**o).fixed_start  # no align="auto" analysis for this
+        fixed = load_method(m).replace(o).fixed_start  # no align="auto" analysis for this
         base = overrides if not fixed else setting.overrides()
-        configs[label] = explainer.resolve(m, **{**base, **o, **explicit})
+        configs[label] = explainer.resolve(m, **{**base, **dotted(o, label), **explicit})
     models = damaged_models(explainer, seed) if damaged else {"trained": explainer}
     kinds = list(models)
     evaluator = explainer.evaluator(seed)
@@ -312,7 +317,7 @@ def _views_picture(
 
 def load_directions(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
     """Directions from a TOML file: one table per label, ``method`` (default ``vanilla``)
-    and any method fields as overrides."""
+    and any method options as overrides (dotted, ``run.steps = 100``, or as tables)."""
     if not path.is_file():
         raise FlowamError(f"{path}: directions file not found")
     try:
@@ -326,7 +331,8 @@ def load_directions(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
         fields = dict(table)
         method = str(fields.pop("method", "vanilla"))
         try:
-            load_method(method).replace(**fields)
+            fields = dotted(fields, f"{path}: direction {label!r}")
+            load_method(method).replace(fields)
         except FlowamError as e:
             raise FlowamError(f"{path}: direction {label!r}: {e}") from None
         out[label] = (method, fields)

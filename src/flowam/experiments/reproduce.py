@@ -45,7 +45,7 @@ def rows(methods: Sequence[str | tuple[str, dict]]) -> int:
     """Clouds the model sees per explanation step, summed over methods (names, or
     ``(method, overrides)`` pairs; transformation robustness adds its copies)."""
     pairs = [(m, {}) if isinstance(m, str) else m for m in methods]
-    return sum(1 + o.get("robust_copies", load_method(m).robust_copies) for m, o in pairs)
+    return sum(1 + load_method(m).replace(o).robustness.copies for m, o in pairs)
 
 
 def plan(setting: Setting, classes: int, all_classes: int, layers: int) -> dict[str, int]:

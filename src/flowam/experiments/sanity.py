@@ -94,7 +94,7 @@ def run_sanity(
     begin = time.perf_counter()
     explainer, info, names, methods = setting.prepare(methods, log)
     seed = setting.seed
-    start = {"start": shared} if shared else {}
+    start = {"param.start": shared} if shared else {}
     configs = {  # a method with a fixed start (parts, a mesh) keeps its own
         m: explainer.resolve(
             m, **setting.overrides(), **({} if load_method(m).fixed_start else start)

@@ -110,15 +110,15 @@ def ablation_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Table III's variants of ``method``."""
     return {
         method: (method, {}),
-        "without L_LA": (method, {"align": {}}),
-        "without L_C": (method, {"beta": 0.0, "continuity": 0.0}),
-        "without L_LR": (method, {"legality": 0.0, "project": False}),
+        "without L_LA": (method, {"objective.align": {}}),
+        "without L_C": (method, {"objective.beta": 0.0, "objective.continuity": 0.0}),
+        "without L_LR": (method, {"objective.legality": 0.0, "transforms.project": False}),
     }
 
 
 def beta_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Fig. S5's variants: one run per β of :data:`BETAS`."""
-    return {f"β = {b:g}": (method, {"beta": b}) for b in BETAS}
+    return {f"β = {b:g}": (method, {"objective.beta": b}) for b in BETAS}
 
 
 def diversity_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -127,9 +127,10 @@ def diversity_runs(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
     runs = {"no noise": (method, {})}
     for noise in NOISES:
         for level in NOISE_LEVELS:
-            runs[f"{noise.removesuffix('_noise')} noise, {level}"] = (method, {noise: level})
+            where = noise.rpartition(".")[2].removesuffix("_noise")
+            runs[f"{where} noise, {level}"] = (method, {noise: level})
     for level, weight in DIVERSITY_WEIGHTS.items():
-        runs[f"diversity term, {level}"] = (method, {"diversity": weight})
+        runs[f"diversity term, {level}"] = (method, {"objective.diversity": weight})
     return runs
 
 
@@ -167,7 +168,7 @@ def run_variants(
     for label, (m, overrides) in make(method).items():
         merged = {**setting.overrides(), **overrides}
         try:
-            load_method(m).replace(**merged)
+            load_method(m).replace(merged)
         except FlowamError as e:  # a variant the method cannot take (step noise on a code)
             skipped.append(f"{label}: {e}")
             continue

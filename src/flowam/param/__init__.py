@@ -23,34 +23,49 @@ area, scaling into the unit sphere); :func:`start_clouds` gives any start by nam
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from typing import Any
 
 import numpy as np
 
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError, FlowamWarning
 from flowam.param import mesh, parts, points
-from flowam.param.chart import Chart, Parameterization
-from flowam.param.latent import Latent
-from flowam.param.mesh import Mesh
-from flowam.param.parts import Parts
-from flowam.param.smooth import Smooth
+from flowam.param.chart import Chart, ParamConfig, Parameterization
+from flowam.param.latent import Latent, LatentConfig
+from flowam.param.mesh import Mesh, MeshConfig
+from flowam.param.parts import Parts, PartsConfig
+from flowam.param.points import PointsConfig
+from flowam.param.smooth import Smooth, SmoothConfig
 
 DRAWN_STARTS = {"parts": parts.start_cloud, "mesh": mesh.start_cloud}
 """The starts of the parameterizations that draw their cloud on a surface of their own:
 one class-agnostic cloud of ``n`` points each."""
 START_KINDS = (*points.STARTS, *DRAWN_STARTS)
+KINDS: dict[str, type[ParamConfig]] = {
+    c.kind: c for c in (PointsConfig, SmoothConfig, PartsConfig, MeshConfig, LatentConfig)
+}
+"""Every kind of ``[param]`` by its name."""
 RENAMED_STARTS = {"assembly": "parts"}
 """Starts with a new name (one name for the parts idea): the old one still works, warned."""
 
 __all__ = [
+    "KINDS",
     "START_KINDS",
     "Chart",
     "Latent",
+    "LatentConfig",
     "Mesh",
+    "MeshConfig",
+    "ParamConfig",
     "Parameterization",
     "Parts",
+    "PartsConfig",
+    "PointsConfig",
     "Smooth",
+    "SmoothConfig",
+    "param_config",
     "start_clouds",
     "start_kind",
 ]
@@ -86,3 +101,27 @@ def start_kind(kind: str, source: str) -> str:
         stacklevel=3,
     )
     return new
+
+
+def param_config(kind: str, options: dict[str, Any], source: str = "param") -> ParamConfig:
+    """The ``[param]`` of ``kind`` with ``options`` (the rest at their defaults); one line
+    naming ``source`` for an unknown kind or an option the kind does not have."""
+    if kind not in KINDS:
+        raise FlowamError(f"{source}: kind={kind!r}; choose one of {', '.join(KINDS)}")
+    made = KINDS[kind]
+    if made.drawn and "start" in options:
+        options = dict(options)
+        start = start_kind(str(options.pop("start")), source)
+        if start != made.kind:
+            raise FlowamError(
+                f"{source}: a {kind} parameterization starts from {made.drawn} (start "
+                f"{made.kind!r}), not {start!r}"
+            )
+    known = [f.name for f in dataclasses.fields(made)]
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise FlowamError(
+            f"{source}: a parameterization of kind {kind} has no option {unknown[0]!r}; its "
+            f"options: {', '.join(known) or 'none'}"
+        )
+    return made(**options)

@@ -5,6 +5,8 @@ one per chunk of starts. The base chart is the coordinates themselves (``points`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -40,3 +42,24 @@ class Parameterization:
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         """The chart of ``start``; ``seeds`` (one per cloud) seed what a chart draws."""
         return Chart(start)
+
+
+@dataclass(frozen=True)
+class ParamConfig:
+    """A method's ``[param]``: one kind of parameterization (:data:`kind`), its own options
+    (the fields) and its start (:attr:`start`). Subclasses add their options."""
+
+    kind: ClassVar[str]
+    drawn: ClassVar[str | None] = None
+    """What a parameterization that draws its cloud on a surface of its own starts from
+    (``"its parts"``), or None: it starts from a points' start."""
+
+    @property
+    def start(self) -> str:
+        """The start's name (:func:`flowam.param.start_clouds`)."""
+        return self.kind
+
+    def build(self, bound: float, generator: Any = None) -> Parameterization | None:
+        """The parameterization (None: the coordinates), its points within ``bound``;
+        ``generator``: the loaded generator where the kind optimises its latent code."""
+        raise NotImplementedError

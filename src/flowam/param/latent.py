@@ -9,12 +9,15 @@ an arbitrary cloud, so step transforms (projection, blur, noise) cannot act on i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from flowam.errors import FlowamError
 from flowam.param.chart import Chart, Parameterization
+from flowam.param.points import PointsConfig
 
 
 class LatentChart(Chart):
@@ -42,3 +45,17 @@ class Latent(Parameterization):
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         return LatentChart(start, self.autoencoder.to(start.device))
+
+
+@dataclass(frozen=True)
+class LatentConfig(PointsConfig):
+    """``[param] kind = "latent"``: the latent code of ``generator`` (``"bundled:ae"``, a
+    file: :func:`flowam.generative.load_generator`), from the encoding of a points' start."""
+
+    kind = "latent"
+    generator: str = "bundled:ae"
+
+    def build(self, bound: float, generator: Any = None) -> Parameterization | None:
+        if generator is None:
+            raise FlowamError(f"param.generator={self.generator!r} must be loaded to build")
+        return Latent(generator.ae)

@@ -28,6 +28,8 @@ boxes. A mesh keeps a surface and its sampling apart:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +37,7 @@ import trimesh
 from torch import Tensor
 
 from flowam.errors import FlowamError
-from flowam.param.chart import Chart, Parameterization
+from flowam.param.chart import Chart, ParamConfig, Parameterization
 from flowam.param.smooth import smoothing
 from flowam.param.surface import into_unit_sphere, stratified_pick, uniforms
 from flowam.seeding import generator
@@ -47,7 +49,7 @@ MAX_SUBDIVISIONS = 4  # 2,562 vertices: a 26 MB dense inverse, 4x the cost of 3 
 def check_subdivisions(subdivisions: int) -> None:
     """Refuse an icosphere split fewer than 0 or more than :data:`MAX_SUBDIVISIONS` times."""
     if not 0 <= subdivisions <= MAX_SUBDIVISIONS:
-        raise FlowamError(f"mesh_subdivisions={subdivisions} must be in 0..{MAX_SUBDIVISIONS}")
+        raise FlowamError(f"param.subdivisions={subdivisions} must be in 0..{MAX_SUBDIVISIONS}")
 
 
 def icosphere(subdivisions: int) -> tuple[Tensor, Tensor]:
@@ -128,7 +130,7 @@ class Mesh(Parameterization):
 
     def __init__(self, subdivisions: int = 3, smooth: float = 3.0, bound: float = 1.0) -> None:
         if smooth < 0:
-            raise FlowamError(f"smooth={smooth} must be >= 0")
+            raise FlowamError(f"param.smoothing={smooth} must be >= 0")
         unit, self.faces = icosphere(subdivisions)
         self.start = START_RADIUS * unit
         self.forward, self.inverse = smoothing(edge_adjacency(self.faces, len(unit)), smooth)
@@ -138,6 +140,25 @@ class Mesh(Parameterization):
         b = start.shape[0]
         seeds = list(seeds) if seeds is not None else list(range(b))
         return MeshChart(start.shape[1], seeds, self, start)
+
+
+@dataclass(frozen=True)
+class MeshConfig(ParamConfig):
+    """``[param] kind = "mesh"``: an icosphere of ``subdivisions`` smoothed by ``smoothing``
+    over its edges; it starts from its own icosphere (``start = "mesh"``)."""
+
+    kind = "mesh"
+    drawn = "its icosphere"
+    subdivisions: int = 3  # the icosphere's: 642 vertices at 3
+    smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_subdivisions(self.subdivisions)
+        if self.smoothing < 0:
+            raise FlowamError(f"param.smoothing={self.smoothing} must be >= 0")
+
+    def build(self, bound: float, generator: Any = None) -> Mesh:
+        return Mesh(self.subdivisions, self.smoothing, bound)
 
 
 def start_cloud(n: int, subdivisions: int = 3) -> np.ndarray:

@@ -47,13 +47,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from flowam.errors import FlowamError
-from flowam.param.chart import Chart, Parameterization
+from flowam.param.chart import Chart, ParamConfig, Parameterization
 from flowam.param.deform import CONTROLS, cube_surface, deform, weights
 from flowam.param.mesh import sample_triangles
 from flowam.param.surface import into_unit_sphere, stratified_pick, uniforms
@@ -271,10 +273,10 @@ class Parts(Parameterization):
         start_noise: float = 0.0,
     ) -> None:
         if bend_after and not bend:
-            raise FlowamError(f"part_bend_after={bend_after} needs part_bend=true")
+            raise FlowamError(f"param.bend_after={bend_after} needs param.bend=true")
         if not 0.0 <= bend_after < 1.0:
             raise FlowamError(
-                f"part_bend_after={bend_after} must be a share of the steps in [0, 1)"
+                f"param.bend_after={bend_after} must be a share of the steps in [0, 1)"
             )
         self.start = start_parameters(parts, min_half, outward=union)
         if bend:  # the deformations start as the identity
@@ -287,7 +289,7 @@ class Parts(Parameterization):
         self.normalize, self.bend, self.bend_after = normalize, bend, bend_after
         self.union = union
         if start_noise < 0:
-            raise FlowamError(f"part_start_noise={start_noise} must not be negative")
+            raise FlowamError(f"param.start_noise={start_noise} must not be negative")
         self.start_noise = start_noise
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
@@ -303,10 +305,41 @@ class Parts(Parameterization):
         return PartsChart(n, param, seeds, self)
 
 
+@dataclass(frozen=True)
+class PartsConfig(ParamConfig):
+    """``[param] kind = "parts"``: the options of :class:`Parts`; it starts from its own
+    cubes (``start = "parts"``)."""
+
+    kind = "parts"
+    drawn = "its cubes"
+    min_half: float = 0.02  # the parts' smallest half-size
+    normalize: bool = False  # the parts centred and scaled into the unit sphere
+    bend: bool = False  # each part bent by a free-form deformation (flowam.param.deform)
+    bend_after: float = 0.0  # share of the steps the parts stay boxes (coarse to fine)
+    union: bool = False  # draw only the surface of the parts' union (none buried inside)
+    start_noise: float = 0.0  # noise on each cloud's start parameters (restarts apart)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_half < MAX_HALF:
+            raise FlowamError(f"param.min_half={self.min_half} must be in (0, {MAX_HALF})")
+        self.build(1.0)  # the parts check their own options
+
+    def build(self, bound: float, generator: Any = None) -> Parts:
+        return Parts(
+            min_half=self.min_half,
+            bound=bound,
+            normalize=self.normalize,
+            bend=self.bend,
+            bend_after=self.bend_after,
+            union=self.union,
+            start_noise=self.start_noise,
+        )
+
+
 def start_cloud(n: int, normalize: bool = True) -> np.ndarray:
     """``(n, 3)`` the start as a cloud (one draw, seed 0): ``start = "parts"``.
 
-    Normalised into the unit sphere, as the ``parts`` preset (``part_normalize``) starts; without
+    Normalised into the unit sphere, as the ``parts`` preset (``param.normalize``) starts; without
     normalisation an assembly starts from the same shape at 0.48 times the size."""
     chart = Parts(normalize=normalize).chart(torch.zeros(1, n, 3), seeds=[0])
     with torch.no_grad():

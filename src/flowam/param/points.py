@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +38,7 @@ from scipy.spatial.distance import cdist
 from flowam import cache
 from flowam.data import PointCloudDataset
 from flowam.errors import FlowamError
+from flowam.param.chart import ParamConfig, Parameterization
 from flowam.seeding import rng
 
 STARTS = ("mean", "medoid", "sphere", "gaussian", "blobs")
@@ -43,6 +46,29 @@ STARTS = ("mean", "medoid", "sphere", "gaussian", "blobs")
 SPHERE_RADIUS = 0.5
 BLOB_RADIUS, BLOB_CORNER = 0.15, 0.3
 GAUSSIAN_STD = 0.3
+
+
+@dataclass(frozen=True)
+class PointsConfig(ParamConfig):
+    """``[param] kind = "points"``: the coordinates, from ``start`` (one of :data:`STARTS`),
+    noised by ``start_noise`` (supplement S1-D: that times the cloud's coordinate standard
+    deviation, or ``"low"``/``"high"``)."""
+
+    kind = "points"
+    start: str = "gaussian"  # type: ignore[assignment]  (a field here, fixed in drawn kinds)
+    start_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise FlowamError(
+                f"param.start={self.start!r}: a {self.kind} parameterization starts from one "
+                f"of {', '.join(STARTS)}"
+            )
+        if self.start_noise < 0:
+            raise FlowamError(f"param.start_noise={self.start_noise} must not be negative")
+
+    def build(self, bound: float, generator: Any = None) -> Parameterization | None:
+        return None
 
 
 def medoid(clouds: np.ndarray) -> int:

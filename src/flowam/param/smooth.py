@@ -15,6 +15,8 @@ stays reachable. ``λ = 0`` is the identity. The matrix ``(I + λL)⁻¹`` is de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -22,6 +24,7 @@ from torch import Tensor
 from flowam.errors import FlowamError
 from flowam.ops import knn
 from flowam.param.chart import Chart, Parameterization
+from flowam.param.points import PointsConfig
 
 
 def smoothing(adjacency: Tensor, weight: float) -> tuple[Tensor, Tensor]:
@@ -60,8 +63,25 @@ class Smooth(Parameterization):
 
     def __init__(self, weight: float, k: int = 8) -> None:
         if weight < 0 or k < 1:
-            raise FlowamError(f"smooth={weight} must be >= 0 and smooth_k={k} >= 1")
+            raise FlowamError(f"param.smoothing={weight} must be >= 0 and param.k={k} >= 1")
         self.weight, self.k = weight, k
 
     def chart(self, start: Tensor, seeds: Sequence[int] | None = None) -> Chart:
         return SmoothChart(start, self.weight, self.k)
+
+
+@dataclass(frozen=True)
+class SmoothConfig(PointsConfig):
+    """``[param] kind = "smooth"``: a points' start moved through ``(I + λL)⁻¹`` with
+    ``λ = smoothing`` over ``k`` neighbours."""
+
+    kind = "smooth"
+    smoothing: float = 1.0
+    k: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        Smooth(self.smoothing, self.k)
+
+    def build(self, bound: float, generator: Any = None) -> Parameterization | None:
+        return Smooth(self.smoothing, self.k)

@@ -60,9 +60,9 @@ CHANGED = {
         "toilet",
     ),
 }
-"""The classes each version changed (4, issue 20: ModelNet40's facing and proportions;
-5, issue 33: proportions and parts measured on genuine ModelNet10 train objects, and
-straight wings of a wider span); the objects of every other class are the same as in the
+"""The classes each version changed (4: ModelNet40's facing and proportions; 5:
+proportions and parts measured on genuine ModelNet10 train objects, and straight wings of
+a wider span); the objects of every other class are the same as in the
 version before."""
 
 
