@@ -28,7 +28,8 @@ import torch
 from flowam import cache
 from flowam.data import PointCloudDataset, load_dataset
 from flowam.models import get_model
-from flowam.train import TrainConfig, augment, evaluate, train
+from flowam.models.accuracy import evaluate
+from flowam.train import TrainConfig, augment, train
 
 VARIANTS = {
     "reference recipe only": {},

@@ -35,7 +35,7 @@ def test_real_objects_row_lies_outside_the_gallery_and_the_paired_draw(tmp_path)
 
 
 def test_natural_exemplars_are_the_unseen_objects_the_model_rates_highest():
-    from flowam.train import predict
+    from flowam.models.accuracy import predict
 
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 24)

@@ -1,5 +1,5 @@
-"""The realism measurement (flowam.experiments.realism): a model's accuracy on a real
-dataset's objects of the classes it shares, from Python and from `flowam experiment realism`."""
+"""The realism measurement: a model's accuracy on a real dataset's objects of the classes
+it shares, from Python (flowam.models.accuracy) and from `flowam experiment realism`."""
 
 import json
 
@@ -11,8 +11,8 @@ from matplotlib.image import imread
 from conftest import MODELNET_SAMPLE, run_cli
 from flowam.data import load_dataset
 from flowam.errors import FlowamError
-from flowam.experiments.realism import measure_realism
 from flowam.models import load_classifier
+from flowam.models.accuracy import evaluate
 
 
 def write_as_modelnet(tiny_data, root, extra_class="sphere"):
@@ -46,7 +46,7 @@ def test_realism_scores_the_shared_classes_against_independent_predictions(
     root = write_as_modelnet(tiny_data, tmp_path / "mn")
     model, info = load_classifier(tiny_model)
     real = load_dataset(root, "train", num_points=64, progress=False)
-    result = measure_realism(model, info.classes, real)
+    result = evaluate(model, real, info.classes)
     assert result.shared == ["box", "cone"]  # the spheres are not a class of the model
     assert result.confusion.shape == (2, 2) and result.confusion.sum() == len(result.names)
     known = real.subset(real.labels < 2)
@@ -80,7 +80,7 @@ def test_realism_refuses_a_dataset_without_shared_classes(tiny_model, tmp_path):
     real = load_dataset("procedural", "test", num_points=64, per_class=1, progress=False)
     real = real.subset(np.isin(real.labels, [real.class_index("bed")]))
     with pytest.raises(FlowamError, match="holds no object of a class the model knows"):
-        measure_realism(model, info.classes, real)
+        evaluate(model, real, info.classes)
 
 
 @pytest.mark.skipif(not MODELNET_SAMPLE.is_dir(), reason="../shared/data not available")

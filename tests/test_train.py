@@ -15,8 +15,9 @@ from flowam.data import load_dataset
 from flowam.data.procedural.generate import changed_since
 from flowam.errors import FlowamError
 from flowam.models import BUNDLED, bundled_models, bundled_path, get_model, load_classifier
+from flowam.models.accuracy import evaluate
 from flowam.subject import Subject
-from flowam.train import TrainConfig, augment, evaluate, export_model, train, train_step
+from flowam.train import TrainConfig, augment, export_model, train, train_step
 
 config = tiny_config
 

@@ -34,8 +34,8 @@ from flowam.explain import Explainer
 from flowam.metrics import Scores
 from flowam.metrics.chamfer import reference_indices
 from flowam.metrics.faithfulness import faithfulness_gap, flagged
+from flowam.models.accuracy import predict
 from flowam.outputs import folder_name, write_clouds, write_explanations, write_grid
-from flowam.train import predict
 
 
 @dataclass

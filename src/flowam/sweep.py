@@ -1,6 +1,7 @@
-"""``flowam sweep``: a method's fields searched with Optuna, on one machine or many.
+"""``flowam sweep``: a method's options searched with Optuna, on one machine or many.
 
-A sweep varies any field of a method (``beta``, ``lr``, ``steps``, ``align.fc2``, ...)
+A sweep varies any option of a method by its dotted name (``objective.beta``, ``run.lr``,
+``run.steps``, ``objective.align.fc2``, ...)
 within given ranges, explains the chosen classes with each trial's values, and scores the
 explanations on one or more objectives (:data:`OBJECTIVES`); with several objectives the
 result is their Pareto front.

@@ -21,10 +21,7 @@ and their metadata (architecture, classes, number of points, accuracy, dataset, 
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,49 +30,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from flowam import cache, stopping
 from flowam.data import PointCloudDataset, load_dataset
-from flowam.devices import check_device
 from flowam.errors import FlowamError
 from flowam.fields import MIN_POINTS, described
 from flowam.hooks import LayerRecorder
 from flowam.models import get_model
+from flowam.models.accuracy import evaluate
 from flowam.models.checkpoint import save_model
 from flowam.models.pointnet import feature_transform_regularizer
 from flowam.ops import yaw_matrix
-from flowam.progress import bar as progress_bar
-from flowam.speed import DEFAULT, TRAINING_PATHS, Speed, prepare, switch_paths
-
-
-def invoked_command() -> str:
-    """The ``flowam ...`` command line of this process, as a run's configs record it."""
-    return shlex.join(["flowam", *sys.argv[1:]])
-
-
-def check_options(config: Any, at_least_one: tuple[str, ...], non_negative: tuple[str, ...]):
-    """One-line errors naming the option: fields that must be ≥ 1 (None allowed: unset),
-    fields that must not be negative, the config's device and its output folder."""
-    check_device(config.device)
-    problem = cache.folder_problem(Path(config.out))
-    if problem:
-        raise FlowamError(f"--out {config.out}: {problem}")
-    for name in at_least_one:
-        if getattr(config, name) is not None and getattr(config, name) < 1:
-            raise FlowamError(f"--{name.replace('_', '-')} must be at least 1")
-    for name in non_negative:
-        if getattr(config, name) < 0:
-            raise FlowamError(f"--{name.replace('_', '-')} must not be negative")
-
-
-SHARED_HELP = {
-    "data": "Training data: 'procedural' or a dataset root.",
-    "num_points": "Points per cloud.",
-    "train_per_class": "Training objects per class (default: all).",
-    "test_per_class": "Test objects per class (default: all).",
-}
-"""The help of the options every training command shares (classifiers and generators)."""
+from flowam.speed import TRAINING_PATHS, Speed, switch_paths
+from flowam.training import (
+    SHARED_HELP,
+    check_options,
+    epoch_bar,
+    epoch_batches,
+    invoked_command,
+    log_epoch,
+    provenance,
+    resumed,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -250,64 +227,6 @@ def _drop_parts(points: Tensor, p: float, gen: torch.Generator) -> Tensor:
     return out
 
 
-@dataclass
-class Evaluation:
-    """Accuracy of a classifier on a dataset split.
-
-    Attributes:
-        overall: fraction of objects classified correctly.
-        per_class: accuracy of each class (NaN where a class has no objects).
-        confusion: ``(C, C)`` counts, rows true classes, columns predictions.
-        classes: class names.
-    """
-
-    overall: float
-    per_class: np.ndarray
-    confusion: np.ndarray
-    classes: list[str]
-
-    @property
-    def mean_class(self) -> float:
-        return float(np.nanmean(self.per_class))
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    points: np.ndarray | Tensor,
-    batch_size: int = 16,
-    device=None,
-    speed: Speed = DEFAULT,
-):
-    """Logits ``(M, C)`` of a model in eval mode for ``(M, N, 3)`` clouds, in batches.
-
-    The clouds are moved to ``device``, by default the device of the model's parameters.
-    The model runs as ``speed`` says (:func:`flowam.speed.prepare`: by default folded,
-    with every fast path; the same logits up to float32 rounding).
-    """
-    model.eval()
-    device = device or next(model.parameters()).device
-    run = prepare(model, [], speed)
-    points = torch.as_tensor(points)
-    out = [
-        run(points[i : i + batch_size].to(device)).cpu() for i in range(0, len(points), batch_size)
-    ]
-    return torch.cat(out)
-
-
-def evaluate(model: nn.Module, data: PointCloudDataset, batch_size: int = 16, device=None):
-    """Overall and per-class accuracy and the confusion matrix on ``data`` (``device``: as
-    for :func:`predict`)."""
-    pred = predict(model, data.points, batch_size, device).argmax(1).numpy()
-    c = len(data.classes)
-    confusion = np.zeros((c, c), dtype=np.int64)
-    np.add.at(confusion, (data.labels, pred), 1)
-    totals = confusion.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.diag(confusion) / totals
-    return Evaluation(float((pred == data.labels).mean()), per_class, confusion, list(data.classes))
-
-
 def train_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, ft_weight: float
 ) -> tuple[float, Tensor]:
@@ -328,62 +247,6 @@ def train_step(
     loss.backward()
     optimizer.step()
     return loss.item(), logits.detach()
-
-
-def epoch_batches(count: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
-    """Shuffled index batches of one epoch; a last batch of one is dropped (batch norm)."""
-    order = torch.randperm(count, generator=gen)
-    batches = [order[i : i + batch_size] for i in range(0, count, batch_size)]
-    return [b for b in batches if len(b) > 1]
-
-
-def epoch_bar(batches: list[Tensor], epoch: int, epochs: int, progress: bool) -> tqdm:
-    """The progress bar of one epoch (``epoch`` counted from 0)."""
-    return progress_bar(
-        batches, desc=f"epoch {epoch + 1}/{epochs}", progress=progress, leave=False, unit="batch"
-    )
-
-
-def log_epoch(out: Path, record: dict[str, Any], progress: bool, digits: int = 4) -> None:
-    """Append one ``key=value`` line for an epoch to ``out/train.log`` (and show it)."""
-    line = " ".join(
-        f"{k}={v:.{digits}f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
-    )
-    with open(out / "train.log", "a") as f:
-        f.write(line + "\n")
-    if progress:
-        tqdm.write(line)
-
-
-def provenance(epoch: int, data: PointCloudDataset, config: Any) -> dict[str, Any]:
-    """What produced a saved model: its epoch (``epoch`` counted from 0), training data,
-    command and full config (a dataclass with a ``command`` field)."""
-    return {
-        "epoch": epoch + 1,
-        "dataset": data.description,
-        "command": config.command,
-        "config": asdict(config),
-    }
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a resumable state (tensors and plain containers only) atomically."""
-    with cache.atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def resumed(out: Path, config: Any, same: Sequence[str]) -> dict[str, Any] | None:
-    """The state ``out/last.pt`` holds for ``--resume`` (loaded with ``weights_only``), or
-    None where there is none; one line where it was trained with other ``same`` fields."""
-    last = out / "last.pt"
-    if not last.is_file():
-        return None
-    ckpt = torch.load(last, map_location="cpu", weights_only=True)
-    other = [f for f in same if ckpt["config"][f] != getattr(config, f)]
-    if other:
-        flags = "/".join(f"--{f}" for f in same)
-        raise FlowamError(f"{last}: was trained with another {flags}; use another --out")
-    return ckpt
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -435,7 +298,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             seen += len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         scheduler.step()
-        result = evaluate(model, test_set, config.eval_batch_size, config.device)
+        result = evaluate(model, test_set, batch_size=config.eval_batch_size, device=config.device)
         record = {
             "epoch": epoch + 1,
             "loss": loss_sum / seen,

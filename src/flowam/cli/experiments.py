@@ -1,5 +1,6 @@
 """``flowam experiment NAME``: the paper's experiments and the faithfulness checks, each
-declared through one registry (:func:`experiment`); ``realism`` is with ``eval-model``."""
+declared through one registry (:func:`experiment`), and ``realism``, which measures a
+model rather than its explanations and so takes ``eval-model``'s options."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flowam.cli.options import (
     experiment_app,
     write_page,
 )
+from flowam.cli.training import ACCURACY, measured
 from flowam.errors import FlowamError
 from flowam.outputs import write_config
 from flowam.subject import Subject
@@ -213,3 +215,15 @@ def experiment_reproduce(setting, out: Path, dry_run=False) -> Path | None:
         write_config(out, "experiment reproduce", **setting.to_dict())
     run_reproduce(setting, out, log=console.print, dry_run=dry_run)
     return None if dry_run else out
+
+
+REALISM = {**ACCURACY, "data": inspect.Parameter.empty, "split": "train,test"}
+"""realism's: the data must be named, and both splits are read."""
+
+
+@command(
+    experiment_app, "realism", more=REALISM, helps={"data": "A dataset root (e.g. ModelNet40)."}
+)
+def experiment_realism(out=Path("runs/realism"), report=True, **options: Any) -> None:
+    """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
+    measured("experiment realism", out, "realism.json", report, **options)

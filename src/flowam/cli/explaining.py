@@ -127,7 +127,9 @@ def sweep(
     )
 
     if not param:
-        raise FlowamError("--param: give at least one field to sweep, e.g. --param beta=0:1")
+        raise FlowamError(
+            "--param: give at least one option to sweep, e.g. --param objective.beta=0:1"
+        )
     if grace <= heartbeat:
         raise FlowamError(f"--grace {grace}: must be above --heartbeat ({heartbeat})")
     settings = SweepSettings(

@@ -149,8 +149,8 @@ OPTIONS: dict[str, Opt] = {
     "restarts": Opt(int, "Explanations per class.", 1),
     "set_": Opt(
         list[str],
-        "Any method field: KEY=VALUE, align.LAYER=W (e.g. lr=0.005, start=sphere, beta=0.3, "
-        "optimizer=sgd; docs/methods.md lists them).",
+        "Any method option: SECTION.OPTION=VALUE (e.g. run.lr=0.005, param.start=sphere, "
+        "objective.beta=0.3, objective.align.LAYER=W; docs/methods.md lists them).",
         flags=("--set",),
     ),
     "snapshots": Opt(
@@ -172,7 +172,7 @@ OPTIONS: dict[str, Opt] = {
     "param": Opt(
         list[str],
         "NAME=LOW:HIGH, NAME=log:LOW:HIGH, NAME=int:LOW:HIGH or NAME=A|B; NAME is any method "
-        "field or align.LAYER. Repeat for several.",
+        "option (objective.beta, run.lr, objective.align.LAYER, ...). Repeat for several.",
     ),
     "objective": Opt(str, "Comma-separated: logit, recognised, cd, gap (several: Pareto)."),
     "trials": Opt(int, "Trials in the study, over all workers.", 1),

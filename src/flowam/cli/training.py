@@ -1,15 +1,13 @@
 """Training, exporting and evaluating classifiers and generators: ``flowam train``,
-``train-generator``, ``export-model``, ``export-generator``, ``eval-model``, and
-``experiment realism``."""
+``train-generator``, ``export-model``, ``export-generator`` and ``eval-model``."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowam.cli.options import command, console, experiment_app, out_console, write_page
+from flowam.cli.options import command, console, out_console, write_page
 from flowam.generative import GeneratorConfig
 from flowam.outputs import rich_table
 from flowam.train import TrainConfig
@@ -94,11 +92,11 @@ ACCURACY = dict(
     device="cpu",
     seed=0,
 )
-"""The options of ``eval-model`` and ``experiment realism``, for
+"""The options of ``eval-model`` (and of ``experiment realism``), for
 :func:`flowam.experiments.realism.measure_accuracy`."""
 
 
-def _measured(name: str, out: Path, summary: str, report: bool, **options: Any) -> None:
+def measured(name: str, out: Path, summary: str, report: bool, **options: Any) -> None:
     """The table, ``summary``, the confusion and the page."""
     from flowam.experiments.realism import measure_accuracy
 
@@ -111,16 +109,4 @@ def _measured(name: str, out: Path, summary: str, report: bool, **options: Any) 
 @command(more=ACCURACY)
 def eval_model(out=Path("runs/eval"), **options: Any) -> None:
     """Overall and per-class accuracy of a classifier, and a confusion-matrix picture."""
-    _measured("eval-model", out, "eval.json", False, **options)
-
-
-REALISM = {**ACCURACY, "data": inspect.Parameter.empty, "split": "train,test"}
-"""realism's: the data must be named, and both splits are read."""
-
-
-@command(
-    experiment_app, "realism", more=REALISM, helps={"data": "A dataset root (e.g. ModelNet40)."}
-)
-def experiment_realism(out=Path("runs/realism"), report=True, **options: Any) -> None:
-    """Per-class accuracy of a model on a real dataset's objects of the classes they share."""
-    _measured("experiment realism", out, "realism.json", report, **options)
+    measured("eval-model", out, "eval.json", False, **options)

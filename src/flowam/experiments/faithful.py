@@ -62,7 +62,8 @@ from flowam.render import VIEWS, View, render_grid
 
 MODELS = ("trained", "randomized", "dropout")
 DEFAULTS = MethodConfig().to_dict()
-"""Every method field's default (what a record written before the field existed meant)."""
+"""Every method option's default, by section (what a record written before the option existed
+meant)."""
 DROPOUT = 0.5
 TARGETS = {"recognised": 0.8, "logit_ratio": 0.8, "legal": 1.0, "success": 1.0, "damaged": 0.1}
 """The targets a direction meets to be marked ✓, on every architecture: recognised by 1-NN
@@ -327,7 +328,7 @@ def load_directions(path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
     out = {}
     for label, table in tables.items():
         if not isinstance(table, dict):
-            raise FlowamError(f"{path}: {label!r} must be a table of method fields")
+            raise FlowamError(f"{path}: {label!r} must be a table of method options")
         fields = dict(table)
         method = str(fields.pop("method", "vanilla"))
         try:

@@ -41,9 +41,9 @@ from flowam.explain import Explainer
 from flowam.methods import load_method
 from flowam.metrics import chamfer_distance, chamfer_to_real
 from flowam.metrics.faithfulness import faithfulness_gap, flagged
+from flowam.models.accuracy import evaluate
 from flowam.outputs import folder_name, pipe_table, write_clouds, write_csv
 from flowam.render import render_grid, save_figure
-from flowam.train import evaluate
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 

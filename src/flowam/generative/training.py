@@ -49,7 +49,7 @@ from flowam.models.checkpoint import (
     read_state_dict,
     save_model,
 )
-from flowam.train import (
+from flowam.training import (
     SHARED_HELP,
     check_options,
     epoch_bar,

@@ -35,8 +35,8 @@ from flowam.metrics.chamfer import chamfer_distance, chamfer_to_real
 from flowam.metrics.frechet import feature_layers, frechet_distance
 from flowam.metrics.generation import set_scores
 from flowam.metrics.recognition import ReferenceSet, diversity, inception_score
+from flowam.models.accuracy import predict
 from flowam.stats import record
-from flowam.train import predict
 
 
 def legal(points: np.ndarray | Tensor, bound: float = 1.0) -> np.ndarray:
