@@ -278,3 +278,32 @@ def test_speed_options_reach_the_engine_from_the_command_line(
     code, _, err = run_cli([*args[:-1], "fp16", "--out", str(other)], monkeypatch, capsys)
     assert code == 1 and "precision='fp16'" in err and "Traceback" not in err
     assert not other.exists()  # a refused option leaves no folder behind
+
+
+def test_the_speed_options_are_declared_once_and_embedded_where_they_are_taken(tmp_path):
+    import dataclasses
+
+    from flowam.cli.options import built, flat_fields
+    from flowam.cli.training import TRAINING_SKIPS
+    from flowam.subject import Subject
+    from flowam.train import TrainConfig
+
+    speed = [f.name for f in dataclasses.fields(Speed)]
+    assert all(f.metadata["help"] for f in dataclasses.fields(Speed))  # one declaration
+    for config in (Subject, TrainConfig):
+        names = [f.name for f in dataclasses.fields(config)]
+        assert "speed" in names and not set(speed) & set(names), config
+        assert set(speed) <= {f.name for f in flat_fields(config)}  # its options, flat
+    trained = {f for f in speed if f not in TRAINING_SKIPS}
+    assert trained == set(TRAINING_PATHS)  # train takes only the paths exact in training
+    subject = built(Subject, {"model": "bundled:dgcnn", "fast_sampling": False})
+    assert subject.model == "bundled:dgcnn" and subject.speed == Speed(fast_sampling=False)
+    config = built(TrainConfig, {"out": str(tmp_path), "split_grouped_conv": False})
+    assert config.speed == Speed(split_grouped_conv=False)
+    # a config.json written before the embedding held the speed options flat
+    old = Subject.read({"model": "bundled", "precision": "bf16"}, "config.json")
+    assert old.speed == Speed(precision="bf16")
+    new = Subject.read(dataclasses.asdict(old), "config.json")
+    assert new == old
+    with pytest.raises(FlowamError, match="config.json: fast_sampling=1 is not a bool"):
+        Subject.read({"speed": {"fast_sampling": 1}}, "config.json")

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from flowam.errors import FlowamError
+from flowam.fields import described
 from flowam.hooks import INPUT_SUFFIX
 
 PRECISIONS = ("fp32", "bf16")
@@ -61,7 +62,8 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 @dataclass(frozen=True)
 class Speed:
-    """How the engine runs the model.
+    """How the engine runs the model (embedded as ``speed`` in :class:`flowam.subject.Subject`
+    and :class:`flowam.train.TrainConfig`; its fields are their command-line options).
 
     Attributes:
         fold_batch_norm: fold batch norms into the preceding layers (exact up to
@@ -75,11 +77,26 @@ class Speed:
             bfloat16 autocast: about 3 significant digits in its activations).
     """
 
-    fold_batch_norm: bool = True
-    fuse_max_pool: bool = True
-    split_grouped_conv: bool = True
-    fast_sampling: bool = True
-    precision: str = "fp32"
+    fold_batch_norm: bool = described(
+        True, "Fold batch norms into the preceding layers (same function, faster)."
+    )
+    fuse_max_pool: bool = described(
+        True,
+        "Compute a layer and the max pooling after it together: PointNet's widest layer, "
+        "DGCNN's EdgeConv, PointNet++'s point MLPs (same function, faster; needs "
+        "--fold-batch-norm).",
+    )
+    split_grouped_conv: bool = described(
+        True,
+        "Compute the first layer over grouped points (DGCNN, PointNet++) once per point "
+        "(same function, faster).",
+    )
+    fast_sampling: bool = described(
+        True, "Farthest-point sampling over coordinate planes (same centres)."
+    )
+    precision: str = described(
+        "fp32", "The model's forward pass: fp32, or bf16 (faster on AMX CPUs, GPUs)."
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

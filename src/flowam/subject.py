@@ -13,6 +13,7 @@ from typing import Any
 
 from flowam.errors import FlowamError
 from flowam.fields import MIN_POINTS
+from flowam.speed import Speed
 
 VALIDATION = "validation"
 """The split name of the objects a model was evaluated on in training: the share of the
@@ -59,25 +60,7 @@ class Subject:
         default=None, metadata={"help": "Number of classes, where the weights file cannot tell."}
     )
     device: str = "cpu"
-    precision: str = dataclasses.field(
-        default="fp32",
-        metadata={"help": "The model's forward pass: fp32, or bf16 (faster on AMX CPUs, GPUs)."},
-    )
-    fold_batch_norm: bool = dataclasses.field(
-        default=True,
-        metadata={"help": "Fold batch norms into the preceding layers (same function, faster)."},
-    )
-    fuse_max_pool: bool = dataclasses.field(
-        default=True,
-        metadata={
-            "help": "Compute a layer and the max pooling after it together: PointNet's "
-            "widest layer, DGCNN's EdgeConv, PointNet++'s point MLPs (same function, "
-            "faster; needs --fold-batch-norm)."
-        },
-    )
-    # as in flowam.speed.Speed; their command-line help is the registry's (cli.options)
-    split_grouped_conv: bool = True
-    fast_sampling: bool = True
+    speed: Speed = dataclasses.field(default_factory=Speed)  # its options: flowam.speed
 
     turns: int | None = dataclasses.field(
         default=None,
@@ -99,19 +82,12 @@ class Subject:
     @classmethod
     def read(cls, values: dict[str, Any], source: str, **given: Any) -> Subject:
         """The subject a saved configuration (``config.json``) names: its fields found in
-        ``values`` (None: the default) with ``given`` on top; a value of the wrong type is
-        one line naming ``source`` and the field."""
-        kinds = {"str": str, "int": int, "bool": bool}
-        fields = {}
-        for f in dataclasses.fields(cls):
-            value = values.get(f.name)
-            if value is None:
-                continue
-            kind = kinds[str(f.type).split(" | ")[0]]
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise FlowamError(f"{source}: {f.name}={value!r} is not a {kind.__name__}")
-            fields[f.name] = value
-        return cls(**{**fields, **given})
+        ``values`` (None: the default; ``speed`` a table, or its fields at the top as
+        configs held them before it was embedded) with ``given`` on top; a value of the
+        wrong type is one line naming ``source`` and the field."""
+        nested = values.get("speed")
+        speed = Speed(**_typed(Speed, nested if isinstance(nested, dict) else values, source))
+        return cls(**{**_typed(cls, values, source), "speed": speed, **given})
 
     @classmethod
     def of_folder(cls, folder: Path, **given: Any) -> Subject:
@@ -135,7 +111,6 @@ class Subject:
         from flowam.data import load_for_model
         from flowam.explain import Explainer
         from flowam.models import load_classifier, load_judges
-        from flowam.speed import Speed
 
         net, info = load_classifier(
             self.model, arch=self.arch, num_classes=self.num_classes, device=self.device
@@ -156,9 +131,8 @@ class Subject:
             num_points=self.num_points or info.num_points,
             seed=seed if self.data != "procedural" else 0,
         )
-        speed = Speed(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Speed)})
         judges = load_judges(self.judges, info, self.device)
-        return Explainer(net, real, speed, judges, self.turns_for(info)), info
+        return Explainer(net, real, self.speed, judges, self.turns_for(info)), info
 
     def turns_for(self, info) -> int:
         """:attr:`turns` as set, or from the model's metadata (:data:`TURNS` for a model
@@ -196,3 +170,20 @@ def choose_classes(
     if set(subset) <= set(model_classes):
         return [c for c in model_classes if c in subset]
     return list(model_classes[:count])
+
+
+def _typed(kind: type, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """The plain fields (text, numbers, switches) of dataclass ``kind`` found in
+    ``values``, each checked against its type (one line naming ``source`` and the field
+    where it is not); None and absent fields are left to their defaults."""
+    kinds = {"str": str, "int": int, "bool": bool}
+    fields = {}
+    for f in dataclasses.fields(kind):
+        value = values.get(f.name)
+        declared = kinds.get(str(f.type).split(" | ")[0])
+        if value is None or declared is None:
+            continue
+        if not isinstance(value, declared) or (declared is int and isinstance(value, bool)):
+            raise FlowamError(f"{source}: {f.name}={value!r} is not a {declared.__name__}")
+        fields[f.name] = value
+    return fields

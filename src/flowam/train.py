@@ -110,8 +110,7 @@ class TrainConfig:
     eval_batch_size: int = described(16, "Clouds per batch when evaluating.")
     seed: int = 0
     device: str = "cpu"
-    split_grouped_conv: bool = True
-    fast_sampling: bool = True
+    speed: Speed = field(default_factory=Speed)  # only its TRAINING_PATHS apply in training
     out: str = "runs/train"
     command: str = field(default_factory=invoked_command)
 
@@ -264,8 +263,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     key = "val" if config.validation else "test"
     model = get_model(config.model, len(train_set.classes), weights=config.init_weights)
     model = model.to(config.device)
-    paths = Speed(split_grouped_conv=config.split_grouped_conv, fast_sampling=config.fast_sampling)
-    switch_paths(model, paths, paths=TRAINING_PATHS)
+    switch_paths(model, config.speed, paths=TRAINING_PATHS)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma)
     gen = torch.Generator().manual_seed(config.seed)
@@ -395,6 +393,7 @@ def export_model(
         held = load_dataset("procedural", "test", num_points=info.num_points)
     elif config.get("validation"):
         fields = {f: config[f] for f in TrainConfig.__dataclass_fields__ if f in config}
+        fields.pop("speed", None)  # the splits do not depend on it
         held, key = (
             training_splits(TrainConfig(**{**fields, "data": data or config["data"]}))[1],
             "val",

@@ -200,12 +200,6 @@ OPTIONS: dict[str, Opt] = {
     "arch": Opt(str | None, "Architecture, where the weights file cannot tell."),
     "num_classes": Opt(int | None, "Number of classes, where the weights file cannot tell."),
     "per_class": Opt(int, "Objects per class.", 1),
-    "split_grouped_conv": Opt(
-        bool,
-        "Compute the first layer over grouped points (DGCNN, PointNet++) once per point "
-        "(same function, faster).",
-    ),
-    "fast_sampling": Opt(bool, "Farthest-point sampling over coordinate planes (same centres)."),
     "picture": Opt(Path, "PNG file to write.", flags=("--out",)),
     # training and export
     "resume": Opt(bool, "Continue from OUT/last.pt."),
@@ -234,6 +228,40 @@ OPTIONS: dict[str, Opt] = {
 (its function's); ``helps`` in :func:`command` gives an option another help there."""
 
 
+def embedded(f: dataclasses.Field) -> type | None:
+    """The dataclass a field embeds (``Subject.speed``: a :class:`flowam.speed.Speed`), or
+    None for a plain field."""
+    if f.default_factory is dataclasses.MISSING:
+        return None
+    made = f.default_factory()
+    return type(made) if dataclasses.is_dataclass(made) else None
+
+
+def flat_fields(fields: type) -> list[dataclasses.Field]:
+    """A dataclass's fields, an embedded dataclass's in its place: one option each."""
+    out = []
+    for f in dataclasses.fields(fields):
+        inner = embedded(f)
+        out += dataclasses.fields(inner) if inner else [f]
+    return out
+
+
+def built(fields: type, options: dict[str, Any]) -> Any:
+    """The dataclass ``fields`` from the options named as :func:`flat_fields` names them
+    (taken out of ``options``); an embedded dataclass from its own options, built on the
+    field's default (so options a command skips keep the default's value)."""
+    given = {}
+    for f in dataclasses.fields(fields):
+        inner = embedded(f)
+        if inner is None:
+            if f.name in options:
+                given[f.name] = options.pop(f.name)
+            continue
+        own = {g.name: options.pop(g.name) for g in dataclasses.fields(inner) if g.name in options}
+        given[f.name] = dataclasses.replace(f.default_factory(), **own)
+    return fields(**given)
+
+
 def signature(
     params: list[inspect.Parameter],
     fields: type | None = None,
@@ -242,7 +270,8 @@ def signature(
 ) -> inspect.Signature:
     """The signature typer reads: ``params`` with their options from :data:`OPTIONS`
     (``helps``: other help texts) and, with ``fields``, one ``--option`` per field of
-    that dataclass (less ``skip``): help from ``metadata["help"]`` and least value from
+    that dataclass (less ``skip``; an embedded dataclass's fields in its place:
+    :func:`flat_fields`): help from ``metadata["help"]`` and least value from
     ``metadata["min"]`` (:func:`flowam.fields.described`), else the registry's option of
     that name."""
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -250,7 +279,7 @@ def signature(
     for p in params:
         option = OPTIONS[p.name].annotation(p.name, (helps or {}).get(p.name))
         own.append(p.replace(kind=keyword, annotation=option))
-    for f in dataclasses.fields(fields) if fields else ():
+    for f in flat_fields(fields) if fields else ():
         if f.name in skip or not f.init:
             continue
         kind = f.type if not isinstance(f.type, str) else eval(f.type)
@@ -327,13 +356,11 @@ def command(
         keyword = inspect.Parameter.KEYWORD_ONLY
         params = [p for p in params if p.kind != p.VAR_KEYWORD]
         params += [inspect.Parameter(k, keyword, default=v) for k, v in (more or {}).items()]
-        names = {f.name for f in dataclasses.fields(fields)} if fields else set()
 
         def run(**options: Any) -> Any:
             if not fields:
                 return func(**options)
-            given = {k: options.pop(k) for k in list(options) if k in names}
-            return func(fields(**given), **options)
+            return func(built(fields, options), **options)
 
         run.__signature__ = signature(params, fields, skip, helps)
         run.__doc__ = func.__doc__

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowam.cli.options import command, console, out_console, write_page
+from flowam.cli.options import built, command, console, out_console, write_page
 from flowam.generative import GeneratorConfig
 from flowam.outputs import rich_table
+from flowam.speed import TRAINING_PATHS, Speed
 from flowam.train import TrainConfig
 
 
@@ -23,12 +24,17 @@ def _checked(config: type) -> Callable[[dict], None]:
     """A training command's check of its configuration, before its --out is touched."""
 
     def check(options: dict) -> None:
-        config(**{k: v for k, v in options.items() if k != "resume"}).check()
+        built(config, {k: v for k, v in options.items() if k != "resume"}).check()
 
     return check
 
 
-@command(fields=TrainConfig, skip=("command",), check=_checked(TrainConfig))
+TRAINING_SKIPS = ("command", *(f for f in Speed.__dataclass_fields__ if f not in TRAINING_PATHS))
+"""Fields of a training run that are no options of ``flowam train``: its command line, and
+the speed options that apply only to a frozen model."""
+
+
+@command(fields=TrainConfig, skip=TRAINING_SKIPS, check=_checked(TrainConfig))
 def train(config: TrainConfig, resume=False) -> None:
     """Train a classifier (defaults: the Pointnet_Pointnet2_pytorch recipe)."""
     from flowam.train import train as run
