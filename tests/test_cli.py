@@ -172,8 +172,10 @@ def test_every_registered_option_is_used_and_every_command_has_help():
 
     commands = cli_commands()
     assert len(commands) >= 20
-    used = {p.name for cmd in commands.values() for p in cmd.params}
-    assert set(OPTIONS) <= used, set(OPTIONS) - used
+    flags = {o for cmd in commands.values() for p in cmd.params for o in getattr(p, "opts", [])}
+    used = {f.removeprefix("--").replace("-", "_") for f in flags if f.startswith("--")}
+    used |= {p.name for cmd in commands.values() for p in cmd.params if p.opts[0][:1] != "-"}
+    assert set(OPTIONS) <= used, set(OPTIONS) - used  # keyed by flag: --set is "set"
     for words, cmd in commands.items():
         assert cmd.help and cmd.help.strip(), words
         for p in cmd.params:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowam.cli.options import command, console, data_app, out_console
+from flowam.cli.options import Opt, command, console, data_app, out_console
 from flowam.errors import FlowamError
 from flowam.outputs import rich_table
 
@@ -32,10 +32,16 @@ def data_info(source="procedural", format=None, num_points=1024, seed=0, up=None
     out_console.print(rich_table(title, ["label", "class", *splits], rows, left=2))
 
 
-@command(data_app, "render", claims=False, helps={**POINTS, "split": "Split to draw."})
+@command(
+    data_app,
+    "render",
+    claims=False,
+    helps={**POINTS, "split": "Split to draw."},
+    own={"out": Opt(Path, "PNG file to write.")},
+)
 def data_render(
     source="procedural",
-    picture=Path("gallery.png"),
+    out=Path("gallery.png"),
     split="train",
     per_class=4,
     format=None,
@@ -48,5 +54,5 @@ def data_render(
     from flowam.render import render_gallery
 
     data = load_dataset(source, split, format=format, num_points=num_points, seed=seed, up=up)
-    render_gallery(data.points, data.labels, data.classes, picture, per_class=per_class)
-    console.print(f"wrote {picture}")
+    render_gallery(data.points, data.labels, data.classes, out, per_class=per_class)
+    console.print(f"wrote {out}")

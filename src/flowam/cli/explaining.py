@@ -13,6 +13,8 @@ import typer
 from flowam.cli.options import (
     DEMO_CLASSES,
     DEMO_METHODS,
+    EXPLAINED,
+    Opt,
     command,
     console,
     out_console,
@@ -35,11 +37,15 @@ EXPLAIN = dict(restarts=1, snapshots="", chunk_size=None, pictures=True, seed=0)
 """The options ``explain`` hands to :func:`flowam.compare.compare` as they are."""
 
 
-@command(fields=Subject, more=EXPLAIN)
+@command(
+    fields=Subject,
+    more=EXPLAIN,
+    own={"method": EXPLAINED},
+)
 def explain(
     subject: Subject,
     classes=None,
-    explained="flow",
+    method="flow",
     out=Path("runs/explain"),
     steps=None,
     set_=(),
@@ -52,7 +58,7 @@ def explain(
     explainer, info = subject.load(options["seed"])
     names = None if classes == "all" else classes
     explainer.targets(names)  # unknown class names fail here, before any work
-    runs = method_runs(explained, steps=steps, assignments=set_, snapshots=options["snapshots"])
+    runs = method_runs(method, steps=steps, assignments=set_, snapshots=options["snapshots"])
     chosen = dict(classes=names, methods=list(runs), restarts=options["restarts"], set=set_)
     overrides = {"run.steps": steps} if steps is not None else {}
     write_config(
@@ -153,12 +159,15 @@ def sweep(
     console.print(f"{len(done.trials)} trials in study {settings.study}; wrote {wrote}")
 
 
-@command(claims=False)
-def report(folder, page=None, display_points=512, real=3, seed=0) -> None:
+@command(
+    claims=False,
+    own={"out": Opt(Path | None, "The page to write (default FOLDER/report.html).")},
+)
+def report(folder, out=None, display_points=512, real=3, seed=0) -> None:
     """One self-contained HTML page of a run: 3-D views, histories, tables, configuration."""
     from flowam.report import write_report
 
-    console.print(f"wrote {write_report(folder, page, display_points, real, seed)}")
+    console.print(f"wrote {write_report(folder, out, display_points, real, seed)}")
 
 
 DEMO_OPTIONS = dict(

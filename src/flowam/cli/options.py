@@ -108,8 +108,8 @@ def safetensors_file(value: Path) -> Path:
 @dataclasses.dataclass(frozen=True)
 class Opt:
     """One option, declared once: its type, help, least value or ``check`` (which may
-    also parse: the command receives what it returns), and flags (default ``--name``;
-    ``argument``: a positional argument instead)."""
+    also parse: the command receives what it returns), and flags (default ``--name``, the
+    name it is registered by; ``argument``: a positional argument instead)."""
 
     kind: Any
     help: str
@@ -118,12 +118,15 @@ class Opt:
     flags: tuple[str, ...] = ()
     argument: bool = False
 
-    def annotation(self, name: str, help: str | None = None) -> Any:
+    def annotation(self, name: str, help: str | None = None, renamed: bool = False) -> Any:
+        """The typer annotation of option ``name`` (``renamed``: its parameter is named
+        otherwise, ``set_`` for ``--set``, so the flag is given)."""
         if self.argument:
             return Annotated[self.kind, typer.Argument(help=help or self.help)]
         flag = self.flags[0] if self.flags else f"--{name.replace('_', '-')}"
         check = self.check or (bounded(flag, self.low) if self.low is not None else None)
-        info = typer.Option(*self.flags, help=help or self.help, callback=check)
+        flags = self.flags or ((flag,) if renamed else ())
+        info = typer.Option(*flags, help=help or self.help, callback=check)
         return Annotated[self.kind, info]
 
 
@@ -141,17 +144,13 @@ OPTIONS: dict[str, Opt] = {
     # what is explained, and how
     "classes": Opt(str | None, "Comma-separated classes, or 'all' (default).", check=class_names),
     "method": Opt(str, "The method: a preset or a .toml file."),
-    "explained": Opt(
-        str, f"{NAMES}: presets or .toml files.", check=comma_list, flags=("--method",)
-    ),
     "methods": Opt(str, f"{NAMES}.", check=comma_list),
     "steps": Opt(int | None, "Override the method's step count.", 1),
     "restarts": Opt(int, "Explanations per class.", 1),
-    "set_": Opt(
+    "set": Opt(
         list[str],
         "Any method option: SECTION.OPTION=VALUE (e.g. run.lr=0.005, param.start=sphere, "
         "objective.beta=0.3, objective.align.LAYER=W; docs/methods.md lists them).",
-        flags=("--set",),
     ),
     "snapshots": Opt(
         str,
@@ -182,7 +181,6 @@ OPTIONS: dict[str, Opt] = {
     "heartbeat": Opt(int, "Seconds between a running trial's heartbeats.", 1),
     "grace": Opt(int, "Seconds without a heartbeat after which a trial has failed.", 1),
     # the report page
-    "page": Opt(Path | None, "The page to write (default FOLDER/report.html).", flags=("--out",)),
     "display_points": Opt(int, "Points shown per cloud (a random subset; 0 = all).", 0),
     "real": Opt(int, "Real objects shown per class.", 0),
     # models and data
@@ -200,16 +198,11 @@ OPTIONS: dict[str, Opt] = {
     "arch": Opt(str | None, "Architecture, where the weights file cannot tell."),
     "num_classes": Opt(int | None, "Number of classes, where the weights file cannot tell."),
     "per_class": Opt(int, "Objects per class.", 1),
-    "picture": Opt(Path, "PNG file to write.", flags=("--out",)),
     # training and export
     "resume": Opt(bool, "Continue from OUT/last.pt."),
     "weights": Opt(Path, "Trained weights (best.safetensors).", argument=True),
-    "export": Opt(
-        Path, "The .safetensors file to write.", check=safetensors_file, flags=("--out",)
-    ),
     "half": Opt(bool, "Store floating-point weights as float16."),
     "note": Opt(str, "A remark stored with the training record."),
-    "data_now": Opt(str | None, "Where the run's dataset lies now.", flags=("--data",)),
     # experiments
     "full": Opt(bool, "The paper's scale, or minutes on a laptop CPU.", flags=("--full/--quick",)),
     "start": Opt(str | None, "One start for every method and class (default: each its own)."),
@@ -224,8 +217,15 @@ OPTIONS: dict[str, Opt] = {
     "any_facing": Opt(int, "Turns about the up axis of the turn-invariant 1-NN.", 1),
     "dry_run": Opt(bool, "Print the time estimate and stop."),
 }
-"""Every option of every command, by parameter name. A command's defaults are its own
-(its function's); ``helps`` in :func:`command` gives an option another help there."""
+"""Every option the commands share, by its flag (``set`` is ``--set``; a function's
+parameter is named as its flag, with a trailing ``_`` where the flag is a Python name:
+``set_``). A command's defaults are its own (its function's); ``helps`` in
+:func:`command` gives an option another help there, and ``own`` another meaning (``--out``
+a file, not a folder)."""
+EXPORT = Opt(Path, "The .safetensors file to write.", check=safetensors_file)
+"""``--out`` of the exports: a weights file."""
+EXPLAINED = Opt(str, f"{NAMES}: presets or .toml files.", check=comma_list)
+"""``--method`` of ``explain``: several methods."""
 
 
 def embedded(f: dataclasses.Field) -> type | None:
@@ -267,18 +267,21 @@ def signature(
     fields: type | None = None,
     skip: tuple[str, ...] = (),
     helps: dict[str, str] | None = None,
+    own: dict[str, Opt] | None = None,
 ) -> inspect.Signature:
     """The signature typer reads: ``params`` with their options from :data:`OPTIONS`
     (``helps``: other help texts) and, with ``fields``, one ``--option`` per field of
     that dataclass (less ``skip``; an embedded dataclass's fields in its place:
     :func:`flat_fields`): help from ``metadata["help"]`` and least value from
     ``metadata["min"]`` (:func:`flowam.fields.described`), else the registry's option of
-    that name."""
+    that name; ``own``: the command's own options, by flag, before the registry's)."""
     keyword = inspect.Parameter.KEYWORD_ONLY
-    own = []
+    options = {**OPTIONS, **(own or {})}
+    made = []
     for p in params:
-        option = OPTIONS[p.name].annotation(p.name, (helps or {}).get(p.name))
-        own.append(p.replace(kind=keyword, annotation=option))
+        flag = p.name.removesuffix("_")
+        option = options[flag].annotation(flag, (helps or {}).get(flag), p.name != flag)
+        made.append(p.replace(kind=keyword, annotation=option))
     for f in flat_fields(fields) if fields else ():
         if f.name in skip or not f.init:
             continue
@@ -289,8 +292,8 @@ def signature(
             option = dataclasses.replace(OPTIONS[f.name], kind=kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         annotation = option.annotation(f.name)
-        own.append(inspect.Parameter(f.name, keyword, default=default, annotation=annotation))
-    return inspect.Signature(own)
+        made.append(inspect.Parameter(f.name, keyword, default=default, annotation=annotation))
+    return inspect.Signature(made)
 
 
 def owns_out(
@@ -342,11 +345,13 @@ def command(
     more: dict[str, Any] | None = None,
     claims: bool = True,
     helps: dict[str, str] | None = None,
+    own: dict[str, Opt] | None = None,
     **claim: Any,
 ) -> Callable[[Callable], Callable]:
     """Register ``func`` as command ``name`` (default: its name, ``_`` as ``-``) of
-    ``group``. Its parameters are options from :data:`OPTIONS` (``helps``: other help
-    texts here), and so are the names of ``more`` (name: default), which it takes as
+    ``group``. Its parameters are options from :data:`OPTIONS` by their flags (``helps``:
+    other help texts here; ``own``: options of its own, or its own meaning of a shared
+    flag), and so are the names of ``more`` (name: default), which it takes as
     ``**options``; with ``fields``, a dataclass, its first parameter is that dataclass
     built from one option per field (less ``skip``). Its ``--out`` is claimed where
     ``claims`` (:func:`owns_out` with ``claim``). The help is its docstring."""
@@ -362,7 +367,7 @@ def command(
                 return func(**options)
             return func(built(fields, options), **options)
 
-        run.__signature__ = signature(params, fields, skip, helps)
+        run.__signature__ = signature(params, fields, skip, helps, own)
         run.__doc__ = func.__doc__
         called = name or func.__name__.replace("_", "-")
         full = called if group is app else f"experiment {called}"

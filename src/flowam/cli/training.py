@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowam.cli.options import built, command, console, out_console, write_page
+from flowam.cli.options import EXPORT, Opt, built, command, console, out_console, write_page
 from flowam.generative import GeneratorConfig
 from flowam.outputs import rich_table
 from flowam.speed import TRAINING_PATHS, Speed
@@ -57,23 +57,27 @@ def train_generator(config: GeneratorConfig, resume=False) -> None:
     )
 
 
-@command(claims=False)
-def export_generator(weights, export, half=True) -> None:
+@command(claims=False, own={"out": EXPORT})
+def export_generator(weights, out, half=True) -> None:
     """Copy a trained generator (float16 by default) with its reconstruction Chamfer
     distance measured on the copy over the full test split."""
     from flowam.generative.training import export_generator as run
 
-    meta = run(weights, export, half=half)
+    meta = run(weights, out, half=half)
     console.print(
-        f"wrote {export} ({export.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}); "
+        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}); "
         f"test reconstruction CD {meta['test_chamfer']:.4f} on {meta['test_objects']} objects"
     )
 
 
 @command(
-    claims=False, helps={"data_now": "Where the run's dataset lies now (default: its --data)."}
+    claims=False,
+    own={
+        "out": EXPORT,
+        "data": Opt(str | None, "Where the run's dataset lies now (default: its --data)."),
+    },
 )
-def export_model(weights, export, half=True, note="", data_now=None) -> None:
+def export_model(weights, out, half=True, note="", data=None) -> None:
     """Copy a trained model (float16 by default) with its accuracy measured on the copy.
 
     Deterministic, so it takes no --seed: the test split is the one the model's metadata
@@ -81,9 +85,9 @@ def export_model(weights, export, half=True, note="", data_now=None) -> None:
     """
     from flowam.train import export_model as run
 
-    meta = run(weights, export, half=half, note=note, data=data_now)
-    size = f"{export.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}"
-    console.print(f"wrote {export} ({size}); {_stated(meta)}")
+    meta = run(weights, out, half=half, note=note, data=data)
+    size = f"{out.stat().st_size / 2**20:.1f} MiB, {meta['stored_dtype']}"
+    console.print(f"wrote {out} ({size}); {_stated(meta)}")
 
 
 ACCURACY = dict(
