@@ -125,3 +125,45 @@ def test_every_command_line_in_the_documents_parses():
             commands[key].make_context(" ".join(key), words[len(key) :])
         except Exception as e:  # click's usage errors and flowam's one-line checks
             pytest.fail(f"{name}: {line}: {e}")
+
+
+SECTION = re.compile(r"§(H?)(\d+)(?:[–-]H?(\d+))?")
+SECTION_HEADING = re.compile(r"^## (H?)(\d+)\. ", re.M)
+
+
+def numbered(path: Path) -> list[int]:
+    """The numbers of ``path``'s numbered ``## N.`` (or ``## HN.``) sections, in order."""
+    return [int(m[2]) for m in SECTION_HEADING.finditer(path.read_text())]
+
+
+def test_results_is_numbered_contiguously_and_every_section_reference_resolves():
+    """RESULTS.md's sections run 1, 2, …, n; a "§N" anywhere names one of them and a "§HN"
+    one of docs/history.md's sections."""
+    results = numbered(ROOT / "RESULTS.md")
+    assert results == list(range(1, len(results) + 1))
+    history = set(numbered(ROOT / "docs" / "history.md"))
+    texts = DOCUMENTS + sorted((ROOT / "docs" / "directions").glob("*.toml"))
+    texts += sorted((ROOT / "src" / "flowam").rglob("*.py"))
+    texts += sorted((ROOT / "src" / "flowam" / "configs").rglob("*.toml"))
+    dangling = []
+    for path in texts:
+        for m in SECTION.finditer(path.read_text()):
+            known = history if m[1] else set(results)
+            ends = [int(m[2])] + ([int(m[3])] if m[3] else [])
+            dangling += [f"{path.name}: {m[0]}" for n in ends if n not in known]
+    assert not dangling, dangling
+
+
+def test_no_issue_numbers_outside_the_history():
+    """The source, the README and the guide speak of the project; docs/history.md keeps
+    the issues."""
+    texts = [ROOT / "README.md"] + [p for p in DOCUMENTS if p.parent.name == "docs"]
+    texts += sorted((ROOT / "src" / "flowam").rglob("*.py"))
+    texts += sorted((ROOT / "src" / "flowam" / "configs").rglob("*.toml"))
+    found = [
+        f"{path.relative_to(ROOT)}: {m[0]}"
+        for path in texts
+        if path.name != "history.md"
+        for m in re.finditer(r"\bissues? #?\d+", path.read_text(), re.I)
+    ]
+    assert not found, found

@@ -94,7 +94,7 @@ the boxes (``parts-boxes``, :mod:`flowam.param.parts`), the deformable mesh (``m
 :mod:`flowam.param.mesh`), the bent parts (``parts-bent``, :mod:`flowam.param.deform`)
 and the recommended ``parts`` (the same parts, held as boxes for the first half of the
 steps, then bent: coarse to fine); ``docs/directions/levers.toml`` holds the levers of
-RESULTS.md §25. Any preset's name is a direction too (the preset as it is: ``ae``,
+RESULTS.md §17. Any preset's name is a direction too (the preset as it is: ``ae``,
 ``aed``, ``naed``, ...)."""
 
 

@@ -34,7 +34,7 @@ from flowam.outputs import COLUMNS, SCORE_LEGEND, markdown_table, write_csv
 BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 DIVERSITY_COLUMN = ("diversity", "diversity ↑", "{:.4f}")
 DIVERSITY_WEIGHTS = {"low": 10.0, "high": 30.0}
-"""Weights of the diversity term against the target logit's 1 (RESULTS.md §18)."""
+"""Weights of the diversity term against the target logit's 1 (docs/history.md §H18)."""
 
 
 def _long_rows(outcomes: dict[str, Outcome], **extra: Any) -> list[dict]:
