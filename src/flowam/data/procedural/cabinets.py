@@ -80,19 +80,37 @@ def knob(x: float, y: float, z: float, bar: bool, length: float = 0.1) -> Parts:
     return [P.ellipsoid((x + 0.015, y, z), (0.015, 0.015, 0.015), 1)]
 
 
-def drawers(d: Draw, x: float, y0: float, y1: float, z0: float, z1: float, rows: int, cols: int):
-    """A ``rows`` by ``cols`` grid of drawer fronts on the plane ``x``, each with a handle."""
+def drawers(
+    d: Draw,
+    x: float,
+    y0: float,
+    y1: float,
+    z0: float,
+    z1: float,
+    rows: int,
+    cols: int,
+    fronts: bool = True,
+) -> Parts:
+    """A ``rows`` by ``cols`` grid of drawers on the plane ``x``, each with a handle.
+
+    ``fronts``: each drawer also a front panel, as in an open carcass. A closed body's
+    drawers are its handles alone: a front panel over the body's own face would lay two
+    more layers of surface there (a third of the body's area, drawn three times), where a
+    genuine chest's front is one surface, its drawers cut into it.
+    """
     out: Parts = []
     bar = d.chance(0.6)
     ys, zs = np.linspace(y0, y1, rows + 1), np.linspace(z0, z1, cols + 1)
     for ya, yb in itertools.pairwise(ys):
         for za, zb in itertools.pairwise(zs):
-            out.append(
-                P.box_between(
-                    (x - 0.01, ya + 0.006, za + 0.006), (x + 0.01, yb - 0.006, zb - 0.006)
+            if fronts:
+                out.append(
+                    P.box_between(
+                        (x - 0.01, ya + 0.006, za + 0.006), (x + 0.01, yb - 0.006, zb - 0.006)
+                    )
                 )
-            )
-            out += knob(x + 0.01, (ya + yb) / 2, (za + zb) / 2, bar, (zb - za) * 0.35)
+            handle = x + 0.01 if fronts else x
+            out += knob(handle, (ya + yb) / 2, (za + zb) / 2, bar, (zb - za) * 0.35)
     return out
 
 
@@ -148,10 +166,11 @@ def books(d: Draw, x0: float, x1: float, y: float, z0: float, z1: float, max_h: 
 def night_stand(d: Draw) -> Parts:
     """A bedside cabinet about as high as wide (genuine ModelNet10 night stands: 0.92 /
     1.22 / 1.12 deep, high and wide, median of 199), its top often overhanging, on legs,
-    a plinth or the floor; one in five a small table on legs with a drawer under the top
+    about half on legs (as genuine night stands: most stand on feet), others on a
+    plinth or the floor; one in five a small table on legs with a drawer under the top
     and a shelf below."""
     width = d.u(0.42, 0.62)
-    depth, height = width * d.u(0.7, 0.95), width * d.u(0.7, 1.4)
+    depth, height = width * d.u(0.7, 0.95), width * d.u(0.8, 1.5)
     t = 0.02
     if d.chance(0.2):  # a small table with a drawer
         out = slab(d, height, depth + 0.04, width + 0.04, 0.03, "rect")
@@ -165,15 +184,15 @@ def night_stand(d: Draw) -> Parts:
         )
         out += shelves(-depth / 2, depth / 2, 0.0, height * 0.4, -width / 2, width / 2, 1)
         return out
-    feet = {"legs": 0.3, "plinth": 0.3, "floor": 0.4}
-    lift = d.u(0.04, 0.12)
+    feet = {"legs": 0.4, "plinth": 0.25, "floor": 0.35}
+    lift = d.u(0.05, 0.2)
     shelf = d.chance(0.3)  # a drawer over an open shelf
     out, y0 = standing_carcass(
         d, depth, height - lift, width, t, feet, (lift, lift), 0.04, closed=not shelf
     )
-    front = depth / 2
+    front = depth / 2 - 0.02 if shelf else depth / 2  # an open carcass's drawers sit in it
     top = y0 + height - lift
-    if d.chance(0.6):  # a top overhanging the carcass
+    if d.chance(0.3):  # a top overhanging the carcass
         over = d.u(0.01, 0.04)
         out += slab(d, top + 0.025, depth + 2 * over, width + 2 * over, 0.025, "rect")
     rows = d.integer(1, 3)
@@ -182,17 +201,20 @@ def night_stand(d: Draw) -> Parts:
         out += drawers(d, front, split, top - t, -width / 2 + t, width / 2 - t, 1, 1)
         out += shelves(-depth / 2, front, y0, split, -width / 2, width / 2, 1)
     else:
-        out += drawers(d, front, y0 + t, top - t, -width / 2 + t, width / 2 - t, rows, 1)
+        out += drawers(
+            d, front, y0 + t, top - t, -width / 2 + t, width / 2 - t, rows, 1, fronts=False
+        )
     return out
 
 
 def dresser(d: Draw) -> Parts:
     """A chest of drawers, shallower than wide (genuine ModelNet10 dressers: 0.69 / 1.37 /
-    1.20 deep, high and wide, median of 195); two in five a tall narrow chest."""
-    if d.chance(0.4):
-        width, height = d.u(0.7, 1.0), d.u(1.1, 1.5)
+    1.20 deep, high and wide, median of 195); three in ten a tall narrow chest, three in ten
+    with a mirror on the top."""
+    if d.chance(0.3):
+        width, height = d.u(0.7, 1.0), d.u(1.0, 1.4)
     else:
-        width, height = d.u(0.9, 1.5), d.u(0.9, 1.4)
+        width, height = d.u(0.9, 1.5), d.u(0.8, 1.3)
     depth = width * d.u(0.45, 0.8)
     t = 0.025
     feet = {"legs": 0.3, "plinth": 0.5, "floor": 0.2}
@@ -201,11 +223,15 @@ def dresser(d: Draw) -> Parts:
     top = y0 + height - t
     if d.chance(0.3):  # small drawers across the top
         cut = top - (height - 2 * t) / rows
-        out += drawers(d, depth / 2, cut, top, -width / 2 + t, width / 2 - t, 1, cols + 1)
+        out += drawers(
+            d, depth / 2, cut, top, -width / 2 + t, width / 2 - t, 1, cols + 1, fronts=False
+        )
         top = cut
-    out += drawers(d, depth / 2, y0 + t, top, -width / 2 + t, width / 2 - t, rows, cols)
+    out += drawers(
+        d, depth / 2, y0 + t, top, -width / 2 + t, width / 2 - t, rows, cols, fronts=False
+    )
     out += slab(d, y0 + height + 0.02, depth + 0.03, width + 0.03, 0.02, "rect")
-    if d.chance(0.15):  # a mirror on the top
+    if d.chance(0.3):  # a mirror on the top
         mw, mh = width * d.u(0.5, 0.8), d.u(0.5, 0.8)
         y = y0 + height + 0.02
         out.append(
@@ -215,13 +241,14 @@ def dresser(d: Draw) -> Parts:
 
 
 def wardrobe(d: Draw) -> Parts:
-    depth, width, height = d.u(0.5, 0.65), d.u(0.8, 1.6), d.u(1.8, 2.2)
+    """A tall cupboard of two doors, at least 1.6 times as high as wide (genuine dressers
+    stand up to 1.4 times in three of four), sometimes with drawers below and a crown."""
+    depth, width, height = d.u(0.5, 0.65), d.u(0.8, 1.1), d.u(1.8, 2.2)
     y0 = d.u(0.05, 0.12)
     t = 0.025
     out = carcass(depth, height, width, y0, t) + base(
         d, depth, width, y0, d.pick({"legs": 0.3, "plinth": 0.7})
     )
-    n = 2 if width < 1.2 else d.integer(2, 3)
     lower = y0 + t
     if d.chance(0.35):  # drawers under the doors
         lower = y0 + height * d.u(0.18, 0.3)
@@ -229,7 +256,7 @@ def wardrobe(d: Draw) -> Parts:
             d, depth / 2, y0 + t, lower, -width / 2 + t, width / 2 - t, d.integer(1, 2), 1
         )
     out += doors(
-        d, depth / 2, lower, y0 + height - t, -width / 2 + t, width / 2 - t, n, d.chance(0.15)
+        d, depth / 2, lower, y0 + height - t, -width / 2 + t, width / 2 - t, 2, d.chance(0.15)
     )
     if d.chance(0.5):  # a crown moulding
         out.append(P.box((0, y0 + height + 0.03, 0), (depth + 0.06, 0.06, width + 0.06)))
@@ -326,38 +353,45 @@ def glass_box(d: Draw) -> Parts:
 
 def desk(d: Draw) -> Parts:
     """A writing desk along ``z``, long and low (genuine ModelNet10 desks: 0.79 / 0.79 /
-    1.48 deep, high and wide, median of 200): pedestals of drawers, side panels or
-    legs, sometimes a hutch."""
+    1.48 deep, high and wide, median of 200): pedestals of drawers or side panels under a
+    top that overhangs them, one in ten on four legs at the corners, sometimes a hutch."""
     width, height = d.u(1.2, 1.9), d.u(0.72, 0.78)
     depth = width * d.u(0.4, 0.6)
-    t = d.u(0.025, 0.04)
+    t = d.u(0.015, 0.03)
     out = slab(d, height, depth, width, t, "rect")
-    style = d.pick({"two_pedestals": 0.25, "one_pedestal": 0.3, "panels": 0.2, "legs": 0.25})
+    style = d.pick({"two_pedestals": 0.3, "one_pedestal": 0.3, "panels": 0.3, "legs": 0.1})
     ped_w = d.u(0.35, 0.45)
-    hz = width / 2
+    hz = width / 2 - (d.u(0.03, 0.12) if d.chance(0.8) else 0.0)  # the top's overhang
+    body = depth * d.u(0.7, 0.9)
     pedestals = {"two_pedestals": [-1, 1], "one_pedestal": [1 if d.chance(0.5) else -1]}.get(
         style, []
     )
     for s in pedestals:
         za, zb = sorted((s * hz, s * (hz - ped_w)))
-        out += solid(depth * 0.95, height - t, ped_w, 0.0, z=(za + zb) / 2)
+        out += solid(body, height - t, ped_w, 0.0, z=(za + zb) / 2)
         out += drawers(
-            d, depth * 0.475, 0.02, height - t - 0.02, za + 0.02, zb - 0.02, d.integer(2, 4), 1
+            d,
+            body / 2,
+            0.02,
+            height - t - 0.02,
+            za + 0.02,
+            zb - 0.02,
+            d.integer(2, 4),
+            1,
+            fronts=False,
         )
     if style != "legs":
         for s in (-1, 1):
             if s not in pedestals:
                 out.append(
                     P.box_between(
-                        (-depth / 2 + 0.02, 0, s * hz - 0.02),
-                        (depth / 2 - 0.02, height - t, s * (hz - 0.04)),
+                        (-body / 2, 0, s * hz - 0.02 * s), (body / 2, height - t, s * (hz - 0.04))
                     )
                 )
         if d.chance(0.8):  # modesty panel at the back
             out.append(
                 P.box_between(
-                    (-depth / 2 + 0.03, height * d.u(0.2, 0.5), -hz),
-                    (-depth / 2 + 0.05, height - t, hz),
+                    (-body / 2, height * d.u(0.2, 0.5), -hz), (-body / 2 + 0.02, height - t, hz)
                 )
             )
     else:

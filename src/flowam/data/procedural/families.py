@@ -193,23 +193,34 @@ def armrests(d: Draw, x0: float, x1: float, y: float, half_z: float, w: float, s
 
 def table(d: Draw) -> Parts:
     """A top on legs, a trestle, pedestals or one pedestal (genuine ModelNet10 tables:
-    0.97 / 0.72 / 1.58 wide, high and long, median of 387; legs set in under the top,
-    often with an apron); one in seven a low coffee table, small round side tables."""
+    0.97 / 0.72 / 1.58 wide, high and long, median of 387): a thin top, legs at its
+    corners or set in under it, often with an apron; one in five square or round, one in
+    five a low coffee table (narrow ones too), one in ten a tall side table."""
     top = d.pick({"rect": 0.7, "round": 0.15, "oval": 0.15})
     length = d.u(1.2, 2.0) if top != "round" else d.u(0.5, 1.3)
     width = length * (d.u(0.5, 0.75) if top != "round" else 1.0)
-    height, t = d.u(0.68, 0.8), d.u(0.025, 0.07)
-    if top != "round" and d.chance(0.2):  # a coffee table: low and long
-        length, height = d.u(0.9, 1.5), d.u(0.35, 0.5)
-        width = length * d.u(0.45, 0.7)
+    if top == "rect" and d.chance(0.2):  # square
+        width = length * d.u(0.85, 1.0)
+    height, t = d.u(0.68, 0.8), d.u(0.02, 0.05)
+    kind = d.pick({"dining": 0.7, "coffee": 0.2, "side": 0.1})
+    if kind == "coffee":  # low and long, some as narrow as a bench
+        length, height = d.u(0.9, 1.6), d.u(0.3, 0.5)
+        width = length * (d.u(0.3, 0.7) if top != "round" else 1.0)
+    elif kind == "side":  # a small top as high as it is wide or higher
+        length = d.u(0.45, 0.7)
+        width = length * (d.u(0.8, 1.0) if top == "rect" else 1.0)
+        height = length * d.u(0.95, 1.4)
     out = slab(d, height, width, length, t, top)
-    base = {"rect": {"legs": 0.65, "trestle": 0.2, "pedestals": 0.15}}.get(
-        top, {"legs": 0.5, "pedestal": 0.5}
+    base = {"rect": {"legs": 0.8, "trestle": 0.12, "pedestals": 0.08}}.get(
+        top, {"legs": 0.6, "pedestal": 0.4}
     )
+    if kind == "side":
+        base = {"legs": 0.7, "pedestal": 0.3}
     support = d.pick(base)
-    leg_t = d.u(0.04, 0.08)
+    leg_t = d.u(0.05, 0.1)
     if support == "legs":
-        shrink = 0.5 - d.u(0.04, 0.14) if top == "rect" else 0.33
+        inset = d.u(0.01, 0.04) if d.chance(0.5) else d.u(0.04, 0.14)  # corners, set in
+        shrink = 0.5 - inset if top == "rect" else 0.33
         corners = rect_corners(width * shrink, length * shrink)
         splay = d.u(0.02, 0.08) if d.chance(0.3) else 0.0
         out += legs(d, corners, height - t, leg_t, d.chance(0.5), splay)
