@@ -127,6 +127,10 @@ def test_every_command_line_in_the_documents_parses():
             pytest.fail(f"{name}: {line}: {e}")
 
 
+SOURCES = sorted((ROOT / "src" / "flowam").rglob("*.py")) + sorted(
+    (ROOT / "src" / "flowam" / "configs").rglob("*.toml")
+)
+"""The package's modules and presets."""
 SECTION = re.compile(r"§(H?)(\d+)(?:[–-]H?(\d+))?")
 SECTION_HEADING = re.compile(r"^## (H?)(\d+)\. ", re.M)
 
@@ -142,9 +146,7 @@ def test_results_is_numbered_contiguously_and_every_section_reference_resolves()
     results = numbered(ROOT / "RESULTS.md")
     assert results == list(range(1, len(results) + 1))
     history = set(numbered(ROOT / "docs" / "history.md"))
-    texts = DOCUMENTS + sorted((ROOT / "docs" / "directions").glob("*.toml"))
-    texts += sorted((ROOT / "src" / "flowam").rglob("*.py"))
-    texts += sorted((ROOT / "src" / "flowam" / "configs").rglob("*.toml"))
+    texts = DOCUMENTS + sorted((ROOT / "docs" / "directions").glob("*.toml")) + SOURCES
     dangling = []
     for path in texts:
         for m in SECTION.finditer(path.read_text()):
@@ -157,13 +159,11 @@ def test_results_is_numbered_contiguously_and_every_section_reference_resolves()
 def test_no_issue_numbers_outside_the_history():
     """The source, the README and the guide speak of the project; docs/history.md keeps
     the issues."""
-    texts = [ROOT / "README.md"] + [p for p in DOCUMENTS if p.parent.name == "docs"]
-    texts += sorted((ROOT / "src" / "flowam").rglob("*.py"))
-    texts += sorted((ROOT / "src" / "flowam" / "configs").rglob("*.toml"))
+    texts = [ROOT / "README.md"] + [p for p in DOCUMENTS if p.parent.name == "docs"] + SOURCES
     found = [
         f"{path.relative_to(ROOT)}: {m[0]}"
         for path in texts
         if path.name != "history.md"
-        for m in re.finditer(r"\bissues? #?\d+", path.read_text(), re.I)
+        for m in re.finditer(r"\bissues?[ -]#?\d+", path.read_text(), re.I)
     ]
     assert not found, found

@@ -4,7 +4,8 @@ dresser from a night stand or a wardrobe.
 Every measure reads one cloud in ModelNet's frame (``+y`` up, standing on its lowest
 point) after centring and scaling into the unit sphere, so it compares genuine and
 procedural objects alike. The procedural families are drawn to match the genuine medians
-(``tests/test_procedural.py`` checks them where ``../shared`` is at hand).
+(``tests/test_furniture.py`` checks them, and the genuine figures where ``../shared``
+is at hand).
 
 Drawers are not among the measures: the gaps between drawer fronts are millimetres and a
 1,024-point cloud of a unit-sphere dresser samples about one point per 7 cm, so what
@@ -52,8 +53,9 @@ def measure(cloud: np.ndarray) -> dict[str, float]:
     width, depth = max(size[0], size[2]), min(size[0], size[2])
     rel = (cloud - lo) / np.maximum(size, 1e-9)  # every axis in [0, 1]
     low = rel[:, 1] <= _FOOT_BAND
+    footprint = rel[low][:, [0, 2]]  # the lowest band, in the footprint's [0, 1]²
     feet = _groups(cloud[low][:, [0, 2]], 0.15 * width)
-    centres = [rel[low][:, [0, 2]][g].mean(0) for g in feet]
+    centres = [footprint[g].mean(0) for g in feet]
     faces = np.minimum(cloud - lo, hi - cloud) / max(width, 1e-9)
     return {
         "height_to_width": float(size[1] / width),
@@ -63,7 +65,7 @@ def measure(cloud: np.ndarray) -> dict[str, float]:
         "leg_inset": float(np.mean([np.minimum(c, 1 - c).min() for c in centres]))
         if centres
         else float("nan"),
-        "foot_fill": _fill(rel[low][:, [0, 2]]),
+        "foot_fill": _fill(footprint),
         "under_fill": float(np.mean((rel[:, 1] >= 0.2) & (rel[:, 1] <= 0.6))),
         "box_share": float(np.mean(faces.min(1) <= 0.03)),
     }

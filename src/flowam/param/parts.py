@@ -40,7 +40,7 @@ faces, inside the root; with ``union`` on them, outside), the same for every cla
 
 Parts that turn (a rotation per part), parts mirrored across ``x = 0`` and parts rounded
 towards cylinders were measured and did worse (docs/history.md §H15–H16); they were removed
-with the issue-36 redesign, which left every number of the presets unchanged.
+in a redesign that left every number of the presets unchanged.
 """
 
 from __future__ import annotations
